@@ -102,6 +102,16 @@ impl ParamType {
         }
     }
 
+    /// The name with its article, for messages ("an integer").
+    pub fn with_article(self) -> &'static str {
+        match self {
+            ParamType::String => "a string",
+            ParamType::Integer => "an integer",
+            ParamType::Number => "a number",
+            ParamType::Boolean => "a boolean",
+        }
+    }
+
     /// Parses a value given on the command line (`--param k=v`) as this type.
     pub fn parse(self, text: &str) -> Option<ParamValue> {
         match self {

@@ -1,0 +1,265 @@
+//! The pipeline file format as written in YAML: serde types with positions, and doc comments that
+//! become the published JSON Schema (`aqueduct schema`, `docs/schema/pipeline.schema.json`).
+//!
+//! These types accept anything shaped right; `lower` checks meaning (names, durations, graph,
+//! templates) and builds the core model.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::located::Located;
+use crate::scalar::{Scalar, TextOrNumber};
+
+/// A pipeline document: `apiVersion: aqueduct.dev/v1`, `kind: Pipeline`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "aqueduct Pipeline")]
+pub struct PipelineDoc {
+    /// Format version; must be `aqueduct.dev/v1`.
+    pub api_version: Located<String>,
+    /// Document kind; must be `Pipeline`.
+    pub kind: Located<String>,
+    pub metadata: Metadata,
+    pub spec: PipelineSpec,
+}
+
+/// Identity of the pipeline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// Unique pipeline name: letters, digits, `_`, `-` and `.`, starting with a letter or digit,
+    /// at most 128 characters.
+    pub name: Located<String>,
+    /// Free-form labels for grouping and filtering.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// What the pipeline does, for people.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// What the pipeline runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PipelineSpec {
+    /// Run parameters by name (identifiers: letters, digits, `_`). Overridable per run with
+    /// `--param name=value`; available as `{{ params.name }}` and `$AQUEDUCT_PARAM_NAME`.
+    #[serde(default)]
+    pub params: BTreeMap<Located<String>, ParamDoc>,
+    /// Settings applied to every task unless the task sets them itself (Airflow's `default_args`).
+    #[serde(default)]
+    pub defaults: Option<TaskDefaults>,
+    /// Environment variables for every task; values are templates.
+    #[serde(default)]
+    pub env: BTreeMap<Located<String>, String>,
+    /// Secrets given to every task as environment variables and masked in captured logs.
+    #[serde(default)]
+    pub secrets: Vec<SecretDoc>,
+    /// The tasks, in any order; `needs` defines the graph.
+    pub tasks: Vec<TaskDoc>,
+}
+
+/// A run parameter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ParamDoc {
+    /// Value type; defaults to the type of `default`, or `string`.
+    #[serde(default, rename = "type")]
+    pub param_type: Option<ParamTypeDoc>,
+    /// Value used when a run does not set the parameter. Without a default the parameter is
+    /// required.
+    #[serde(default)]
+    pub default: Option<Located<Scalar>>,
+    /// What the parameter means, for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Allowed values.
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Vec<Scalar>>,
+    /// Mask the value in captured task logs.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// A parameter type.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamTypeDoc {
+    String,
+    Integer,
+    Number,
+    Boolean,
+}
+
+/// A secret: an environment variable for every task whose value comes from aqueduct's own
+/// environment or from a file, masked as `***` in captured logs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretDoc {
+    /// The environment variable name tasks see.
+    pub name: Located<String>,
+    /// Read the value from this environment variable of the aqueduct process.
+    #[serde(default)]
+    pub from_env: Option<String>,
+    /// Read the value from this file (relative to the pipeline file); one trailing newline is
+    /// trimmed.
+    #[serde(default)]
+    pub from_file: Option<String>,
+}
+
+/// Declares a struct that has every task setting `spec.defaults` can carry, plus `$extra`
+/// fields, and a `settings()` view over them. (Not `#[serde(flatten)]`: flatten breaks
+/// `deny_unknown_fields` and loses value positions.)
+macro_rules! with_task_settings {
+    ($(#[$meta:meta])* pub struct $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($extra)*
+
+            /// Retries after the first attempt (Airflow's `retries`). Default 0.
+            #[serde(default)]
+            pub retries: Option<u32>,
+            /// Wait before a retry, e.g. `30s`, `5m`, `1h30m` (Airflow's `retry_delay`). Default `5m`.
+            #[serde(default)]
+            pub retry_delay: Option<Located<TextOrNumber>>,
+            /// Double the wait after every retry (Airflow's `retry_exponential_backoff`). Default false.
+            #[serde(default)]
+            pub retry_exponential_backoff: Option<bool>,
+            /// Upper bound of the wait between retries (Airflow's `max_retry_delay`).
+            #[serde(default)]
+            pub max_retry_delay: Option<Located<TextOrNumber>>,
+            /// Retry only when the command exits with one of these codes; timeouts and kills then fail
+            /// at once. Default: retry every failure.
+            #[serde(default)]
+            pub retry_on_exit_codes: Option<Vec<i32>>,
+            /// Stop the task (SIGTERM to its process group, then SIGKILL) after this long, e.g. `10m`.
+            #[serde(default)]
+            pub timeout: Option<Located<TextOrNumber>>,
+            /// Exit code that marks the task skipped instead of failed (Airflow's BashOperator
+            /// `skip_on_exit_code`). Default 99.
+            #[serde(default)]
+            pub skip_on_exit_code: Option<Located<i32>>,
+            /// Resource limits.
+            #[serde(default)]
+            pub resources: Option<ResourcesDoc>,
+            /// Working directory, relative to the pipeline file's directory. Default: that directory.
+            #[serde(default)]
+            pub workdir: Option<String>,
+}
+
+        impl $name {
+            /// The task settings of this struct.
+            pub fn settings(&self) -> Settings<'_> {
+                Settings {
+                    retries: self.retries,
+                    retry_delay: self.retry_delay.as_ref(),
+                    retry_exponential_backoff: self.retry_exponential_backoff,
+                    max_retry_delay: self.max_retry_delay.as_ref(),
+                    retry_on_exit_codes: self.retry_on_exit_codes.as_deref(),
+                    timeout: self.timeout.as_ref(),
+                    skip_on_exit_code: self.skip_on_exit_code.as_ref(),
+                    memory: self.resources.as_ref().and_then(|r| r.memory.as_ref()),
+                    workdir: self.workdir.as_deref(),
+                }
+            }
+        }
+    };
+}
+
+/// A borrowed view of the settings a task may take from `spec.defaults`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings<'a> {
+    pub retries: Option<u32>,
+    pub retry_delay: Option<&'a Located<TextOrNumber>>,
+    pub retry_exponential_backoff: Option<bool>,
+    pub max_retry_delay: Option<&'a Located<TextOrNumber>>,
+    pub retry_on_exit_codes: Option<&'a [i32]>,
+    pub timeout: Option<&'a Located<TextOrNumber>>,
+    pub skip_on_exit_code: Option<&'a Located<i32>>,
+    pub memory: Option<&'a Located<TextOrNumber>>,
+    pub workdir: Option<&'a str>,
+}
+
+impl<'a> Settings<'a> {
+    /// These settings, each falling back to `defaults` when unset.
+    pub fn or(self, defaults: Settings<'a>) -> Settings<'a> {
+        Settings {
+            retries: self.retries.or(defaults.retries),
+            retry_delay: self.retry_delay.or(defaults.retry_delay),
+            retry_exponential_backoff: self
+                .retry_exponential_backoff
+                .or(defaults.retry_exponential_backoff),
+            max_retry_delay: self.max_retry_delay.or(defaults.max_retry_delay),
+            retry_on_exit_codes: self.retry_on_exit_codes.or(defaults.retry_on_exit_codes),
+            timeout: self.timeout.or(defaults.timeout),
+            skip_on_exit_code: self.skip_on_exit_code.or(defaults.skip_on_exit_code),
+            memory: self.memory.or(defaults.memory),
+            workdir: self.workdir.or(defaults.workdir),
+        }
+    }
+}
+
+with_task_settings! {
+    /// Settings shared by every task; a task's own setting wins (Airflow's `default_args`).
+    #[derive(Debug, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct TaskDefaults {}
+}
+
+/// Resource limits of a task.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcesDoc {
+    /// Memory limit, e.g. `512Mi`, `2Gi`, `1G`. A task over it is stopped and reported as out of
+    /// memory.
+    #[serde(default)]
+    pub memory: Option<Located<TextOrNumber>>,
+}
+
+with_task_settings! {
+    /// A task: a shell command and the rules for when and how it runs.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct TaskDoc {
+        /// Unique task name within the pipeline (same rules as the pipeline name).
+        pub name: Located<String>,
+        /// Shell command, run by `/bin/sh -c`. A template: interpolated values are shell-quoted.
+        pub run: Located<String>,
+        /// What the task does, for people.
+        #[serde(default)]
+        pub description: Option<String>,
+        /// Names of upstream tasks.
+        #[serde(default)]
+        pub needs: Vec<Located<String>>,
+        /// When the task runs given its upstreams' states: an Airflow trigger rule. Default
+        /// `all_success`.
+        #[serde(default)]
+        pub trigger: Option<Located<TriggerDoc>>,
+        /// A template expression (e.g. `params.full_refresh`); when false the task is skipped.
+        #[serde(default)]
+        pub when: Option<Located<String>>,
+        /// Environment variables of this task; values are templates.
+        #[serde(default)]
+        pub env: BTreeMap<Located<String>, String>,
+    }
+}
+
+/// Airflow's trigger rules.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerDoc {
+    AllSuccess,
+    AllFailed,
+    AllDone,
+    AllDoneMinOneSuccess,
+    AllSkipped,
+    OneSuccess,
+    OneFailed,
+    OneDone,
+    NoneFailed,
+    NoneFailedMinOneSuccess,
+    NoneSkipped,
+    Always,
+}

@@ -1,0 +1,87 @@
+//! Command-line flags (clap). Every flag that configures state has an `AQUEDUCT_*` twin.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// aqueduct: pipelines as YAML in Git, scheduled the Airflow way, reconciled the Argo CD way.
+#[derive(Debug, Parser)]
+#[command(name = "aqueduct", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check pipeline files and report every problem with file:line:col, excerpt and hint.
+    ///
+    /// Exit status: 0 when every pipeline is valid, 1 when any problem was found, 2 on usage
+    /// errors (e.g. a path that does not exist).
+    Validate(ValidateArgs),
+    /// Run a pipeline once, locally, with live progress.
+    ///
+    /// Exit status: 0 when the run succeeded, 1 when it failed, 2 when it could not start
+    /// (invalid pipeline or parameters), 130 when cancelled with Ctrl-C.
+    Run(RunArgs),
+    /// Print the JSON Schema of the pipeline format (for editors and CI).
+    Schema,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    /// For people.
+    Text,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Pipeline files or directories (searched recursively for *.yaml and *.yml).
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The pipeline file.
+    pub(crate) file: PathBuf,
+    /// Which pipeline of the file to run, when it holds several.
+    #[arg(long)]
+    pub(crate) pipeline: Option<String>,
+    /// Set a parameter, as NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub(crate) params: Vec<(String, String)>,
+    /// Logical date of the run: YYYY-MM-DD (midnight UTC) or RFC 3339. Default: now.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) date: Option<String>,
+    /// Maximum number of tasks running at once. Default: the number of CPU cores.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) parallelism: Option<u32>,
+    /// Output format: live progress and a summary table, or one JSON document at the end.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Stream every task's output, prefixed by the task name.
+    #[arg(long)]
+    pub(crate) logs: bool,
+    /// State directory; logs go to HOME/logs/PIPELINE/RUN_ID/TASK/ATTEMPT.log.
+    #[arg(
+        long,
+        env = "AQUEDUCT_HOME",
+        default_value = ".aqueduct",
+        value_name = "DIR"
+    )]
+    pub(crate) home: PathBuf,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
+    Ok((name.to_owned(), value.to_owned()))
+}

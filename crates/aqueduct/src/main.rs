@@ -1,0 +1,47 @@
+//! The `aqueduct` binary: flags and config in, library calls out, exit codes back.
+//!
+//! Exit codes: 0 success; 1 a failed run or invalid pipelines (`validate`); 2 usage errors and
+//! pipelines that cannot start; 130 a run cancelled with Ctrl-C.
+
+mod args;
+mod diagnostics;
+mod progress;
+mod report;
+mod run_cmd;
+mod validate_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Process exit statuses.
+pub(crate) mod exit {
+    pub(crate) const SUCCESS: u8 = 0;
+    pub(crate) const FAILURE: u8 = 1;
+    pub(crate) const USAGE: u8 = 2;
+    pub(crate) const CANCELLED: u8 = 130;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate_cmd::validate(args),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Schema => print_schema(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            anstream::eprintln!("error: {error:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn print_schema() -> anyhow::Result<u8> {
+    let schema = serde_json::to_string_pretty(&aqueduct_spec::json_schema())?;
+    anstream::println!("{schema}");
+    Ok(exit::SUCCESS)
+}
