@@ -141,6 +141,7 @@ pub fn parse_source(file: &Path, text: &str) -> Loaded {
         loaded.diagnostics.extend(diagnostics);
         loaded.pipelines.extend(pipeline);
     }
+    loaded.diagnostics.sort_by_key(|d| (d.line, d.column));
     loaded
 }
 
@@ -206,7 +207,18 @@ fn serde_diagnostic(file: &Path, text: &str, error: &serde_saphyr::Error) -> Dia
         .unwrap_or(&rendered)
         .trim()
         .to_owned();
-    Diagnostic::at(file, text, position, Code::YamlSyntax, message)
+    let code = if message.starts_with("unknown field") {
+        Code::UnknownField
+    } else if message.starts_with("invalid type") {
+        Code::WrongType
+    } else if message.starts_with("missing field") {
+        Code::MissingField
+    } else if message.starts_with("unknown variant") || message.starts_with("invalid value") {
+        Code::InvalidValue
+    } else {
+        Code::YamlSyntax
+    };
+    Diagnostic::at(file, text, position, code, message)
 }
 
 #[cfg(test)]

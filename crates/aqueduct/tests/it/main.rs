@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `aqueduct` binary against real files, shells and processes.
+
+mod run;
+mod support;
+mod validate;
