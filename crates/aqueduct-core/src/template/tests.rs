@@ -63,6 +63,7 @@ fn hostile_value_stays_one_argument_in_sh() {
     let out = t
         .render_command("printf '%s|' {{ params.table }}", &context())
         .unwrap();
+    #[allow(clippy::disallowed_methods)] // the test checks the rendered command in a real shell
     let printed = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&out)

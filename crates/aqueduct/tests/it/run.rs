@@ -26,7 +26,10 @@ fn success_runs_tasks_in_order_and_reports_json() {
         assert!(t["duration_ms"].is_u64());
     }
     // tasks run in the pipeline file's directory, in dependency order
-    assert_eq!(std::fs::read_to_string(ws.path().join("order.txt")).unwrap(), "one\ntwo\n");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("order.txt")).unwrap(),
+        "one\ntwo\n"
+    );
 }
 
 #[test]
@@ -98,7 +101,10 @@ fn timeout_kills_the_whole_process_tree() {
     assert_eq!(slow["outcome"], "timed_out");
     assert!(log_of(&report, "slow", 1).contains(" out started\n"));
     let child = read_pid(&ws.path().join("child.pid"));
-    assert!(wait_until(Duration::from_secs(2), || !alive(child)), "background child {child} survived");
+    assert!(
+        wait_until(Duration::from_secs(2), || !alive(child)),
+        "background child {child} survived"
+    );
 }
 
 #[test]
@@ -159,11 +165,17 @@ fn hostile_parameter_cannot_inject_shell() {
     let (code, report) = ws.run_json(&file, &["--param", &format!("name={hostile}")]);
     assert_eq!(code, 0, "{report:#}");
     for marker in ["pwned", "pwned2", "pwned3"] {
-        assert!(!ws.path().join(marker).exists(), "{marker} was created: injection");
+        assert!(
+            !ws.path().join(marker).exists(),
+            "{marker} was created: injection"
+        );
     }
     let greeting = std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap();
     assert_eq!(greeting, format!("hello {hostile}\n"));
-    assert_eq!(std::fs::read_to_string(ws.path().join("env.txt")).unwrap(), format!("{hostile}\n"));
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("env.txt")).unwrap(),
+        format!("{hostile}\n")
+    );
 }
 
 #[test]
@@ -207,7 +219,11 @@ fn ctrl_c_cancels_the_run_and_stops_every_task() {
         .spawn()
         .unwrap();
     let task_pid_file = ws.path().join("task.pid");
-    assert!(wait_until(Duration::from_secs(10), || task_pid_file.exists() && std::fs::read_to_string(&task_pid_file).unwrap().ends_with('\n')));
+    assert!(wait_until(Duration::from_secs(10), || task_pid_file
+        .exists()
+        && std::fs::read_to_string(&task_pid_file)
+            .unwrap()
+            .ends_with('\n')));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let output = child.wait_with_output().unwrap();
@@ -218,7 +234,10 @@ fn ctrl_c_cancels_the_run_and_stops_every_task() {
     assert_eq!(task(&report, "later")["state"], "cancelled");
     for pid_file in ["task.pid", "child.pid"] {
         let pid = read_pid(&ws.path().join(pid_file));
-        assert!(wait_until(Duration::from_secs(2), || !alive(pid)), "{pid_file} {pid} still running");
+        assert!(
+            wait_until(Duration::from_secs(2), || !alive(pid)),
+            "{pid_file} {pid} still running"
+        );
     }
 }
 
@@ -232,7 +251,9 @@ fn when_condition_and_params_and_date() {
     let (code, report) = ws.run_json(&file, &["--date", "2026-03-29"]);
     assert_eq!(code, 0);
     assert_eq!(task(&report, "maybe")["state"], "skipped");
-    assert!(log_of(&report, "day", 1).contains(" out 2026-03-29 20260329 2026-03-29T00:00:00+00:00\n"));
+    assert!(
+        log_of(&report, "day", 1).contains(" out 2026-03-29 20260329 2026-03-29T00:00:00+00:00\n")
+    );
     let (_, report) = ws.run_json(&file, &["--param", "full=true"]);
     assert_eq!(task(&report, "maybe")["state"], "success");
 }
@@ -240,13 +261,25 @@ fn when_condition_and_params_and_date() {
 #[test]
 fn bad_parameters_and_invalid_files_do_not_run() {
     let ws = Workspace::new();
-    let file = ws.pipeline("p", "  params:\n    n:\n      type: integer\n  tasks:\n    - name: t\n      run: touch ran\n");
+    let file = ws.pipeline(
+        "p",
+        "  params:\n    n:\n      type: integer\n  tasks:\n    - name: t\n      run: touch ran\n",
+    );
     let output = ws.command().arg("run").arg(&file).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("parameter `n` is required"));
-    let output = ws.command().arg("run").arg(&file).args(["-p", "n=lots"]).output().unwrap();
+    let output = ws
+        .command()
+        .arg("run")
+        .arg(&file)
+        .args(["-p", "n=lots"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let broken = ws.pipeline("broken", "  tasks:\n    - name: t\n      run: touch ran\n      needs: [nope]\n");
+    let broken = ws.pipeline(
+        "broken",
+        "  tasks:\n    - name: t\n      run: touch ran\n      needs: [nope]\n",
+    );
     let output = ws.command().arg("run").arg(&broken).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("error[unknown_task]"));
@@ -256,8 +289,16 @@ fn bad_parameters_and_invalid_files_do_not_run() {
 #[test]
 fn text_output_shows_progress_summary_and_streamed_logs() {
     let ws = Workspace::new();
-    let file = ws.pipeline("text", "  tasks:\n    - name: hello\n      run: echo hi there\n");
-    let output = ws.command().args(["run", "--logs"]).arg(&file).output().unwrap();
+    let file = ws.pipeline(
+        "text",
+        "  tasks:\n    - name: hello\n      run: echo hi there\n",
+    );
+    let output = ws
+        .command()
+        .args(["run", "--logs"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

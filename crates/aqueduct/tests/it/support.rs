@@ -13,7 +13,9 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -30,12 +32,15 @@ impl Workspace {
 
     /// Writes a pipeline named `name` with the given `spec:` body (indented by two spaces).
     pub(crate) fn pipeline(&self, name: &str, spec: &str) -> PathBuf {
-        let text = format!("apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n{spec}");
+        let text = format!(
+            "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n{spec}"
+        );
         self.write(&format!("{name}.yaml"), &text)
     }
 
     /// `aqueduct` with its home inside the workspace.
     pub(crate) fn command(&self) -> Command {
+        #[allow(clippy::disallowed_methods)] // end-to-end tests start the real binary
         let mut command = Command::new(env!("CARGO_BIN_EXE_aqueduct"));
         command.env("AQUEDUCT_HOME", self.dir.path().join("home"));
         command.env_remove("NO_COLOR");
@@ -44,7 +49,14 @@ impl Workspace {
 
     /// Runs `aqueduct run FILE --output json ARGS...` and returns the exit code and document.
     pub(crate) fn run_json(&self, file: &Path, args: &[&str]) -> (i32, Value) {
-        let output = self.command().arg("run").arg(file).args(["--output", "json"]).args(args).output().unwrap();
+        let output = self
+            .command()
+            .arg("run")
+            .arg(file)
+            .args(["--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
         (output.status.code().unwrap_or(-1), parse_json(&output))
     }
 }
@@ -71,14 +83,22 @@ pub(crate) fn task<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 /// The text of the task's attempt log (`attempt` is 1-based).
 pub(crate) fn log_of(report: &Value, name: &str, attempt: usize) -> String {
-    let path = task(report, name)["log_files"][attempt - 1].as_str().unwrap().to_owned();
+    let path = task(report, name)["log_files"][attempt - 1]
+        .as_str()
+        .unwrap()
+        .to_owned();
     std::fs::read_to_string(path).unwrap()
 }
 
 /// Whether a process with this pid is alive (zombies count as gone).
 pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -97,5 +117,9 @@ pub(crate) fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -
 
 /// Reads a pid written by a task.
 pub(crate) fn read_pid(path: &Path) -> i32 {
-    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

@@ -6,7 +6,10 @@ const HEADER: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n";
 
 fn broken_workspace() -> Workspace {
     let ws = Workspace::new();
-    ws.write("good.yaml", &format!("{HEADER}  name: good\nspec:\n  tasks:\n    - name: a\n      run: echo a\n"));
+    ws.write(
+        "good.yaml",
+        &format!("{HEADER}  name: good\nspec:\n  tasks:\n    - name: a\n      run: echo a\n"),
+    );
     ws.write(
         "structure.yaml",
         &format!(
@@ -24,7 +27,10 @@ fn broken_workspace() -> Workspace {
         "cycle.yaml",
         &format!("{HEADER}  name: cycle\nspec:\n  tasks:\n    - name: a\n      run: x\n      needs: [c]\n    - name: b\n      run: x\n      needs: [a]\n    - name: c\n      run: x\n      needs: [b]\n"),
     );
-    ws.write("syntax.yaml", &format!("{HEADER}  name: syntax\nspec:\n  tasks: [unclosed\n"));
+    ws.write(
+        "syntax.yaml",
+        &format!("{HEADER}  name: syntax\nspec:\n  tasks: [unclosed\n"),
+    );
     ws.write(
         "multi.yaml",
         &format!("{HEADER}  name: first\nspec:\n  tasks:\n    - name: a\n      run: echo a\n---\n{HEADER}  name: second\nspec:\n  tasks:\n    - name: a\n      run: echo a\n      needs: [a]\n"),
@@ -36,14 +42,28 @@ fn broken_workspace() -> Workspace {
 #[test]
 fn reports_every_problem_of_every_file_as_json() {
     let ws = broken_workspace();
-    let output = ws.command().args(["validate", "--output", "json"]).arg(ws.path()).output().unwrap();
+    let output = ws
+        .command()
+        .args(["validate", "--output", "json"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8(output.stdout.clone()).unwrap();
     let root = format!("{}/", ws.path().display());
     let document: serde_json::Value = serde_json::from_str(&text.replace(&root, "")).unwrap();
     assert_eq!(document["valid"], false);
-    let valid_names: Vec<&str> = document["pipelines"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(valid_names, ["good", "first"], "broken files and documents never hide the good ones");
+    let valid_names: Vec<&str> = document["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        valid_names,
+        ["good", "first"],
+        "broken files and documents never hide the good ones"
+    );
     insta::assert_json_snapshot!(document["diagnostics"]);
     let _ = parse_json(&output);
 }
@@ -51,7 +71,12 @@ fn reports_every_problem_of_every_file_as_json() {
 #[test]
 fn human_output_points_at_file_line_and_column() {
     let ws = broken_workspace();
-    let output = ws.command().args(["validate"]).arg(ws.path().join("meaning.yaml")).output().unwrap();
+    let output = ws
+        .command()
+        .args(["validate"])
+        .arg(ws.path().join("meaning.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let root = format!("{}/", ws.path().display());
     let stderr = String::from_utf8(output.stderr).unwrap().replace(&root, "");
@@ -61,10 +86,22 @@ fn human_output_points_at_file_line_and_column() {
 #[test]
 fn clean_files_pass_and_missing_paths_are_usage_errors() {
     let ws = broken_workspace();
-    let output = ws.command().args(["validate"]).arg(ws.path().join("good.yaml")).output().unwrap();
+    let output = ws
+        .command()
+        .args(["validate"])
+        .arg(ws.path().join("good.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("1 pipeline(s) in 1 file(s): all valid"));
-    let output = ws.command().args(["validate"]).arg(ws.path().join("missing.yaml")).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 pipeline(s) in 1 file(s): all valid")
+    );
+    let output = ws
+        .command()
+        .args(["validate"])
+        .arg(ws.path().join("missing.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let output = ws.command().args(["validate"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -74,7 +111,12 @@ fn clean_files_pass_and_missing_paths_are_usage_errors() {
 fn bundled_examples_are_valid() {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let ws = Workspace::new();
-    let output = ws.command().args(["validate", "--output", "json"]).arg(examples).output().unwrap();
+    let output = ws
+        .command()
+        .args(["validate", "--output", "json"])
+        .arg(examples)
+        .output()
+        .unwrap();
     let document = parse_json(&output);
     assert_eq!(document["valid"], true, "{document:#}");
     assert!(document["pipelines"].as_array().unwrap().len() >= 4);
