@@ -43,14 +43,14 @@ impl Progress {
     pub(crate) fn new(pipeline: &Pipeline, output: Output, logs: bool, run_id: &str) -> Progress {
         let names: Vec<String> = pipeline.tasks.iter().map(|t| t.name.clone()).collect();
         let width = names.iter().map(String::len).max().unwrap_or(0);
+        if output == Output::Text {
+            anstream::eprintln!("running {} ({run_id})", pipeline.name);
+        }
         let mode = match output {
             Output::Json => Mode::Quiet,
             Output::Text if std::io::stderr().is_terminal() => terminal_mode(&names, width),
             Output::Text => Mode::Plain,
         };
-        if !matches!(mode, Mode::Quiet) {
-            anstream::eprintln!("running {} ({run_id})", pipeline.name);
-        }
         let view = TaskView {
             state: TaskState::None,
             attempt: 0,
@@ -157,6 +157,7 @@ impl Progress {
             view.state.as_str()
         ));
         if view.state.is_finished() {
+            bars[task].set_style(finished_style(view.state, self.width));
             bars[task].finish();
         } else {
             bars[task].tick();
@@ -164,17 +165,31 @@ impl Progress {
     }
 
     pub(crate) fn finish(&mut self) {
-        if let Mode::Terminal { multi, .. } = &self.mode {
-            let _ = multi.clear();
+        if let Mode::Terminal { bars, .. } = &self.mode {
+            for bar in bars.iter().filter(|bar| !bar.is_finished()) {
+                bar.finish();
+            }
         }
     }
 }
 
+/// A fixed symbol instead of the spinner once a task is finished.
+fn finished_style(state: TaskState, width: usize) -> ProgressStyle {
+    let symbol = match state {
+        TaskState::Success => "✓",
+        TaskState::Skipped => "-",
+        TaskState::Cancelled => "■",
+        _ => "✗",
+    };
+    ProgressStyle::with_template(&format!("{symbol} {{prefix:{width}}}  {{msg}}"))
+        .expect("invariant: the progress template is valid")
+}
+
 fn terminal_mode(names: &[String], width: usize) -> Mode {
-    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix:{width}}}  {{msg}}"))
         .expect("invariant: the progress template is valid")
-        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
+        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
     let bars = names
         .iter()
         .map(|name| {
