@@ -1,0 +1,131 @@
+//! Lowering: defaults merge into tasks, built-in defaults apply, and the model is what the YAML says.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aqueduct_core::{ParamType, ParamValue, SecretSource, TriggerRule};
+use aqueduct_spec::{Code, parse_source};
+
+const FULL: &str = r#"apiVersion: aqueduct.dev/v1
+kind: Pipeline
+metadata:
+  name: full
+  labels: { team: data }
+  description: everything at once
+spec:
+  params:
+    limit: { default: 5 }
+    ratio: { type: number, default: 1 }
+    env: { type: string, default: dev, enum: [dev, prod] }
+    token: { secret: true, default: abc }
+  defaults:
+    retries: 2
+    retryDelay: 10s
+    timeout: 1h
+    resources: { memory: 1Gi }
+  env:
+    BASE: "/data/{{ ds }}"
+  secrets:
+    - { name: API_KEY, fromEnv: API_KEY }
+    - { name: CERT, fromFile: cert.pem }
+  tasks:
+    - name: a
+      run: echo a
+    - name: b
+      run: echo b
+      needs: [a]
+      trigger: all_done
+      when: params.limit > 3
+      retries: 0
+      retryExponentialBackoff: true
+      maxRetryDelay: 1m
+      retryOnExitCodes: [75]
+      timeout: 90
+      skipOnExitCode: 42
+      resources: { memory: 256Mi }
+      workdir: sub
+      env: { X: "1" }
+"#;
+
+#[test]
+fn task_settings_override_defaults_which_override_built_ins() {
+    let loaded = parse_source(Path::new("/p/full.yaml"), FULL);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let pipeline = &loaded.pipelines[0];
+    assert_eq!(pipeline.name, "full");
+    assert_eq!(pipeline.labels["team"], "data");
+    assert_eq!(pipeline.source_dir, Path::new("/p"));
+    let a = &pipeline.tasks[0];
+    assert_eq!(a.retry.retries, 2);
+    assert_eq!(a.retry.delay, Duration::from_secs(10));
+    assert_eq!(a.timeout, Some(Duration::from_secs(3600)));
+    assert_eq!(a.memory_limit, Some(1 << 30));
+    assert_eq!(a.skip_on_exit_code, Some(99));
+    assert_eq!(a.trigger, TriggerRule::AllSuccess);
+    let b = &pipeline.tasks[1];
+    assert_eq!(b.retry.retries, 0);
+    assert!(b.retry.exponential);
+    assert_eq!(b.retry.max_delay, Some(Duration::from_secs(60)));
+    assert_eq!(b.retry.on_exit_codes, [75]);
+    assert_eq!(b.timeout, Some(Duration::from_secs(90)));
+    assert_eq!(b.skip_on_exit_code, Some(42));
+    assert_eq!(b.memory_limit, Some(256 << 20));
+    assert_eq!(b.trigger, TriggerRule::AllDone);
+    assert_eq!(b.when.as_deref(), Some("params.limit > 3"));
+    assert_eq!(b.workdir.as_deref(), Some(Path::new("sub")));
+    assert_eq!(pipeline.dag.upstream(1), [0]);
+}
+
+#[test]
+fn params_and_secrets() {
+    let pipeline = parse_source(Path::new("full.yaml"), FULL)
+        .pipelines
+        .remove(0);
+    let limit = pipeline.param("limit").unwrap();
+    assert_eq!(limit.param_type, ParamType::Integer);
+    assert_eq!(
+        pipeline.param("ratio").unwrap().default,
+        Some(ParamValue::Number(1.0))
+    );
+    assert_eq!(pipeline.param("env").unwrap().allowed.len(), 2);
+    assert!(pipeline.param("token").unwrap().secret);
+    assert_eq!(
+        pipeline.secrets[0].source,
+        SecretSource::Env("API_KEY".into())
+    );
+    assert_eq!(
+        pipeline.secrets[1].source,
+        SecretSource::File("cert.pem".into())
+    );
+    assert_eq!(
+        pipeline.env,
+        [("BASE".to_owned(), "/data/{{ ds }}".to_owned())]
+    );
+}
+
+#[test]
+fn meaning_errors_are_all_reported_in_line_order() {
+    let text = FULL
+        .replace("default: dev, enum", "default: stg, enum")
+        .replace("apiVersion: aqueduct.dev/v1", "apiVersion: aqueduct.dev/v2")
+        .replace("- { name: CERT, fromFile: cert.pem }", "- { name: CERT }")
+        .replace("skipOnExitCode: 42", "skipOnExitCode: 300")
+        .replace("retryDelay: 10s", "retryDelay: 10 seconds");
+    let loaded = parse_source(Path::new("full.yaml"), &text);
+    let codes: Vec<(usize, Code)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (1, Code::ApiVersion),
+            (11, Code::BadParam),
+            (15, Code::BadDuration),
+            (22, Code::BadSecret),
+            (36, Code::InvalidValue)
+        ]
+    );
+    assert!(loaded.pipelines.is_empty());
+}
