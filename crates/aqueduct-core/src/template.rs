@@ -108,14 +108,26 @@ impl Templates {
         Ok(self.env.render_str(source, context)?)
     }
 
-    /// Evaluates a `when` condition: a Jinja expression, optionally wrapped in `{{ }}`.
+    /// Evaluates a `when` condition: a Jinja expression, optionally wrapped in `{{ }}`. An
+    /// undefined result (`params.typo`) is an error, not false.
     pub fn evaluate_condition(
         &self,
         expression: &str,
         context: &Value,
     ) -> Result<bool, TemplateError> {
-        let compiled = self.env.compile_expression(condition_body(expression))?;
-        Ok(compiled.eval(context)?.is_true())
+        let body = condition_body(expression);
+        self.env.compile_expression(body)?;
+        // Rendered so that an undefined result (`params.typo`) is an error, not false.
+        let test = format!(
+            "{{% if not (({body}) is defined) %}}undefined{{% elif ({body}) %}}true{{% else %}}false{{% endif %}}"
+        );
+        match self.env.render_str(&test, context)?.as_str() {
+            "undefined" => Err(TemplateError {
+                message: format!("undefined value: `{body}` is undefined"),
+                line: None,
+            }),
+            outcome => Ok(outcome == "true"),
+        }
     }
 }
 
@@ -125,6 +137,62 @@ fn condition_body(expression: &str) -> &str {
         .strip_prefix("{{")
         .and_then(|rest| rest.strip_suffix("}}"))
         .unwrap_or(trimmed)
+}
+
+/// Placeholders (`{{ ... }}`) of a `run` template that interpolate user-controlled values
+/// (`params.*`, `tasks.*`) inside shell quotes, where auto-quoting cannot protect them: inside
+/// `"..."` the shell still expands `$(...)` and backquotes, and inside `'...'` the added quotes
+/// break the string. Returns each placeholder's text with its 1-based line. `| safe` placeholders
+/// are the author's explicit choice and are not reported.
+pub fn quoted_placeholders(source: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut line = 1;
+    let mut rest = source;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("{{") {
+            let end = rest.find("}}").map_or(rest.len(), |i| i + 2);
+            let placeholder = &rest[..end];
+            let user_value = placeholder.contains("params.") || placeholder.contains("tasks.");
+            if quote.is_some() && user_value && !placeholder.contains("safe") {
+                found.push((line, placeholder.to_owned()));
+            }
+            line += placeholder.matches('\n').count();
+            rest = &rest[end..];
+            continue;
+        }
+        match (quote, c) {
+            (None, '\'') | (None, '"') => quote = Some(c),
+            (Some(open), c) if c == open => quote = None,
+            (None, '\\') | (Some('"'), '\\') => {
+                // an escaped character never opens or closes a quote
+                let skip = rest.chars().nth(1).map_or(1, |next| 1 + next.len_utf8());
+                line += rest[..skip.min(rest.len())].matches('\n').count();
+                rest = &rest[skip.min(rest.len())..];
+                continue;
+            }
+            (None, '#') if is_comment_start(source, rest) => {
+                let end = rest.find('\n').unwrap_or(rest.len());
+                rest = &rest[end..];
+                continue;
+            }
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    found
+}
+
+/// A `#` starts a shell comment at the start of a word.
+fn is_comment_start(source: &str, rest: &str) -> bool {
+    let offset = source.len() - rest.len();
+    source[..offset]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace)
 }
 
 /// Quotes `text` for POSIX `sh` when it contains anything but safe characters.

@@ -121,7 +121,9 @@ pub fn parse_source(file: &Path, text: &str) -> Loaded {
     };
     for document in split_documents(text) {
         let issues = check_document(&document, 0, &schema);
-        if !issues.is_empty() {
+        // serde-saphyr words syntax errors better and places them more precisely; let it report them
+        let syntax_error = issues.iter().any(|issue| issue.kind == IssueKind::Syntax);
+        if !issues.is_empty() && !syntax_error {
             let diagnostics = issues
                 .into_iter()
                 .map(|issue| structural_diagnostic(file, text, issue));
@@ -190,7 +192,11 @@ fn structural_diagnostic(file: &Path, text: &str, issue: StructuralIssue) -> Dia
         IssueKind::InvalidValue if issue.path.ends_with(".trigger") => Code::InvalidTriggerRule,
         IssueKind::InvalidValue => Code::InvalidValue,
     };
-    let message = format!("{} (at `{}`)", issue.message, issue.path);
+    let message = if issue.path.is_empty() {
+        issue.message
+    } else {
+        format!("{} (at `{}`)", issue.message, issue.path)
+    };
     let mut diagnostic = Diagnostic::at(file, text, (issue.line, issue.column), code, message);
     diagnostic.hint = issue.hint;
     diagnostic

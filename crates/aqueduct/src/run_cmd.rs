@@ -39,7 +39,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => Timestamp::now(),
     };
     let secrets = resolve_secrets(&pipeline)?;
-    let run_dir = args.home.join("logs").join(&pipeline.name);
+    // absolute: tasks run in the pipeline's directory and get paths under the home
+    let home = std::path::absolute(&args.home)
+        .with_context(|| format!("invalid --home {}", args.home.display()))?;
+    let run_dir = home.join("logs").join(&pipeline.name);
     let run_id = unique_run_id(&run_dir, logical_date);
     let parallelism = match args.parallelism {
         Some(n) => n as usize,
@@ -131,12 +134,17 @@ fn choose_pipeline(pipelines: Vec<Pipeline>, wanted: Option<&str>) -> anyhow::Re
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp.
 fn parse_date(text: &str) -> anyhow::Result<Timestamp> {
-    if let Ok(date) = text.parse::<jiff::civil::Date>() {
-        return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    if let Ok(timestamp) = text.parse::<Timestamp>() {
+        return Ok(timestamp);
     }
-    text.parse::<Timestamp>().with_context(|| {
-        format!("invalid --date `{text}`: use YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z)")
-    })
+    let date: jiff::civil::Date = text
+        .parse()
+        .ok()
+        .filter(|_| text.len() == 10)
+        .with_context(|| {
+            format!("invalid --date `{text}`: use YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z)")
+        })?;
+    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
 }
 
 /// Airflow's manual run id, `manual__<ts>`, made unique within the pipeline's log directory.

@@ -160,3 +160,28 @@ fn quoting() {
     assert_eq!(shell_quote("$(id)"), "'$(id)'");
     assert_eq!(env_name("my-task.x"), "MY_TASK_X");
 }
+
+#[test]
+fn placeholders_inside_quotes_are_found() {
+    let found = quoted_placeholders(
+        "echo \"hi {{ params.who }}\"\necho '{{ tasks.a.outputs.x }}'\necho {{ params.ok }} \"{{ ds }}\"",
+    );
+    assert_eq!(
+        found,
+        [
+            (1, "{{ params.who }}".to_owned()),
+            (2, "{{ tasks.a.outputs.x }}".to_owned())
+        ]
+    );
+    assert!(quoted_placeholders("echo \"{{ params.x | safe }}\"").is_empty());
+    assert!(quoted_placeholders("# it's fine\necho {{ params.x }}").is_empty());
+    assert!(quoted_placeholders("echo \"a\\\"b\" {{ params.x }}").is_empty());
+    assert_eq!(quoted_placeholders("echo \"$(\n{{ params.x }})\"")[0].0, 2);
+}
+
+#[test]
+fn undefined_condition_is_an_error() {
+    let t = Templates::new();
+    let err = t.evaluate_condition("params.nope", &context()).unwrap_err();
+    assert!(err.message.contains("undefined"), "{}", err.message);
+}

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aqueduct_core::dag::{Dag, DagError};
-use aqueduct_core::template::TemplateError;
+use aqueduct_core::template::{TemplateError, quoted_placeholders};
 use aqueduct_core::{Task, TriggerRule};
 
 use super::settings::{Parsed, parse_settings};
@@ -50,6 +50,7 @@ fn lower_task(cx: &mut Lowering<'_>, doc: &TaskDoc, defaults: &Parsed) -> Task {
         "run",
         cx.templates.check_template(&doc.run.value),
     );
+    check_quoting(cx, &doc.run);
     if let Some(when) = &doc.when {
         check_template(cx, when, "when", cx.templates.check_condition(&when.value));
     }
@@ -84,14 +85,26 @@ fn check_template(
     let Err(error) = result else {
         return;
     };
+    let position = template_position(cx, at, error.line.unwrap_or(1));
+    let message = format!("bad template in `{field}`: {}", error.message);
+    let hint = "templates use Jinja syntax: `{{ name }}`, `{% if ... %}...{% endif %}`".to_owned();
+    cx.report_at(position, Code::BadTemplate, message, Some(hint));
+}
+
+/// The file position of line `template_line` of a template value: a block scalar (`run: |`)
+/// starts on the line after its key.
+fn template_position(
+    cx: &Lowering<'_>,
+    at: &Located<String>,
+    template_line: usize,
+) -> (usize, usize) {
     let starts_block = cx
         .source
         .lines()
         .nth(at.line.saturating_sub(1))
         .and_then(|line| line.get(at.column.saturating_sub(1)..))
         .is_some_and(|rest| rest.starts_with('|') || rest.starts_with('>'));
-    let template_line = error.line.unwrap_or(1);
-    let position = if starts_block {
+    if starts_block {
         let line = at.line + template_line;
         let column = cx
             .source
@@ -101,10 +114,23 @@ fn check_template(
         (line, column)
     } else {
         (at.line + template_line - 1, at.column)
-    };
-    let message = format!("bad template in `{field}`: {}", error.message);
-    let hint = "templates use Jinja syntax: `{{ name }}`, `{% if ... %}...{% endif %}`".to_owned();
-    cx.report_at(position, Code::BadTemplate, message, Some(hint));
+    }
+}
+
+/// Reports parameters and outputs interpolated inside shell quotes, where auto-quoting cannot
+/// protect the command (see `quoted_placeholders`).
+fn check_quoting(cx: &mut Lowering<'_>, run: &Located<String>) {
+    for (template_line, placeholder) in quoted_placeholders(&run.value) {
+        let position = template_position(cx, run, template_line);
+        let message = format!(
+            "`{placeholder}` is inside shell quotes, where its value could inject commands"
+        );
+        let hint =
+            "remove the quotes around it (values are shell-quoted automatically), or use the \
+                    environment variable, e.g. \"$AQUEDUCT_PARAM_NAME\""
+                .to_owned();
+        cx.report_at(position, Code::UnsafeQuoting, message, Some(hint));
+    }
 }
 
 fn trigger_rule(doc: TriggerDoc) -> TriggerRule {

@@ -143,7 +143,7 @@ fn outputs_reach_downstream_through_templates_and_environment() {
     let ws = Workspace::new();
     let file = ws.pipeline(
         "outs",
-        "  tasks:\n    - name: produce\n      run: |\n        echo \"rows=42\" >> \"$AQUEDUCT_OUTPUT\"\n        echo \"path=/data/x y.csv\" >> \"$AQUEDUCT_OUTPUT\"\n    - name: consume\n      needs: [produce]\n      run: |\n        echo \"template={{ tasks.produce.outputs.rows }} env=$AQUEDUCT_OUTPUT_PRODUCE_ROWS\"\n        printf '%s\\n' {{ tasks.produce.outputs.path }}\n",
+        "  tasks:\n    - name: produce\n      run: |\n        echo \"rows=42\" >> \"$AQUEDUCT_OUTPUT\"\n        echo \"path=/data/x y.csv\" >> \"$AQUEDUCT_OUTPUT\"\n    - name: consume\n      needs: [produce]\n      run: |\n        echo template={{ tasks.produce.outputs.rows }} env=$AQUEDUCT_OUTPUT_PRODUCE_ROWS\n        printf '%s\\n' {{ tasks.produce.outputs.path }}\n",
     );
     let (code, report) = ws.run_json(&file, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -184,7 +184,7 @@ fn secrets_are_masked_in_logs() {
     ws.write("token.txt", "file-secret-value\n");
     let file = ws.pipeline(
         "masked",
-        "  params:\n    password:\n      default: hunter2-long\n      secret: true\n  secrets:\n    - name: API_TOKEN\n      fromFile: token.txt\n    - name: DB_PASS\n      fromEnv: AQ_TEST_DB_PASS\n  tasks:\n    - name: leak\n      run: |\n        echo \"token=$API_TOKEN db=$DB_PASS\"\n        echo \"pw={{ params.password }}\" >&2\n",
+        "  params:\n    password:\n      default: hunter2-long\n      secret: true\n  secrets:\n    - name: API_TOKEN\n      fromFile: token.txt\n    - name: DB_PASS\n      fromEnv: AQ_TEST_DB_PASS\n  tasks:\n    - name: leak\n      run: |\n        echo \"token=$API_TOKEN db=$DB_PASS\"\n        echo pw={{ params.password }} >&2\n",
     );
     let output = ws
         .command()
@@ -306,4 +306,48 @@ fn text_output_shows_progress_summary_and_streamed_logs() {
     assert!(stdout.contains("success"), "{stdout}");
     assert!(stderr.contains("hello running (try 1)"), "{stderr}");
     assert!(stderr.contains("hello success (try 1)"), "{stderr}");
+}
+
+#[test]
+fn outputs_work_with_a_relative_home_from_another_directory() {
+    let ws = Workspace::new();
+    let file = ws.pipeline(
+        "reloc",
+        "  tasks:\n    - name: out\n      run: echo k=v >> \"$AQUEDUCT_OUTPUT\"\n",
+    );
+    std::fs::create_dir_all(ws.path().join("elsewhere")).unwrap();
+    let output = ws
+        .command()
+        .current_dir(ws.path().join("elsewhere"))
+        .args(["run", "--output", "json", "--home", "relative-home"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report = crate::support::parse_json(&output);
+    assert_eq!(report["state"], "success", "{report:#}");
+    assert_eq!(task(&report, "out")["outputs"]["k"], "v");
+    assert!(
+        ws.path()
+            .join("elsewhere/relative-home/logs/reloc")
+            .is_dir()
+    );
+}
+
+#[test]
+fn date_with_offset_keeps_its_instant_and_when_typos_fail() {
+    let ws = Workspace::new();
+    let file = ws.pipeline(
+        "dates",
+        "  tasks:\n    - name: ts\n      run: echo {{ ts }}\n    - name: typo\n      when: params.nope\n      run: 'true'\n",
+    );
+    let (code, report) = ws.run_json(&file, &["--date", "2026-03-01T23:30:00-05:00"]);
+    assert_eq!(code, 1);
+    assert!(log_of(&report, "ts", 1).contains(" out 2026-03-02T04:30:00+00:00\n"));
+    let typo = task(&report, "typo");
+    assert_eq!(typo["state"], "failed");
+    assert_eq!(typo["outcome"], "not_started");
+    assert!(
+        typo["detail"].as_str().unwrap().contains("undefined"),
+        "{typo}"
+    );
 }

@@ -121,3 +121,24 @@ fn bundled_examples_are_valid() {
     assert_eq!(document["valid"], true, "{document:#}");
     assert!(document["pipelines"].as_array().unwrap().len() >= 4);
 }
+
+#[test]
+fn placeholders_inside_shell_quotes_are_rejected() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "quoted.yaml",
+        &format!("{HEADER}  name: quoted\nspec:\n  params:\n    who: {{ default: x }}\n  tasks:\n    - name: a\n      run: |\n        echo ok {{{{ params.who }}}}\n        echo \"hi {{{{ params.who }}}}\"\n"),
+    );
+    let output = ws
+        .command()
+        .args(["validate", "--output", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let document = parse_json(&output);
+    let diagnostic = &document["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "unsafe_quoting");
+    assert_eq!(diagnostic["line"], 12);
+    assert_eq!(document["diagnostics"].as_array().unwrap().len(), 1);
+}
