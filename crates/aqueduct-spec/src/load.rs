@@ -111,16 +111,22 @@ fn name_position(text: &str, name: &str) -> (usize, usize) {
         .unwrap_or((1, 1))
 }
 
+/// The JSON Schema the structural pass checks against, generated once per process.
+fn schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(crate::json_schema)
+}
+
 /// Parses the text of one file: every document in it, each checked on its own.
 pub fn parse_source(file: &Path, text: &str) -> Loaded {
     let templates = Templates::new();
-    let schema = crate::json_schema();
+    let schema = schema();
     let mut loaded = Loaded {
         files: 1,
         ..Loaded::default()
     };
     for document in split_documents(text) {
-        let issues = check_document(&document, 0, &schema);
+        let issues = check_document(&document, 0, schema);
         // serde-saphyr words syntax errors better and places them more precisely; let it report them
         let syntax_error = issues.iter().any(|issue| issue.kind == IssueKind::Syntax);
         if !issues.is_empty() && !syntax_error {
