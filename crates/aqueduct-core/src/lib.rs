@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod quantity;
 pub mod retry;
 pub mod run;
+pub mod schedule;
 pub mod state;
 pub mod template;
 pub mod trigger;

@@ -26,6 +26,8 @@ pub struct Pipeline {
     pub secrets: Vec<SecretSpec>,
     pub tasks: Vec<Task>,
     pub dag: Dag,
+    /// When and how runs are created by the scheduler.
+    pub schedule: ScheduleSpec,
     /// Directory of the file the pipeline came from: the default working directory of its tasks.
     pub source_dir: PathBuf,
 }
@@ -39,6 +41,40 @@ impl Pipeline {
     /// The declared parameter with this name.
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|param| param.name == name)
+    }
+}
+
+/// Airflow's default `max_active_runs` and `max_active_tasks`.
+pub const DEFAULT_MAX_ACTIVE: u32 = 16;
+
+/// The scheduling settings of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSpec {
+    /// A cron expression or preset; `None`: runs only when triggered.
+    pub cron: Option<String>,
+    /// IANA time-zone name the cron expression is read in.
+    pub timezone: String,
+    pub start_date: Option<jiff::Timestamp>,
+    pub end_date: Option<jiff::Timestamp>,
+    pub catchup: bool,
+    /// Airflow 2 data-interval semantics instead of Airflow 3's trigger-time semantics.
+    pub data_intervals: bool,
+    pub max_active_runs: u32,
+    pub max_active_tasks: u32,
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> ScheduleSpec {
+        ScheduleSpec {
+            cron: None,
+            timezone: "UTC".to_owned(),
+            start_date: None,
+            end_date: None,
+            catchup: false,
+            data_intervals: false,
+            max_active_runs: DEFAULT_MAX_ACTIVE,
+            max_active_tasks: DEFAULT_MAX_ACTIVE,
+        }
     }
 }
 
@@ -61,6 +97,10 @@ pub struct Task {
     pub skip_on_exit_code: Option<i32>,
     /// Working directory; relative paths are resolved against the pipeline's directory.
     pub workdir: Option<PathBuf>,
+    /// Pool the task occupies slots of while running.
+    pub pool: Option<String>,
+    /// Slots of `pool` the task occupies.
+    pub pool_slots: u32,
 }
 
 impl Task {
@@ -78,6 +118,8 @@ impl Task {
             memory_limit: None,
             skip_on_exit_code: Some(DEFAULT_SKIP_EXIT_CODE),
             workdir: None,
+            pool: None,
+            pool_slots: 1,
         }
     }
 }

@@ -44,6 +44,36 @@ pub struct Metadata {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PipelineSpec {
+    /// When runs are created: a five-field cron expression (`0 6 * * 1-5`) or a preset (`@hourly`,
+    /// `@daily`, `@weekly`, `@monthly`, `@yearly`, `@once`). Without it the pipeline only runs when
+    /// triggered (Airflow's `schedule=None`).
+    #[serde(default)]
+    pub schedule: Option<Located<String>>,
+    /// IANA time zone the schedule is read in, e.g. `Europe/Berlin`. Default `UTC`.
+    #[serde(default)]
+    pub timezone: Option<Located<String>>,
+    /// No scheduled run before this date (`YYYY-MM-DD`, midnight in `timezone`, or RFC 3339).
+    #[serde(default)]
+    pub start_date: Option<Located<String>>,
+    /// No scheduled run after this date (same formats as `startDate`).
+    #[serde(default)]
+    pub end_date: Option<Located<String>>,
+    /// Create the runs missed while aqueduct was down, or since `startDate` (Airflow's `catchup`).
+    /// Default false: only the latest missed run is created, as in Airflow 3.
+    #[serde(default)]
+    pub catchup: Option<bool>,
+    /// Airflow 2's data-interval semantics: a run covers `[interval start, interval end)`, its
+    /// logical date (`ds`) is the interval start, and it runs after the interval ends. Default
+    /// false (Airflow 3): a run's logical date is its trigger time.
+    #[serde(default)]
+    pub data_intervals: Option<bool>,
+    /// Most runs of this pipeline active at once (Airflow's `max_active_runs`). Default 16.
+    #[serde(default)]
+    pub max_active_runs: Option<u32>,
+    /// Most tasks of this pipeline running at once, across its runs (Airflow's
+    /// `max_active_tasks`). Default 16.
+    #[serde(default)]
+    pub max_active_tasks: Option<u32>,
     /// Run parameters by name (identifiers: letters, digits, `_`). Overridable per run with
     /// `--param name=value`; available as `{{ params.name }}` and `$AQUEDUCT_PARAM_NAME`.
     #[serde(default)]
@@ -243,6 +273,13 @@ with_task_settings! {
         /// Environment variables of this task; values are templates.
         #[serde(default)]
         pub env: BTreeMap<Located<String>, String>,
+        /// Named pool whose slots this task occupies while it runs (Airflow's `pool`); the
+        /// server defines pools and their sizes. Default: no pool.
+        #[serde(default)]
+        pub pool: Option<Located<String>>,
+        /// Slots of the pool this task occupies (Airflow's `pool_slots`). Default 1.
+        #[serde(default)]
+        pub pool_slots: Option<Located<u32>>,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod names;
 mod params;
+mod schedule;
 mod settings;
 mod tasks;
 
@@ -76,6 +77,7 @@ pub fn lower_document(
     let env = lower_env(&mut cx, &doc.spec.env);
     let secrets = lower_secrets(&mut cx, &doc);
     let (tasks, dag) = tasks::lower_tasks(&mut cx, &doc.spec);
+    let schedule = schedule::lower_schedule(&mut cx, &doc.spec);
     let pipeline = Pipeline {
         name: name.value.clone(),
         description: doc.metadata.description.clone(),
@@ -85,6 +87,7 @@ pub fn lower_document(
         secrets,
         tasks,
         dag: dag.unwrap_or_default(),
+        schedule,
         source_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     if cx.diagnostics.is_empty() {
