@@ -35,6 +35,9 @@ pub enum AttemptOutcome {
     NotStarted(String),
     /// The task's `when` condition was false: it is skipped without running.
     ConditionFalse,
+    /// After a restart, the attempt's process was no longer being watched: it was stopped and
+    /// counts as a failed attempt (retried per policy).
+    Lost,
 }
 
 /// What the runtime tells the machine.
@@ -99,7 +102,9 @@ pub struct RunMachine {
     tasks: Vec<TaskInstance>,
     /// Tasks whose dependencies are met, in the order they became ready.
     ready: std::collections::VecDeque<TaskIndex>,
-    parallelism: usize,
+    /// `Some(n)`: the machine launches up to `n` tasks itself. `None`: a scheduler admits
+    /// launches with [`RunMachine::launch_ready`] (global, pool and per-pipeline limits).
+    parallelism: Option<usize>,
     state: RunState,
     cancelling: bool,
 }
@@ -127,10 +132,82 @@ impl RunMachine {
             rules,
             tasks: vec![instance; pipeline.tasks.len()],
             ready: Default::default(),
-            parallelism: parallelism.max(1),
+            parallelism: Some(parallelism.max(1)),
             state: RunState::Queued,
             cancelling: false,
         }
+    }
+
+    /// A queued run whose launches a scheduler admits with [`RunMachine::launch_ready`].
+    pub fn scheduled(pipeline: &Pipeline) -> RunMachine {
+        RunMachine {
+            parallelism: None,
+            ..RunMachine::new(pipeline, 1)
+        }
+    }
+
+    /// A machine rebuilt from persisted task records after a restart. Queued tasks are ready
+    /// again; running ones stay running until the runtime reports how their attempt ended
+    /// (usually [`AttemptOutcome::Lost`]).
+    pub fn restore(pipeline: &Pipeline, tasks: Vec<TaskInstance>, state: RunState) -> RunMachine {
+        let mut machine = RunMachine::scheduled(pipeline);
+        debug_assert_eq!(tasks.len(), machine.tasks.len());
+        machine.ready = machine
+            .dag
+            .topo_order()
+            .iter()
+            .copied()
+            .filter(|&t| tasks.get(t).is_some_and(|i| i.state == TaskState::Queued))
+            .collect();
+        machine.tasks = tasks;
+        machine.state = state;
+        machine.cancelling = state == RunState::Cancelled;
+        machine
+    }
+
+    /// Tasks whose dependencies are met and that wait for a slot, in order.
+    pub fn ready(&self) -> impl Iterator<Item = TaskIndex> + '_ {
+        self.ready.iter().copied()
+    }
+
+    /// Launches every ready task that `admit` accepts (it is asked in ready order and may
+    /// refuse some and accept later ones); the rest stay ready.
+    pub fn launch_ready(&mut self, mut admit: impl FnMut(TaskIndex) -> bool) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.cancelling || self.state.is_finished() {
+            return effects;
+        }
+        let waiting = std::mem::take(&mut self.ready);
+        for task in waiting {
+            if admit(task) {
+                self.start(task, &mut effects);
+            } else {
+                self.ready.push_back(task);
+            }
+        }
+        effects
+    }
+
+    /// Clears `tasks` (Airflow's "clear"): their outcomes are forgotten so the trigger rules
+    /// decide again; attempt numbers keep counting. A finished run runs again. Running tasks are
+    /// left alone.
+    pub fn clear(&mut self, now: Timestamp, tasks: &[TaskIndex]) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for &task in tasks {
+            if self.tasks[task].state == TaskState::Running {
+                continue;
+            }
+            self.ready.retain(|&t| t != task);
+            self.tasks[task].retry_at = None;
+            self.tasks[task].last_outcome = None;
+            self.set_state(task, TaskState::None, &mut effects);
+        }
+        if !effects.is_empty() {
+            self.state = RunState::Running;
+            self.cancelling = false;
+            effects.extend(self.handle(now, Input::Tick));
+        }
+        effects
     }
 
     /// The run's state.
@@ -173,7 +250,7 @@ impl RunMachine {
         if !self.cancelling {
             self.release_due_retries(now, &mut effects);
             self.evaluate_waiting(&mut effects);
-            self.launch_ready(&mut effects);
+            self.auto_launch(&mut effects);
         }
         self.finish_if_done(&mut effects);
         effects
@@ -209,7 +286,8 @@ impl RunMachine {
             AttemptOutcome::Exited(code) => Some(FailureKind::ExitCode(*code)),
             AttemptOutcome::Signaled(_)
             | AttemptOutcome::TimedOut
-            | AttemptOutcome::OutOfMemory => Some(FailureKind::Killed),
+            | AttemptOutcome::OutOfMemory
+            | AttemptOutcome::Lost => Some(FailureKind::Killed),
             AttemptOutcome::NotStarted(_) => Some(FailureKind::NotStarted),
         };
         let next_state = match (&outcome, failure) {
@@ -280,20 +358,27 @@ impl RunMachine {
         }
     }
 
-    fn launch_ready(&mut self, effects: &mut Vec<Effect>) {
+    fn auto_launch(&mut self, effects: &mut Vec<Effect>) {
+        let Some(parallelism) = self.parallelism else {
+            return;
+        };
         let mut running = self.count(TaskState::Running);
-        while running < self.parallelism {
+        while running < parallelism {
             let Some(task) = self.ready.pop_front() else {
                 break;
             };
-            self.tasks[task].attempts += 1;
-            self.set_state(task, TaskState::Running, effects);
-            effects.push(Effect::Launch {
-                task,
-                attempt: self.tasks[task].attempts,
-            });
+            self.start(task, effects);
             running += 1;
         }
+    }
+
+    fn start(&mut self, task: TaskIndex, effects: &mut Vec<Effect>) {
+        self.tasks[task].attempts += 1;
+        self.set_state(task, TaskState::Running, effects);
+        effects.push(Effect::Launch {
+            task,
+            attempt: self.tasks[task].attempts,
+        });
     }
 
     fn count(&self, state: TaskState) -> usize {

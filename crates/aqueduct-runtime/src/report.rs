@@ -48,6 +48,7 @@ impl TaskReport {
             AttemptOutcome::Cancelled => "cancelled",
             AttemptOutcome::NotStarted(_) => "not_started",
             AttemptOutcome::ConditionFalse => "condition_false",
+            AttemptOutcome::Lost => "lost",
         })
     }
 
@@ -62,6 +63,7 @@ impl TaskReport {
             AttemptOutcome::Cancelled => "cancelled".to_owned(),
             AttemptOutcome::NotStarted(why) => why.clone(),
             AttemptOutcome::ConditionFalse => "`when` was false".to_owned(),
+            AttemptOutcome::Lost => "lost: aqueduct restarted while it ran".to_owned(),
         })
     }
 }

@@ -301,3 +301,116 @@ fn always_runs_without_waiting() {
     let trace = check(&p, 4, vec![Start]);
     assert!(trace.contains("launch watch#1"), "{trace}");
 }
+
+#[test]
+fn scheduled_machines_launch_only_what_is_admitted() {
+    let p = pipeline(&["a", "b", "c"], |_| {});
+    let mut machine = RunMachine::scheduled(&p);
+    let now = Timestamp::UNIX_EPOCH;
+    let effects = machine.handle(now, Input::Start);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Launch { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(machine.ready().collect::<Vec<_>>(), [0, 1, 2]);
+    // admit b only: a and c stay ready, in order
+    let effects = machine.launch_ready(|task| task == 1);
+    assert_eq!(
+        effects.last(),
+        Some(&Effect::Launch {
+            task: 1,
+            attempt: 1
+        })
+    );
+    assert_eq!(machine.ready().collect::<Vec<_>>(), [0, 2]);
+    machine.handle(now, Input::Cancel);
+    assert!(machine.launch_ready(|_| true).is_empty());
+}
+
+#[test]
+fn restore_requeues_queued_tasks_and_waits_for_running_ones() {
+    let p = pipeline(&["a", "b: a", "c"], |t| t.retry.retries = 1);
+    let instance = |state, attempts| TaskInstance {
+        state,
+        attempts,
+        retry_at: None,
+        last_outcome: None,
+    };
+    let tasks = vec![
+        instance(TaskState::Running, 1),
+        instance(TaskState::None, 0),
+        instance(TaskState::Queued, 0),
+    ];
+    let mut machine = RunMachine::restore(&p, tasks, RunState::Running);
+    assert_eq!(machine.ready().collect::<Vec<_>>(), [2]);
+    let now = Timestamp::UNIX_EPOCH;
+    // the runtime found a's process gone: a failed attempt, retried per policy
+    let effects = machine.handle(
+        now,
+        Input::AttemptEnded {
+            task: 0,
+            attempt: 1,
+            outcome: AttemptOutcome::Lost,
+        },
+    );
+    assert!(
+        effects.contains(&Effect::TaskState {
+            task: 0,
+            state: TaskState::UpForRetry,
+            attempt: 1
+        }),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn clear_a_task_and_downstream_reruns_a_finished_run() {
+    let p = pipeline(&["a", "b: a"], |_| {});
+    let trace = check(&p, 4, vec![Start, Exit(1, "a", Exited(1))]);
+    assert!(trace.ends_with("run failed\n"), "{trace}");
+    let mut machine = RunMachine::new(&p, 4);
+    let now = Timestamp::UNIX_EPOCH;
+    machine.handle(now, Input::Start);
+    machine.handle(
+        now,
+        Input::AttemptEnded {
+            task: 0,
+            attempt: 1,
+            outcome: Exited(1),
+        },
+    );
+    assert_eq!(machine.state(), RunState::Failed);
+    let cleared = p.dag.descendants_and_self(0);
+    let effects = machine.clear(now, &cleared);
+    assert_eq!(machine.state(), RunState::Running);
+    // attempt numbers keep counting, as Airflow's try_number does
+    assert!(
+        effects.contains(&Effect::Launch {
+            task: 0,
+            attempt: 2
+        }),
+        "{effects:?}"
+    );
+    machine.handle(
+        now,
+        Input::AttemptEnded {
+            task: 0,
+            attempt: 2,
+            outcome: Exited(0),
+        },
+    );
+    let effects = machine.handle(
+        now,
+        Input::AttemptEnded {
+            task: 1,
+            attempt: 1,
+            outcome: Exited(0),
+        },
+    );
+    assert_eq!(
+        effects.last(),
+        Some(&Effect::RunFinished {
+            state: RunState::Success
+        })
+    );
+}
