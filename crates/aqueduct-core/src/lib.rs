@@ -12,6 +12,7 @@ pub mod quantity;
 pub mod retry;
 pub mod run;
 pub mod schedule;
+pub mod scheduler;
 pub mod state;
 pub mod template;
 pub mod trigger;

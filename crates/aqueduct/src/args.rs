@@ -26,6 +26,15 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Print the JSON Schema of the pipeline format (for editors and CI).
     Schema,
+    /// Show the next scheduled runs of a pipeline: logical date, data interval and run time.
+    ///
+    /// Reads `schedule`, `timezone`, `startDate`, `endDate` and `dataIntervals` from the file
+    /// and prints times in the pipeline's time zone. Naming a pipeline known to a running server
+    /// instead of a file arrives with `aqueduct up`.
+    ///
+    /// Exit status: 0 on success (also for a pipeline without a schedule), 2 when the file is
+    /// invalid or the arguments are wrong.
+    NextRuns(NextRunsArgs),
 }
 
 /// Output format.
@@ -77,6 +86,31 @@ pub(crate) struct RunArgs {
         value_name = "DIR"
     )]
     pub(crate) home: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NextRunsArgs {
+    /// The pipeline file.
+    pub(crate) file: PathBuf,
+    /// Which pipeline of the file, when it holds several.
+    #[arg(long)]
+    pub(crate) pipeline: Option<String>,
+    /// List the runs that happen (run_after) strictly after this instant, in RFC 3339
+    /// (e.g. 2026-03-28T00:00:00Z). Default: now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    pub(crate) after: Option<jiff::Timestamp>,
+    /// How many runs to list (at most 1000).
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) count: u32,
+    /// Output format: a table, or one JSON document.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse()
+        .map_err(|error| format!("expected RFC 3339 such as 2026-03-28T00:00:00Z: {error}"))
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {

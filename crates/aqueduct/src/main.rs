@@ -5,6 +5,7 @@
 
 mod args;
 mod diagnostics;
+mod next_runs_cmd;
 mod progress;
 mod report;
 mod run_cmd;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::validate(args),
         Command::Run(args) => run_cmd::run(args),
         Command::Schema => print_schema(),
+        Command::NextRuns(args) => next_runs_cmd::next_runs(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -108,7 +108,10 @@ async fn drive(
     run.await.expect("invariant: the run task does not panic")
 }
 
-fn choose_pipeline(pipelines: Vec<Pipeline>, wanted: Option<&str>) -> anyhow::Result<Pipeline> {
+pub(crate) fn choose_pipeline(
+    pipelines: Vec<Pipeline>,
+    wanted: Option<&str>,
+) -> anyhow::Result<Pipeline> {
     let names: Vec<String> = pipelines.iter().map(|p| p.name.clone()).collect();
     match wanted {
         Some(name) => pipelines

@@ -1,0 +1,266 @@
+//! The scheduler: every pipeline and every active run of a server, sans IO.
+//!
+//! It creates runs (from cron timetables with catchup, manual triggers, backfills), starts them
+//! within `maxActiveRuns`, and admits ready tasks within the global parallelism, each pipeline's
+//! `maxActiveTasks` and named pools. Each run is a [`RunMachine`]; the scheduler composes them.
+//! Like the run machine, it takes `now` as an argument and returns [`Effect`]s for the runtime to
+//! persist (write-ahead) and carry out. Finished runs leave memory; the store keeps them.
+
+mod admit;
+mod runs;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::pipeline::{ParamValue, Pipeline};
+use crate::run::{AttemptOutcome, RunMachine, TaskIndex, TaskInstance};
+use crate::schedule::Timetable;
+use crate::state::{RunState, TaskState};
+
+pub use admit::{DEFAULT_POOL, DEFAULT_POOL_SLOTS, Limits};
+
+/// A pipeline definition as the store versioned it.
+#[derive(Debug, Clone)]
+pub struct PipelineDef {
+    pub pipeline: Arc<Pipeline>,
+    /// The store's version id: runs record it, so a run keeps the definition it started with.
+    pub version: i64,
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunType {
+    Scheduled,
+    Manual,
+    Backfill,
+}
+
+impl RunType {
+    /// Airflow's run-id prefix and the name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunType::Scheduled => "scheduled",
+            RunType::Manual => "manual",
+            RunType::Backfill => "backfill",
+        }
+    }
+}
+
+/// The identity and dates of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub pipeline: String,
+    pub version: i64,
+    pub run_type: RunType,
+    pub logical_date: Timestamp,
+    pub data_interval_start: Timestamp,
+    pub data_interval_end: Timestamp,
+    pub run_after: Timestamp,
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// A run brought back from the store after a restart.
+#[derive(Debug, Clone)]
+pub struct RestoredRun {
+    pub info: RunInfo,
+    pub pipeline: Arc<Pipeline>,
+    pub state: RunState,
+    pub tasks: Vec<TaskInstance>,
+}
+
+/// What the runtime tells the scheduler.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Time passed.
+    Tick,
+    /// The desired set of pipelines (startup, file change, git sync): reconcile to it.
+    Pipelines(Vec<PipelineDef>),
+    /// Pipelines' scheduling progress from the store, and their paused flags (startup).
+    ScheduleState(Vec<(String, Option<Timestamp>, bool)>),
+    /// Active runs from the store (startup after a crash). Running attempts must be reported
+    /// by the runtime afterwards, usually as [`AttemptOutcome::Lost`].
+    Restore(Vec<RestoredRun>),
+    /// A user triggered a run (params already resolved against the pipeline).
+    Trigger(RunInfo),
+    /// Runs of a backfill (already chosen by the runtime from what the store has).
+    Backfill(Vec<RunInfo>),
+    AttemptEnded {
+        run_id: String,
+        task: TaskIndex,
+        attempt: u32,
+        outcome: AttemptOutcome,
+    },
+    Cancel {
+        run_id: String,
+    },
+    SetPaused {
+        pipeline: String,
+        paused: bool,
+    },
+    /// Clear tasks of a run: the given tasks, or every task when empty. A finished run is no
+    /// longer in memory: the runtime passes it from the store as `stored`.
+    Clear {
+        run_id: String,
+        tasks: Vec<TaskIndex>,
+        stored: Option<Box<RestoredRun>>,
+    },
+}
+
+/// What the scheduler asks the runtime to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Persist a new run (queued).
+    RunCreated(RunInfo),
+    /// A run changed state.
+    RunState { run_id: String, state: RunState },
+    /// A task changed state.
+    TaskState {
+        run_id: String,
+        task: TaskIndex,
+        state: TaskState,
+        attempt: u32,
+    },
+    /// Start an attempt. The runtime finds the run's pipeline with [`Scheduler::run`].
+    Launch {
+        run_id: String,
+        task: TaskIndex,
+        attempt: u32,
+    },
+    /// Stop a running attempt.
+    Kill { run_id: String, task: TaskIndex },
+    /// A pipeline was paused or unpaused.
+    Paused { pipeline: String, paused: bool },
+    /// An input could not be applied; the text says why.
+    Rejected { reason: String },
+}
+
+/// One pipeline as the scheduler knows it.
+#[derive(Debug, Clone)]
+struct PipelineEntry {
+    def: PipelineDef,
+    timetable: Option<Timetable>,
+    paused: bool,
+    /// Logical date of the latest scheduled run created.
+    last_scheduled: Option<Timestamp>,
+}
+
+/// One active (queued or running) run.
+#[derive(Debug, Clone)]
+pub struct ActiveRun {
+    pub info: RunInfo,
+    pub pipeline: Arc<Pipeline>,
+    pub machine: RunMachine,
+}
+
+/// Every pipeline and active run of a server.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    limits: Limits,
+    pipelines: BTreeMap<String, PipelineEntry>,
+    runs: BTreeMap<String, ActiveRun>,
+    /// Schedule progress and paused flags known before the pipelines arrived.
+    pending_state: BTreeMap<String, (Option<Timestamp>, bool)>,
+    last_now: Option<Timestamp>,
+}
+
+impl Scheduler {
+    /// An empty scheduler: startup is "reconcile from empty".
+    pub fn new(limits: Limits) -> Scheduler {
+        Scheduler {
+            limits,
+            pipelines: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            pending_state: BTreeMap::new(),
+            last_now: None,
+        }
+    }
+
+    /// The active run with this id.
+    pub fn run(&self, run_id: &str) -> Option<&ActiveRun> {
+        self.runs.get(run_id)
+    }
+
+    /// Every active run, by id.
+    pub fn runs(&self) -> impl Iterator<Item = &ActiveRun> {
+        self.runs.values()
+    }
+
+    /// The current definition of a pipeline.
+    pub fn pipeline(&self, name: &str) -> Option<&PipelineDef> {
+        self.pipelines.get(name).map(|entry| &entry.def)
+    }
+
+    /// Whether a pipeline is paused.
+    pub fn is_paused(&self, name: &str) -> Option<bool> {
+        self.pipelines.get(name).map(|entry| entry.paused)
+    }
+
+    /// Feeds one input; returns the effects to carry out, in order.
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
+        self.last_now = Some(now);
+        let mut effects = Vec::new();
+        match input {
+            Input::Tick => {}
+            Input::Pipelines(defs) => self.reconcile(defs),
+            Input::ScheduleState(states) => self.schedule_state(states),
+            Input::Restore(runs) => self.restore(runs),
+            Input::Trigger(info) => self.create_run(info, &mut effects),
+            Input::Backfill(infos) => infos
+                .into_iter()
+                .for_each(|info| self.create_run(info, &mut effects)),
+            Input::AttemptEnded {
+                run_id,
+                task,
+                attempt,
+                outcome,
+            } => {
+                let input = crate::run::Input::AttemptEnded {
+                    task,
+                    attempt,
+                    outcome,
+                };
+                self.feed(now, &run_id, input, &mut effects);
+            }
+            Input::Cancel { run_id } => {
+                self.feed(now, &run_id, crate::run::Input::Cancel, &mut effects)
+            }
+            Input::SetPaused { pipeline, paused } => {
+                self.set_paused(&pipeline, paused, &mut effects)
+            }
+            Input::Clear {
+                run_id,
+                tasks,
+                stored,
+            } => {
+                if !self.runs.contains_key(&run_id) {
+                    self.restore(stored.into_iter().map(|run| *run).collect());
+                }
+                self.clear(now, &run_id, tasks, &mut effects);
+            }
+        }
+        self.schedule_due(now, &mut effects);
+        self.start_queued_runs(now, &mut effects);
+        self.tick_runs(now, &mut effects);
+        self.admit(now, &mut effects);
+        self.drop_finished();
+        effects
+    }
+
+    /// When the scheduler next needs a `Tick`: a retry delay ending or a schedule coming due.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        let retries = self.runs.values().filter_map(|run| run.machine.next_wake());
+        let after = self.last_now.unwrap_or(Timestamp::UNIX_EPOCH);
+        let schedules = self
+            .pipelines
+            .values()
+            .filter(|entry| !entry.paused)
+            .filter_map(|entry| entry.timetable.as_ref()?.next_after(after))
+            .map(|run| run.run_after);
+        retries.chain(schedules).min()
+    }
+}

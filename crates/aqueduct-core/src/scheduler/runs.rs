@@ -1,0 +1,276 @@
+//! Creating, starting, feeding and forgetting runs; reconciling pipelines.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::{
+    ActiveRun, Effect, PipelineDef, PipelineEntry, RestoredRun, RunInfo, RunType, Scheduler,
+};
+use crate::params::resolve_params;
+use crate::run::{self, RunMachine, TaskIndex};
+use crate::schedule::Timetable;
+use crate::state::RunState;
+use crate::template::airflow_ts;
+
+/// Most scheduled runs created for one pipeline in one step (catchup continues next step).
+const MAX_RUNS_PER_STEP: usize = 100;
+
+impl Scheduler {
+    /// Makes the known pipelines equal to `defs`. Removed pipelines stop scheduling; their
+    /// active runs finish with the definition they started with.
+    pub(super) fn reconcile(&mut self, defs: Vec<PipelineDef>) {
+        let mut next = BTreeMap::new();
+        for def in defs {
+            let name = def.pipeline.name.clone();
+            let timetable = Timetable::new(&def.pipeline.schedule).ok().flatten();
+            let (last_scheduled, paused) = match self.pipelines.remove(&name) {
+                Some(entry) => (entry.last_scheduled, entry.paused),
+                None => self.pending_state.remove(&name).unwrap_or((None, false)),
+            };
+            let entry = PipelineEntry {
+                def,
+                timetable,
+                paused,
+                last_scheduled,
+            };
+            next.insert(name, entry);
+        }
+        self.pipelines = next;
+    }
+
+    pub(super) fn schedule_state(&mut self, states: Vec<(String, Option<Timestamp>, bool)>) {
+        for (name, last_scheduled, paused) in states {
+            match self.pipelines.get_mut(&name) {
+                Some(entry) => {
+                    entry.last_scheduled = entry.last_scheduled.max(last_scheduled);
+                    entry.paused = paused;
+                }
+                None => {
+                    self.pending_state.insert(name, (last_scheduled, paused));
+                }
+            }
+        }
+    }
+
+    pub(super) fn restore(&mut self, runs: Vec<RestoredRun>) {
+        for restored in runs {
+            let machine = RunMachine::restore(&restored.pipeline, restored.tasks, restored.state);
+            let run = ActiveRun {
+                info: restored.info,
+                pipeline: restored.pipeline,
+                machine,
+            };
+            self.runs.insert(run.info.run_id.clone(), run);
+        }
+    }
+
+    /// Adds a queued run, unless one with the same id is active or the pipeline is unknown.
+    pub(super) fn create_run(&mut self, info: RunInfo, effects: &mut Vec<Effect>) {
+        if self.runs.contains_key(&info.run_id) {
+            let reason = format!("run {} already exists", info.run_id);
+            effects.push(Effect::Rejected { reason });
+            return;
+        }
+        let Some(entry) = self.pipelines.get(&info.pipeline) else {
+            let reason = format!("unknown pipeline {}", info.pipeline);
+            effects.push(Effect::Rejected { reason });
+            return;
+        };
+        let pipeline = entry.def.pipeline.clone();
+        let machine = RunMachine::scheduled(&pipeline);
+        effects.push(Effect::RunCreated(info.clone()));
+        self.runs.insert(
+            info.run_id.clone(),
+            ActiveRun {
+                info,
+                pipeline,
+                machine,
+            },
+        );
+    }
+
+    pub(super) fn set_paused(&mut self, name: &str, paused: bool, effects: &mut Vec<Effect>) {
+        match self.pipelines.get_mut(name) {
+            Some(entry) => {
+                entry.paused = paused;
+                effects.push(Effect::Paused {
+                    pipeline: name.to_owned(),
+                    paused,
+                });
+            }
+            None => effects.push(Effect::Rejected {
+                reason: format!("unknown pipeline {name}"),
+            }),
+        }
+    }
+
+    /// Feeds an input to one run's machine.
+    pub(super) fn feed(
+        &mut self,
+        now: Timestamp,
+        run_id: &str,
+        input: run::Input,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            effects.push(Effect::Rejected {
+                reason: format!("no active run {run_id}"),
+            });
+            return;
+        };
+        let produced = run.machine.handle(now, input);
+        translate(run_id, produced, effects);
+    }
+
+    pub(super) fn clear(
+        &mut self,
+        now: Timestamp,
+        run_id: &str,
+        tasks: Vec<TaskIndex>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            effects.push(Effect::Rejected {
+                reason: format!("no active run {run_id}"),
+            });
+            return;
+        };
+        let tasks = if tasks.is_empty() {
+            (0..run.pipeline.tasks.len()).collect()
+        } else {
+            tasks
+        };
+        let was_finished = run.machine.state().is_finished();
+        let produced = run.machine.clear(now, &tasks);
+        if was_finished && !run.machine.state().is_finished() {
+            let state = RunState::Running;
+            effects.push(Effect::RunState {
+                run_id: run_id.to_owned(),
+                state,
+            });
+        }
+        translate(run_id, produced, effects);
+    }
+
+    /// Creates the scheduled runs that are due.
+    pub(super) fn schedule_due(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let mut due = Vec::new();
+        for (name, entry) in self.pipelines.iter_mut().filter(|(_, e)| !e.paused) {
+            let Some(timetable) = &entry.timetable else {
+                continue;
+            };
+            let catchup = entry.def.pipeline.schedule.catchup;
+            for scheduled in timetable
+                .due_runs(entry.last_scheduled, now, catchup)
+                .into_iter()
+                .take(MAX_RUNS_PER_STEP)
+            {
+                entry.last_scheduled = Some(scheduled.logical_date);
+                let params = match resolve_params(&entry.def.pipeline, &[]) {
+                    Ok(params) => params,
+                    Err(error) => {
+                        let reason = format!("cannot schedule {name}: {error}");
+                        effects.push(Effect::Rejected { reason });
+                        continue;
+                    }
+                };
+                due.push(RunInfo {
+                    run_id: format!("scheduled__{}", airflow_ts(scheduled.logical_date)),
+                    pipeline: name.clone(),
+                    version: entry.def.version,
+                    run_type: RunType::Scheduled,
+                    logical_date: scheduled.logical_date,
+                    data_interval_start: scheduled.data_interval_start,
+                    data_interval_end: scheduled.data_interval_end,
+                    run_after: scheduled.run_after,
+                    params,
+                });
+            }
+        }
+        for info in due {
+            self.create_run(info, effects);
+        }
+    }
+
+    /// Starts queued runs, oldest logical date first, within each pipeline's `maxActiveRuns`.
+    pub(super) fn start_queued_runs(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let mut queued: Vec<(Timestamp, String)> = self
+            .runs
+            .values()
+            .filter(|run| run.machine.state() == RunState::Queued)
+            .map(|run| (run.info.logical_date, run.info.run_id.clone()))
+            .collect();
+        queued.sort();
+        for (_, run_id) in queued {
+            let run = &self.runs[&run_id];
+            let limit = run.pipeline.schedule.max_active_runs as usize;
+            let pipeline = run.info.pipeline.clone();
+            let active = self
+                .runs
+                .values()
+                .filter(|r| r.info.pipeline == pipeline && r.machine.state() == RunState::Running)
+                .count();
+            if active >= limit {
+                continue;
+            }
+            effects.push(Effect::RunState {
+                run_id: run_id.clone(),
+                state: RunState::Running,
+            });
+            self.feed(now, &run_id, run::Input::Start, effects);
+        }
+    }
+
+    /// Lets every running run see the time (retry delays).
+    pub(super) fn tick_runs(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let running: Vec<String> = self
+            .runs
+            .values()
+            .filter(|run| run.machine.state() == RunState::Running)
+            .filter(|run| run.machine.next_wake().is_some_and(|wake| wake <= now))
+            .map(|run| run.info.run_id.clone())
+            .collect();
+        for run_id in running {
+            self.feed(now, &run_id, run::Input::Tick, effects);
+        }
+    }
+
+    /// Forgets finished runs: the store has them.
+    pub(super) fn drop_finished(&mut self) {
+        self.runs
+            .retain(|_, run| !run.machine.state().is_finished());
+    }
+}
+
+/// Tags a run machine's effects with the run id.
+pub(super) fn translate(run_id: &str, produced: Vec<run::Effect>, effects: &mut Vec<Effect>) {
+    let run_id = run_id.to_owned();
+    for effect in produced {
+        effects.push(match effect {
+            run::Effect::TaskState {
+                task,
+                state,
+                attempt,
+            } => Effect::TaskState {
+                run_id: run_id.clone(),
+                task,
+                state,
+                attempt,
+            },
+            run::Effect::Launch { task, attempt } => Effect::Launch {
+                run_id: run_id.clone(),
+                task,
+                attempt,
+            },
+            run::Effect::Kill { task } => Effect::Kill {
+                run_id: run_id.clone(),
+                task,
+            },
+            run::Effect::RunFinished { state } => Effect::RunState {
+                run_id: run_id.clone(),
+                state,
+            },
+        });
+    }
+}

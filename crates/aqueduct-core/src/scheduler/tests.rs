@@ -1,0 +1,472 @@
+//! Deterministic simulation of the scheduler: a fake clock and a fake executor whose tasks end
+//! after scripted durations. Each test checks the trace and the limits' invariants.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::dag::Dag;
+use crate::pipeline::{ScheduleSpec, Task};
+use crate::run::AttemptOutcome;
+
+/// A pipeline of tasks `name: need need` that each take `seconds` and exit with `exit`.
+fn pipeline(name: &str, tasks: &[&str], edit: impl Fn(&mut Pipeline)) -> PipelineDef {
+    let tasks: Vec<Task> = tasks
+        .iter()
+        .map(|line| {
+            let (task, needs) = line.split_once(':').unwrap_or((line, ""));
+            let mut task = Task::new(task.trim(), "true");
+            task.needs = needs.split_whitespace().map(str::to_owned).collect();
+            task
+        })
+        .collect();
+    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let needs: Vec<Vec<&str>> = tasks
+        .iter()
+        .map(|t| t.needs.iter().map(String::as_str).collect())
+        .collect();
+    let dag = Dag::build(&names, &needs).unwrap();
+    let mut pipeline = Pipeline {
+        name: name.into(),
+        description: None,
+        labels: BTreeMap::new(),
+        params: vec![],
+        env: vec![],
+        secrets: vec![],
+        tasks,
+        dag,
+        source_dir: PathBuf::from("."),
+        schedule: ScheduleSpec::default(),
+    };
+    edit(&mut pipeline);
+    PipelineDef {
+        pipeline: Arc::new(pipeline),
+        version: 1,
+    }
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn manual(def: &PipelineDef, run_id: &str, logical_date: Timestamp) -> RunInfo {
+    RunInfo {
+        run_id: run_id.into(),
+        pipeline: def.pipeline.name.clone(),
+        version: def.version,
+        run_type: RunType::Manual,
+        logical_date,
+        data_interval_start: logical_date,
+        data_interval_end: logical_date,
+        run_after: logical_date,
+        params: BTreeMap::new(),
+    }
+}
+
+/// The simulation: the scheduler, a clock, and running fake attempts.
+struct Sim {
+    scheduler: Scheduler,
+    now: Timestamp,
+    start: Timestamp,
+    /// (end time, run id, task, attempt, outcome)
+    running: Vec<(Timestamp, String, TaskIndex, u32, AttemptOutcome)>,
+    /// How long each task takes and how it ends, by task name; default 10 s, exit 0.
+    behaviour: BTreeMap<String, (u64, AttemptOutcome)>,
+    trace: String,
+    max_running: usize,
+}
+
+impl Sim {
+    fn new(limits: Limits, start: &str) -> Sim {
+        Sim {
+            scheduler: Scheduler::new(limits),
+            now: at(start),
+            start: at(start),
+            running: Vec::new(),
+            behaviour: BTreeMap::new(),
+            trace: String::new(),
+            max_running: 0,
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        let effects = self.scheduler.handle(self.now, input);
+        self.apply(effects);
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        let elapsed = (self.now - self.start).get_seconds();
+        for effect in effects {
+            let line = match &effect {
+                Effect::RunCreated(info) => Some(format!("create {}", info.run_id)),
+                Effect::RunState { run_id, state } => Some(format!("run {run_id} {state}")),
+                Effect::Launch {
+                    run_id,
+                    task,
+                    attempt,
+                } => {
+                    let run = self.scheduler.run(run_id).unwrap();
+                    let name = run.pipeline.tasks[*task].name.clone();
+                    let (secs, outcome) = self
+                        .behaviour
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or((10, AttemptOutcome::Exited(0)));
+                    let end = self.now + Duration::from_secs(secs);
+                    self.running
+                        .push((end, run_id.clone(), *task, *attempt, outcome));
+                    Some(format!("launch {run_id}/{name}#{attempt}"))
+                }
+                Effect::Kill { run_id, task } => Some(format!("kill {run_id}/{task}")),
+                Effect::Rejected { reason } => Some(format!("rejected: {reason}")),
+                Effect::Paused { pipeline, paused } => Some(format!("paused {pipeline} {paused}")),
+                Effect::TaskState { .. } => None,
+            };
+            if let Some(line) = line {
+                writeln!(self.trace, "@{elapsed}s {line}").unwrap();
+            }
+        }
+        self.max_running = self.max_running.max(self.running.len());
+    }
+
+    /// Advances to `until`, delivering task ends and ticks in time order.
+    fn run_until(&mut self, until: &str) {
+        let until = at(until);
+        loop {
+            let next_end = self.running.iter().map(|r| r.0).min();
+            let next = [next_end, self.scheduler.next_wake()]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next.filter(|&n| n <= until) else {
+                break;
+            };
+            self.now = next.max(self.now);
+            if next_end == Some(next) {
+                let index = self.running.iter().position(|r| r.0 == next).unwrap();
+                let (_, run_id, task, attempt, outcome) = self.running.remove(index);
+                self.input(Input::AttemptEnded {
+                    run_id,
+                    task,
+                    attempt,
+                    outcome,
+                });
+            } else {
+                self.input(Input::Tick);
+            }
+        }
+        self.now = until.max(self.now);
+    }
+}
+
+#[test]
+fn manual_trigger_runs_to_success() {
+    let def = pipeline("etl", &["a", "b: a"], |_| {});
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    sim.input(Input::Trigger(manual(&def, "manual__1", sim.now)));
+    sim.run_until("2026-01-01T01:00:00Z");
+    insta::assert_snapshot!(sim.trace, @r"
+    @0s create manual__1
+    @0s run manual__1 running
+    @0s launch manual__1/a#1
+    @10s launch manual__1/b#1
+    @20s run manual__1 success
+    ");
+    assert_eq!(
+        sim.scheduler.runs().count(),
+        0,
+        "finished runs leave memory"
+    );
+}
+
+#[test]
+fn global_parallelism_holds_across_pipelines() {
+    let one = pipeline("one", &["a", "b", "c"], |_| {});
+    let two = pipeline("two", &["x", "y", "z"], |_| {});
+    let mut sim = Sim::new(Limits::new(2), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![one.clone(), two.clone()]));
+    sim.input(Input::Trigger(manual(&one, "r1", sim.now)));
+    sim.input(Input::Trigger(manual(&two, "r2", sim.now)));
+    sim.run_until("2026-01-01T01:00:00Z");
+    assert_eq!(sim.max_running, 2);
+    assert_eq!(sim.trace.matches("launch").count(), 6);
+    assert!(sim.trace.contains("run r1 success") && sim.trace.contains("run r2 success"));
+}
+
+#[test]
+fn max_active_tasks_and_pools_limit_launches() {
+    let def = pipeline("wide", &["a", "b", "c", "d", "e", "f"], |p| {
+        p.schedule.max_active_tasks = 3;
+        for task in &mut p.tasks[3..] {
+            task.pool = Some("db".into());
+            task.pool_slots = 2;
+        }
+    });
+    let mut limits = Limits::new(16);
+    limits.pools.insert("db".into(), 3);
+    let mut sim = Sim::new(limits, "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    sim.input(Input::Trigger(manual(&def, "r", sim.now)));
+    assert_eq!(sim.running.len(), 3, "maxActiveTasks");
+    sim.run_until("2026-01-01T00:00:10Z");
+    // d, e, f need 2 slots each of a 3-slot pool: one at a time
+    assert_eq!(sim.running.len(), 1, "{}", sim.trace);
+    sim.run_until("2026-01-01T01:00:00Z");
+    assert!(sim.trace.ends_with("@40s run r success\n"), "{}", sim.trace);
+}
+
+#[test]
+fn max_active_runs_queues_later_runs() {
+    let def = pipeline("serial", &["a"], |p| p.schedule.max_active_runs = 1);
+    let mut sim = Sim::new(Limits::new(8), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    sim.input(Input::Trigger(manual(
+        &def,
+        "r2",
+        at("2026-01-02T00:00:00Z"),
+    )));
+    sim.input(Input::Trigger(manual(
+        &def,
+        "r1",
+        at("2026-01-01T00:00:00Z"),
+    )));
+    sim.run_until("2026-01-01T01:00:00Z");
+    insta::assert_snapshot!(sim.trace, @r"
+    @0s create r2
+    @0s run r2 running
+    @0s launch r2/a#1
+    @0s create r1
+    @10s run r2 success
+    @10s run r1 running
+    @10s launch r1/a#1
+    @20s run r1 success
+    ");
+}
+
+#[test]
+fn an_edited_pipeline_never_changes_a_run_in_flight() {
+    let v1 = pipeline("p", &["a", "b: a"], |_| {});
+    let mut v2 = pipeline("p", &["a"], |_| {});
+    v2.version = 2;
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![v1.clone()]));
+    sim.input(Input::Trigger(manual(&v1, "old", sim.now)));
+    sim.input(Input::Pipelines(vec![v2.clone()]));
+    sim.input(Input::Trigger(manual(&v2, "new", sim.now)));
+    assert_eq!(sim.scheduler.run("old").unwrap().info.version, 1);
+    sim.run_until("2026-01-01T01:00:00Z");
+    assert!(sim.trace.contains("launch old/b#1"), "{}", sim.trace);
+    assert!(!sim.trace.contains("launch new/b"), "{}", sim.trace);
+    // a removed pipeline lets its runs finish and accepts no new ones
+    sim.input(Input::Pipelines(vec![]));
+    sim.input(Input::Trigger(manual(&v2, "gone", sim.now)));
+    assert!(
+        sim.trace.ends_with("rejected: unknown pipeline p\n"),
+        "{}",
+        sim.trace
+    );
+}
+
+#[test]
+fn cancel_and_clear() {
+    let def = pipeline("p", &["a", "b: a"], |_| {});
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.behaviour
+        .insert("a".into(), (5, AttemptOutcome::Exited(1)));
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    sim.input(Input::Trigger(manual(&def, "r", sim.now)));
+    sim.run_until("2026-01-01T00:00:05Z");
+    // the run failed and left memory; the runtime passes it from the store to clear it
+    assert!(sim.trace.ends_with("run r failed\n"), "{}", sim.trace);
+    let instance = |state, attempts| TaskInstance {
+        state,
+        attempts,
+        retry_at: None,
+        last_outcome: None,
+    };
+    let restored = RestoredRun {
+        info: manual(&def, "r", at("2026-01-01T00:00:00Z")),
+        pipeline: def.pipeline.clone(),
+        state: RunState::Failed,
+        tasks: vec![
+            instance(TaskState::Failed, 1),
+            instance(TaskState::UpstreamFailed, 0),
+        ],
+    };
+    sim.behaviour
+        .insert("a".into(), (5, AttemptOutcome::Exited(0)));
+    let tasks = def.pipeline.dag.descendants_and_self(0);
+    sim.input(Input::Clear {
+        run_id: "r".into(),
+        tasks,
+        stored: Some(Box::new(restored)),
+    });
+    sim.run_until("2026-01-01T00:01:00Z");
+    assert!(
+        sim.trace.contains("run r running\n@5s launch r/a#2"),
+        "{}",
+        sim.trace
+    );
+    assert!(sim.trace.ends_with("@20s run r success\n"), "{}", sim.trace);
+    // cancel stops what runs
+    sim.input(Input::Trigger(manual(&def, "c", sim.now)));
+    sim.input(Input::Cancel { run_id: "c".into() });
+    assert!(sim.trace.contains("kill c/0"), "{}", sim.trace);
+}
+
+#[test]
+fn restore_reports_lost_attempts_and_retries_them() {
+    let def = pipeline("p", &["a"], |p| {
+        p.tasks[0].retry.retries = 1;
+        p.tasks[0].retry.delay = Duration::from_secs(30);
+    });
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    let running = TaskInstance {
+        state: TaskState::Running,
+        attempts: 1,
+        retry_at: None,
+        last_outcome: None,
+    };
+    let restored = RestoredRun {
+        info: manual(&def, "r", sim.now),
+        pipeline: def.pipeline.clone(),
+        state: RunState::Running,
+        tasks: vec![running],
+    };
+    sim.input(Input::Restore(vec![restored]));
+    sim.input(Input::AttemptEnded {
+        run_id: "r".into(),
+        task: 0,
+        attempt: 1,
+        outcome: AttemptOutcome::Lost,
+    });
+    sim.run_until("2026-01-01T00:01:00Z");
+    insta::assert_snapshot!(sim.trace, @r"
+    @30s launch r/a#2
+    @40s run r success
+    ");
+}
+
+#[test]
+fn paused_pipelines_are_reported_and_unknown_ones_rejected() {
+    let def = pipeline("p", &["a"], |_| {});
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def]));
+    sim.input(Input::SetPaused {
+        pipeline: "p".into(),
+        paused: true,
+    });
+    assert_eq!(sim.scheduler.is_paused("p"), Some(true));
+    sim.input(Input::SetPaused {
+        pipeline: "q".into(),
+        paused: true,
+    });
+    assert!(
+        sim.trace.ends_with("rejected: unknown pipeline q\n"),
+        "{}",
+        sim.trace
+    );
+}
+
+fn hourly(catchup: bool) -> PipelineDef {
+    pipeline("hourly", &["a"], |p| {
+        p.schedule.cron = Some("@hourly".into());
+        p.schedule.start_date = Some(at("2026-01-01T00:00:00Z"));
+        p.schedule.catchup = catchup;
+    })
+}
+
+#[test]
+fn cron_creates_runs_when_due_with_airflow_3_run_ids() {
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:30:00Z");
+    sim.input(Input::Pipelines(vec![hourly(false)]));
+    sim.run_until("2026-01-01T02:30:00Z");
+    insta::assert_snapshot!(sim.trace, @r"
+    @0s create scheduled__2026-01-01T00:00:00+00:00
+    @0s run scheduled__2026-01-01T00:00:00+00:00 running
+    @0s launch scheduled__2026-01-01T00:00:00+00:00/a#1
+    @10s run scheduled__2026-01-01T00:00:00+00:00 success
+    @1800s create scheduled__2026-01-01T01:00:00+00:00
+    @1800s run scheduled__2026-01-01T01:00:00+00:00 running
+    @1800s launch scheduled__2026-01-01T01:00:00+00:00/a#1
+    @1810s run scheduled__2026-01-01T01:00:00+00:00 success
+    @5400s create scheduled__2026-01-01T02:00:00+00:00
+    @5400s run scheduled__2026-01-01T02:00:00+00:00 running
+    @5400s launch scheduled__2026-01-01T02:00:00+00:00/a#1
+    @5410s run scheduled__2026-01-01T02:00:00+00:00 success
+    ");
+}
+
+#[test]
+fn after_downtime_catchup_creates_every_missed_slot_exactly_once() {
+    // the store says 01:00 was the last scheduled run; aqueduct was down until 05:30
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T05:30:00Z");
+    sim.input(Input::ScheduleState(vec![(
+        "hourly".into(),
+        Some(at("2026-01-01T01:00:00Z")),
+        false,
+    )]));
+    sim.input(Input::Pipelines(vec![hourly(true)]));
+    let created: Vec<&str> = sim
+        .trace
+        .lines()
+        .filter_map(|l| l.strip_prefix("@0s create "))
+        .collect();
+    assert_eq!(
+        created,
+        [
+            "scheduled__2026-01-01T02:00:00+00:00",
+            "scheduled__2026-01-01T03:00:00+00:00",
+            "scheduled__2026-01-01T04:00:00+00:00",
+            "scheduled__2026-01-01T05:00:00+00:00",
+        ]
+    );
+    sim.run_until("2026-01-01T05:59:00Z");
+    assert_eq!(sim.trace.matches("create").count(), 4, "{}", sim.trace);
+}
+
+#[test]
+fn without_catchup_only_the_latest_missed_slot_runs() {
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T05:30:00Z");
+    sim.input(Input::ScheduleState(vec![(
+        "hourly".into(),
+        Some(at("2026-01-01T01:00:00Z")),
+        false,
+    )]));
+    sim.input(Input::Pipelines(vec![hourly(false)]));
+    assert_eq!(
+        sim.trace.lines().next(),
+        Some("@0s create scheduled__2026-01-01T05:00:00+00:00")
+    );
+    assert_eq!(sim.trace.matches("create").count(), 1);
+}
+
+#[test]
+fn paused_pipelines_do_not_schedule_until_unpaused() {
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:30:00Z");
+    sim.input(Input::ScheduleState(vec![(
+        "hourly".into(),
+        Some(at("2026-01-01T00:00:00Z")),
+        true,
+    )]));
+    sim.input(Input::Pipelines(vec![hourly(false)]));
+    sim.run_until("2026-01-01T03:30:00Z");
+    assert_eq!(sim.trace, "");
+    sim.input(Input::SetPaused {
+        pipeline: "hourly".into(),
+        paused: false,
+    });
+    assert!(
+        sim.trace
+            .contains("create scheduled__2026-01-01T03:00:00+00:00"),
+        "{}",
+        sim.trace
+    );
+}
