@@ -69,20 +69,20 @@ impl Scheduler {
     /// Launches ready tasks of running runs while the limits allow.
     pub(super) fn admit(&mut self, _now: Timestamp, effects: &mut Vec<Effect>) {
         let mut usage = self.usage();
-        let mut order: Vec<(Timestamp, String)> = self
+        let mut order: Vec<(Timestamp, super::RunKey)> = self
             .runs
             .values()
             .filter(|run| run.machine.state() == RunState::Running)
             .filter(|run| run.machine.ready().next().is_some())
-            .map(|run| (run.info.logical_date, run.info.run_id.clone()))
+            .map(|run| (run.info.logical_date, run.info.key()))
             .collect();
         order.sort();
-        for (_, run_id) in order {
+        for (_, key) in order {
             if usage.running >= self.limits.parallelism {
                 break;
             }
             let limits = &self.limits;
-            let Some(run) = self.runs.get_mut(&run_id) else {
+            let Some(run) = self.runs.get_mut(&key) else {
                 continue;
             };
             let pipeline = run.pipeline.clone();
@@ -102,7 +102,7 @@ impl Scheduler {
                 }
                 fits
             });
-            translate(&run_id, produced, effects);
+            translate(&key, produced, effects);
         }
     }
 }

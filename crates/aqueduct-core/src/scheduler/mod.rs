@@ -64,6 +64,23 @@ pub struct RunInfo {
     pub params: BTreeMap<String, ParamValue>,
 }
 
+/// A run's identity: run ids are unique within their pipeline, as in Airflow.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub pipeline: String,
+    pub run_id: String,
+}
+
+impl RunInfo {
+    /// The run's identity.
+    pub fn key(&self) -> RunKey {
+        RunKey {
+            pipeline: self.pipeline.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+}
+
 /// A run brought back from the store after a restart.
 #[derive(Debug, Clone)]
 pub struct RestoredRun {
@@ -90,13 +107,13 @@ pub enum Input {
     /// Runs of a backfill (already chosen by the runtime from what the store has).
     Backfill(Vec<RunInfo>),
     AttemptEnded {
-        run_id: String,
+        run: RunKey,
         task: TaskIndex,
         attempt: u32,
         outcome: AttemptOutcome,
     },
     Cancel {
-        run_id: String,
+        run: RunKey,
     },
     SetPaused {
         pipeline: String,
@@ -105,7 +122,7 @@ pub enum Input {
     /// Clear tasks of a run: the given tasks, or every task when empty. A finished run is no
     /// longer in memory: the runtime passes it from the store as `stored`.
     Clear {
-        run_id: String,
+        run: RunKey,
         tasks: Vec<TaskIndex>,
         stored: Option<Box<RestoredRun>>,
     },
@@ -117,22 +134,22 @@ pub enum Effect {
     /// Persist a new run (queued).
     RunCreated(RunInfo),
     /// A run changed state.
-    RunState { run_id: String, state: RunState },
+    RunState { run: RunKey, state: RunState },
     /// A task changed state.
     TaskState {
-        run_id: String,
+        run: RunKey,
         task: TaskIndex,
         state: TaskState,
         attempt: u32,
     },
     /// Start an attempt. The runtime finds the run's pipeline with [`Scheduler::run`].
     Launch {
-        run_id: String,
+        run: RunKey,
         task: TaskIndex,
         attempt: u32,
     },
     /// Stop a running attempt.
-    Kill { run_id: String, task: TaskIndex },
+    Kill { run: RunKey, task: TaskIndex },
     /// A pipeline was paused or unpaused.
     Paused { pipeline: String, paused: bool },
     /// An input could not be applied; the text says why.
@@ -162,7 +179,7 @@ pub struct ActiveRun {
 pub struct Scheduler {
     limits: Limits,
     pipelines: BTreeMap<String, PipelineEntry>,
-    runs: BTreeMap<String, ActiveRun>,
+    runs: BTreeMap<RunKey, ActiveRun>,
     /// Schedule progress and paused flags known before the pipelines arrived.
     pending_state: BTreeMap<String, (Option<Timestamp>, bool)>,
     last_now: Option<Timestamp>,
@@ -181,8 +198,8 @@ impl Scheduler {
     }
 
     /// The active run with this id.
-    pub fn run(&self, run_id: &str) -> Option<&ActiveRun> {
-        self.runs.get(run_id)
+    pub fn run(&self, key: &RunKey) -> Option<&ActiveRun> {
+        self.runs.get(key)
     }
 
     /// Every active run, by id.
@@ -214,7 +231,7 @@ impl Scheduler {
                 .into_iter()
                 .for_each(|info| self.create_run(info, &mut effects)),
             Input::AttemptEnded {
-                run_id,
+                run,
                 task,
                 attempt,
                 outcome,
@@ -224,23 +241,17 @@ impl Scheduler {
                     attempt,
                     outcome,
                 };
-                self.feed(now, &run_id, input, &mut effects);
+                self.feed(now, &run, input, &mut effects);
             }
-            Input::Cancel { run_id } => {
-                self.feed(now, &run_id, crate::run::Input::Cancel, &mut effects)
-            }
+            Input::Cancel { run } => self.feed(now, &run, crate::run::Input::Cancel, &mut effects),
             Input::SetPaused { pipeline, paused } => {
                 self.set_paused(&pipeline, paused, &mut effects)
             }
-            Input::Clear {
-                run_id,
-                tasks,
-                stored,
-            } => {
-                if !self.runs.contains_key(&run_id) {
-                    self.restore(stored.into_iter().map(|run| *run).collect());
+            Input::Clear { run, tasks, stored } => {
+                if !self.runs.contains_key(&run) {
+                    self.restore(stored.into_iter().map(|stored| *stored).collect());
                 }
-                self.clear(now, &run_id, tasks, &mut effects);
+                self.clear(now, &run, tasks, &mut effects);
             }
         }
         self.schedule_due(now, &mut effects);

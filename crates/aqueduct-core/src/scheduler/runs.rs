@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::{
-    ActiveRun, Effect, PipelineDef, PipelineEntry, RestoredRun, RunInfo, RunType, Scheduler,
+    ActiveRun, Effect, PipelineDef, PipelineEntry, RestoredRun, RunInfo, RunKey, RunType, Scheduler,
 };
 use crate::params::resolve_params;
 use crate::run::{self, RunMachine, TaskIndex};
@@ -61,13 +61,13 @@ impl Scheduler {
                 pipeline: restored.pipeline,
                 machine,
             };
-            self.runs.insert(run.info.run_id.clone(), run);
+            self.runs.insert(run.info.key(), run);
         }
     }
 
     /// Adds a queued run, unless one with the same id is active or the pipeline is unknown.
     pub(super) fn create_run(&mut self, info: RunInfo, effects: &mut Vec<Effect>) {
-        if self.runs.contains_key(&info.run_id) {
+        if self.runs.contains_key(&info.key()) {
             let reason = format!("run {} already exists", info.run_id);
             effects.push(Effect::Rejected { reason });
             return;
@@ -81,7 +81,7 @@ impl Scheduler {
         let machine = RunMachine::scheduled(&pipeline);
         effects.push(Effect::RunCreated(info.clone()));
         self.runs.insert(
-            info.run_id.clone(),
+            info.key(),
             ActiveRun {
                 info,
                 pipeline,
@@ -109,30 +109,30 @@ impl Scheduler {
     pub(super) fn feed(
         &mut self,
         now: Timestamp,
-        run_id: &str,
+        key: &RunKey,
         input: run::Input,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(run) = self.runs.get_mut(run_id) else {
+        let Some(run) = self.runs.get_mut(key) else {
             effects.push(Effect::Rejected {
-                reason: format!("no active run {run_id}"),
+                reason: format!("no active run {}", key.run_id),
             });
             return;
         };
         let produced = run.machine.handle(now, input);
-        translate(run_id, produced, effects);
+        translate(key, produced, effects);
     }
 
     pub(super) fn clear(
         &mut self,
         now: Timestamp,
-        run_id: &str,
+        key: &RunKey,
         tasks: Vec<TaskIndex>,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(run) = self.runs.get_mut(run_id) else {
+        let Some(run) = self.runs.get_mut(key) else {
             effects.push(Effect::Rejected {
-                reason: format!("no active run {run_id}"),
+                reason: format!("no active run {}", key.run_id),
             });
             return;
         };
@@ -146,11 +146,11 @@ impl Scheduler {
         if was_finished && !run.machine.state().is_finished() {
             let state = RunState::Running;
             effects.push(Effect::RunState {
-                run_id: run_id.to_owned(),
+                run: key.clone(),
                 state,
             });
         }
-        translate(run_id, produced, effects);
+        translate(key, produced, effects);
     }
 
     /// Creates the scheduled runs that are due.
@@ -195,15 +195,15 @@ impl Scheduler {
 
     /// Starts queued runs, oldest logical date first, within each pipeline's `maxActiveRuns`.
     pub(super) fn start_queued_runs(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
-        let mut queued: Vec<(Timestamp, String)> = self
+        let mut queued: Vec<(Timestamp, RunKey)> = self
             .runs
             .values()
             .filter(|run| run.machine.state() == RunState::Queued)
-            .map(|run| (run.info.logical_date, run.info.run_id.clone()))
+            .map(|run| (run.info.logical_date, run.info.key()))
             .collect();
         queued.sort();
-        for (_, run_id) in queued {
-            let run = &self.runs[&run_id];
+        for (_, key) in queued {
+            let run = &self.runs[&key];
             let limit = run.pipeline.schedule.max_active_runs as usize;
             let pipeline = run.info.pipeline.clone();
             let active = self
@@ -215,24 +215,24 @@ impl Scheduler {
                 continue;
             }
             effects.push(Effect::RunState {
-                run_id: run_id.clone(),
+                run: key.clone(),
                 state: RunState::Running,
             });
-            self.feed(now, &run_id, run::Input::Start, effects);
+            self.feed(now, &key, run::Input::Start, effects);
         }
     }
 
     /// Lets every running run see the time (retry delays).
     pub(super) fn tick_runs(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
-        let running: Vec<String> = self
+        let running: Vec<RunKey> = self
             .runs
             .values()
             .filter(|run| run.machine.state() == RunState::Running)
             .filter(|run| run.machine.next_wake().is_some_and(|wake| wake <= now))
-            .map(|run| run.info.run_id.clone())
+            .map(|run| run.info.key())
             .collect();
-        for run_id in running {
-            self.feed(now, &run_id, run::Input::Tick, effects);
+        for key in running {
+            self.feed(now, &key, run::Input::Tick, effects);
         }
     }
 
@@ -244,8 +244,7 @@ impl Scheduler {
 }
 
 /// Tags a run machine's effects with the run id.
-pub(super) fn translate(run_id: &str, produced: Vec<run::Effect>, effects: &mut Vec<Effect>) {
-    let run_id = run_id.to_owned();
+pub(super) fn translate(key: &RunKey, produced: Vec<run::Effect>, effects: &mut Vec<Effect>) {
     for effect in produced {
         effects.push(match effect {
             run::Effect::TaskState {
@@ -253,22 +252,22 @@ pub(super) fn translate(run_id: &str, produced: Vec<run::Effect>, effects: &mut 
                 state,
                 attempt,
             } => Effect::TaskState {
-                run_id: run_id.clone(),
+                run: key.clone(),
                 task,
                 state,
                 attempt,
             },
             run::Effect::Launch { task, attempt } => Effect::Launch {
-                run_id: run_id.clone(),
+                run: key.clone(),
                 task,
                 attempt,
             },
             run::Effect::Kill { task } => Effect::Kill {
-                run_id: run_id.clone(),
+                run: key.clone(),
                 task,
             },
             run::Effect::RunFinished { state } => Effect::RunState {
-                run_id: run_id.clone(),
+                run: key.clone(),
                 state,
             },
         });

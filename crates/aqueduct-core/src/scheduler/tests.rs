@@ -50,6 +50,13 @@ fn pipeline(name: &str, tasks: &[&str], edit: impl Fn(&mut Pipeline)) -> Pipelin
     }
 }
 
+fn key(pipeline: &str, run_id: &str) -> RunKey {
+    RunKey {
+        pipeline: pipeline.into(),
+        run_id: run_id.into(),
+    }
+}
+
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
@@ -73,8 +80,8 @@ struct Sim {
     scheduler: Scheduler,
     now: Timestamp,
     start: Timestamp,
-    /// (end time, run id, task, attempt, outcome)
-    running: Vec<(Timestamp, String, TaskIndex, u32, AttemptOutcome)>,
+    /// (end time, run, task, attempt, outcome)
+    running: Vec<(Timestamp, RunKey, TaskIndex, u32, AttemptOutcome)>,
     /// How long each task takes and how it ends, by task name; default 10 s, exit 0.
     behaviour: BTreeMap<String, (u64, AttemptOutcome)>,
     trace: String,
@@ -104,13 +111,14 @@ impl Sim {
         for effect in effects {
             let line = match &effect {
                 Effect::RunCreated(info) => Some(format!("create {}", info.run_id)),
-                Effect::RunState { run_id, state } => Some(format!("run {run_id} {state}")),
+                Effect::RunState { run, state } => Some(format!("run {} {state}", run.run_id)),
                 Effect::Launch {
-                    run_id,
+                    run: key,
                     task,
                     attempt,
                 } => {
-                    let run = self.scheduler.run(run_id).unwrap();
+                    let run_id = &key.run_id;
+                    let run = self.scheduler.run(key).unwrap();
                     let name = run.pipeline.tasks[*task].name.clone();
                     let (secs, outcome) = self
                         .behaviour
@@ -119,10 +127,10 @@ impl Sim {
                         .unwrap_or((10, AttemptOutcome::Exited(0)));
                     let end = self.now + Duration::from_secs(secs);
                     self.running
-                        .push((end, run_id.clone(), *task, *attempt, outcome));
+                        .push((end, key.clone(), *task, *attempt, outcome));
                     Some(format!("launch {run_id}/{name}#{attempt}"))
                 }
-                Effect::Kill { run_id, task } => Some(format!("kill {run_id}/{task}")),
+                Effect::Kill { run, task } => Some(format!("kill {}/{task}", run.run_id)),
                 Effect::Rejected { reason } => Some(format!("rejected: {reason}")),
                 Effect::Paused { pipeline, paused } => Some(format!("paused {pipeline} {paused}")),
                 Effect::TaskState { .. } => None,
@@ -149,9 +157,9 @@ impl Sim {
             self.now = next.max(self.now);
             if next_end == Some(next) {
                 let index = self.running.iter().position(|r| r.0 == next).unwrap();
-                let (_, run_id, task, attempt, outcome) = self.running.remove(index);
+                let (_, run, task, attempt, outcome) = self.running.remove(index);
                 self.input(Input::AttemptEnded {
-                    run_id,
+                    run,
                     task,
                     attempt,
                     outcome,
@@ -259,7 +267,7 @@ fn an_edited_pipeline_never_changes_a_run_in_flight() {
     sim.input(Input::Trigger(manual(&v1, "old", sim.now)));
     sim.input(Input::Pipelines(vec![v2.clone()]));
     sim.input(Input::Trigger(manual(&v2, "new", sim.now)));
-    assert_eq!(sim.scheduler.run("old").unwrap().info.version, 1);
+    assert_eq!(sim.scheduler.run(&key("p", "old")).unwrap().info.version, 1);
     sim.run_until("2026-01-01T01:00:00Z");
     assert!(sim.trace.contains("launch old/b#1"), "{}", sim.trace);
     assert!(!sim.trace.contains("launch new/b"), "{}", sim.trace);
@@ -303,7 +311,7 @@ fn cancel_and_clear() {
         .insert("a".into(), (5, AttemptOutcome::Exited(0)));
     let tasks = def.pipeline.dag.descendants_and_self(0);
     sim.input(Input::Clear {
-        run_id: "r".into(),
+        run: key("p", "r"),
         tasks,
         stored: Some(Box::new(restored)),
     });
@@ -316,7 +324,7 @@ fn cancel_and_clear() {
     assert!(sim.trace.ends_with("@20s run r success\n"), "{}", sim.trace);
     // cancel stops what runs
     sim.input(Input::Trigger(manual(&def, "c", sim.now)));
-    sim.input(Input::Cancel { run_id: "c".into() });
+    sim.input(Input::Cancel { run: key("p", "c") });
     assert!(sim.trace.contains("kill c/0"), "{}", sim.trace);
 }
 
@@ -342,7 +350,7 @@ fn restore_reports_lost_attempts_and_retries_them() {
     };
     sim.input(Input::Restore(vec![restored]));
     sim.input(Input::AttemptEnded {
-        run_id: "r".into(),
+        run: key("p", "r"),
         task: 0,
         attempt: 1,
         outcome: AttemptOutcome::Lost,
@@ -469,4 +477,22 @@ fn paused_pipelines_do_not_schedule_until_unpaused() {
         "{}",
         sim.trace
     );
+}
+
+#[test]
+fn run_ids_are_unique_per_pipeline_not_per_server() {
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:30:00Z");
+    let mut other = hourly(false);
+    Arc::make_mut(&mut other.pipeline).name = "other".into();
+    sim.input(Input::Pipelines(vec![hourly(false), other]));
+    // both pipelines get their own scheduled__2026-01-01T00:00:00+00:00 run
+    assert_eq!(
+        sim.trace
+            .matches("create scheduled__2026-01-01T00:00:00+00:00")
+            .count(),
+        2,
+        "{}",
+        sim.trace
+    );
+    assert!(!sim.trace.contains("rejected"), "{}", sim.trace);
 }
