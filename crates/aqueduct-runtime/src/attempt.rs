@@ -48,18 +48,27 @@ pub(crate) fn attempt_paths(logs_dir: &Path, task: &str, attempt: u32) -> (PathB
 
 /// Starts the attempt. Returns its canceller when a process was spawned; otherwise the
 /// attempt's end (condition false, template or spawn error) has already been sent to `ended`.
+/// Where an attempt's end is reported.
+pub(crate) type EndedSink = std::sync::Arc<dyn Fn(Ended) + Send + Sync>;
+
+/// A spawned attempt.
+pub(crate) struct Started {
+    pub(crate) canceller: Canceller,
+    pub(crate) pid: u32,
+}
+
 pub(crate) fn start(
     input: AttemptInput<'_>,
-    ended: UnboundedSender<Ended>,
+    ended: EndedSink,
     lines: Option<UnboundedSender<LogLine>>,
-) -> Option<Canceller> {
+) -> Option<Started> {
     let (log_path, output_path) = attempt_paths(
         input.logs_dir,
         &input.pipeline.tasks[input.task].name,
         input.attempt,
     );
     let not_started = |outcome: AttemptOutcome| {
-        let _ = ended.send(Ended {
+        ended(Ended {
             task: input.task,
             attempt: input.attempt,
             outcome,
@@ -88,14 +97,17 @@ pub(crate) fn start(
             return None;
         }
     };
-    let canceller = handle.canceller();
+    let started = Started {
+        canceller: handle.canceller(),
+        pid: handle.pid(),
+    };
     let (task, attempt) = (input.task, input.attempt);
     tokio::spawn(async move {
         let finished = handle.wait().await;
         let outputs = std::fs::read_to_string(&output_path)
             .map(|text| parse_outputs(&text))
             .unwrap_or_default();
-        let _ = ended.send(Ended {
+        ended(Ended {
             task,
             attempt,
             outcome: attempt_outcome(finished.outcome),
@@ -103,7 +115,7 @@ pub(crate) fn start(
             outputs,
         });
     });
-    Some(canceller)
+    Some(started)
 }
 
 fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {

@@ -7,6 +7,7 @@
 mod attempt;
 mod report;
 mod runner;
+pub mod server;
 
-pub use report::{RunReport, TaskReport};
+pub use report::{RunReport, TaskReport, outcome_name};
 pub use runner::{RunEvent, RunOptions, run_once};

@@ -40,16 +40,7 @@ pub struct TaskReport {
 impl TaskReport {
     /// A short snake_case name of how the last attempt ended (for JSON and tables).
     pub fn outcome_name(&self) -> Option<&'static str> {
-        Some(match self.outcome.as_ref()? {
-            AttemptOutcome::Exited(_) => "exited",
-            AttemptOutcome::Signaled(_) => "signaled",
-            AttemptOutcome::TimedOut => "timed_out",
-            AttemptOutcome::OutOfMemory => "out_of_memory",
-            AttemptOutcome::Cancelled => "cancelled",
-            AttemptOutcome::NotStarted(_) => "not_started",
-            AttemptOutcome::ConditionFalse => "condition_false",
-            AttemptOutcome::Lost => "lost",
-        })
+        self.outcome.as_ref().map(outcome_name)
     }
 
     /// A human description of how the last attempt ended, when it did not simply exit 0.
@@ -65,5 +56,19 @@ impl TaskReport {
             AttemptOutcome::ConditionFalse => "`when` was false".to_owned(),
             AttemptOutcome::Lost => "lost: aqueduct restarted while it ran".to_owned(),
         })
+    }
+}
+
+/// A short snake_case name of how an attempt ended.
+pub fn outcome_name(outcome: &AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Exited(_) => "exited",
+        AttemptOutcome::Signaled(_) => "signaled",
+        AttemptOutcome::TimedOut => "timed_out",
+        AttemptOutcome::OutOfMemory => "out_of_memory",
+        AttemptOutcome::Cancelled => "cancelled",
+        AttemptOutcome::NotStarted(_) => "not_started",
+        AttemptOutcome::ConditionFalse => "condition_false",
+        AttemptOutcome::Lost => "lost",
     }
 }

@@ -11,7 +11,7 @@ use aqueduct_exec::{Canceller, LogLine};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-use crate::attempt::{self, AttemptInput, Ended, attempt_paths};
+use crate::attempt::{self, AttemptInput, Ended, EndedSink, attempt_paths};
 use crate::report::{RunReport, TaskReport};
 
 /// How to run.
@@ -65,7 +65,7 @@ struct Runner {
     outputs: BTreeMap<String, BTreeMap<String, String>>,
     cancellers: HashMap<TaskIndex, Canceller>,
     events: mpsc::UnboundedSender<RunEvent>,
-    ended_tx: mpsc::UnboundedSender<Ended>,
+    ended: EndedSink,
 }
 
 /// Runs `pipeline` once to the end. Setting `cancel` to true cancels the run: running tasks are
@@ -97,7 +97,8 @@ pub async fn run_once(
     runner.report(started_at)
 }
 
-async fn sleep_until(wake: Option<Timestamp>) {
+/// Sleeps until `wake`, or forever when there is nothing to wake for.
+pub(crate) async fn sleep_until(wake: Option<Timestamp>) {
     match wake {
         Some(at) => {
             let wait = at.duration_since(Timestamp::now());
@@ -115,6 +116,9 @@ impl Runner {
         events: mpsc::UnboundedSender<RunEvent>,
         ended_tx: mpsc::UnboundedSender<Ended>,
     ) -> Runner {
+        let ended: EndedSink = std::sync::Arc::new(move |ended| {
+            let _ = ended_tx.send(ended);
+        });
         let run = RunContext {
             pipeline: pipeline.name.clone(),
             run_id: options.run_id.clone(),
@@ -144,7 +148,7 @@ impl Runner {
             outputs: BTreeMap::new(),
             cancellers: HashMap::new(),
             events,
-            ended_tx,
+            ended,
         }
     }
 
@@ -214,8 +218,8 @@ impl Runner {
             logs_dir: &self.options.logs_dir,
             kill_grace: self.options.kill_grace,
         };
-        if let Some(canceller) = attempt::start(input, self.ended_tx.clone(), lines) {
-            self.cancellers.insert(task, canceller);
+        if let Some(started) = attempt::start(input, self.ended.clone(), lines) {
+            self.cancellers.insert(task, started.canceller);
         }
     }
 

@@ -1,0 +1,114 @@
+//! Commands from the API (or any other client) to the server loop, each with a reply.
+
+use aqueduct_core::scheduler::{RunInfo, RunKey};
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the server is shutting down")]
+    Unavailable,
+    #[error("{0}")]
+    Internal(String),
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+/// What a client may ask of the server loop.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Trigger {
+        pipeline: String,
+        params: Vec<(String, String)>,
+        logical_date: Option<Timestamp>,
+        reply: Reply<RunInfo>,
+    },
+    SetPaused {
+        pipeline: String,
+        paused: bool,
+        reply: Reply<()>,
+    },
+    Cancel {
+        run: RunKey,
+        reply: Reply<()>,
+    },
+    Clear {
+        run: RunKey,
+        task: Option<String>,
+        downstream: bool,
+        reply: Reply<()>,
+    },
+}
+
+/// A cheap, cloneable handle to a running server loop.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+}
+
+impl ServerHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
+        let (reply, response) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        response.await.map_err(|_| CommandError::Unavailable)?
+    }
+
+    /// Triggers a manual run with `name=value` parameter overrides.
+    pub async fn trigger(
+        &self,
+        pipeline: &str,
+        params: Vec<(String, String)>,
+        logical_date: Option<Timestamp>,
+    ) -> Result<RunInfo, CommandError> {
+        let pipeline = pipeline.to_owned();
+        self.ask(|reply| Command::Trigger {
+            pipeline,
+            params,
+            logical_date,
+            reply,
+        })
+        .await
+    }
+
+    /// Pauses or unpauses a pipeline's schedule.
+    pub async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<(), CommandError> {
+        let pipeline = pipeline.to_owned();
+        self.ask(|reply| Command::SetPaused {
+            pipeline,
+            paused,
+            reply,
+        })
+        .await
+    }
+
+    /// Cancels an active run.
+    pub async fn cancel(&self, run: RunKey) -> Result<(), CommandError> {
+        self.ask(|reply| Command::Cancel { run, reply }).await
+    }
+
+    /// Clears a whole run, one task, or a task and everything downstream of it.
+    pub async fn clear(
+        &self,
+        run: RunKey,
+        task: Option<String>,
+        downstream: bool,
+    ) -> Result<(), CommandError> {
+        self.ask(|reply| Command::Clear {
+            run,
+            task,
+            downstream,
+            reply,
+        })
+        .await
+    }
+}

@@ -1,0 +1,362 @@
+//! Carrying out the scheduler's effects (persist first, then act) and serving commands.
+
+use aqueduct_core::params::resolve_params;
+use aqueduct_core::scheduler::{Effect, Input, RunInfo, RunKey, RunType};
+use aqueduct_core::template::{RunContext, airflow_ts};
+use aqueduct_core::{RunState, TaskIndex, TaskState};
+use aqueduct_store::{Change, RunUpdate, Store, TaskInstanceRecord};
+use jiff::Timestamp;
+
+use super::commands::{Command, CommandError};
+use super::{Server, records};
+use crate::attempt::{self, AttemptInput, EndedSink};
+
+impl<S: Store> Server<S> {
+    /// Commits the state changes among `effects` in one transaction, then launches and kills.
+    pub(super) async fn carry_out(&mut self, effects: Vec<Effect>) -> anyhow::Result<()> {
+        let now = Timestamp::now();
+        let mut changes = Vec::new();
+        for effect in &effects {
+            if let Some(change) = self.change_for(effect, now) {
+                changes.push(change);
+            }
+        }
+        if !changes.is_empty() {
+            self.store.apply(changes).await?;
+        }
+        for effect in effects {
+            match effect {
+                Effect::Launch { run, task, attempt } => self.launch(run, task, attempt).await?,
+                Effect::Kill { run, task } => {
+                    if let Some(canceller) = self.cancellers.get(&(run, task)) {
+                        canceller.cancel();
+                    }
+                }
+                Effect::RunState { run, state } if state.is_finished() => {
+                    self.runs.remove(&run);
+                }
+                Effect::Rejected { reason } => {
+                    tracing::warn!(%reason, "scheduler rejected an input")
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn change_for(&mut self, effect: &Effect, now: Timestamp) -> Option<Change> {
+        match effect {
+            Effect::RunCreated(info) => {
+                self.track_new(info);
+                Some(Change::CreateRun(records::run_record(info, now)))
+            }
+            Effect::RunState { run, state } => Some(Change::UpdateRun(RunUpdate {
+                pipeline: run.pipeline.clone(),
+                run_id: run.run_id.clone(),
+                state: *state,
+                started_at: (*state == RunState::Running).then_some(now),
+                ended_at: state.is_finished().then_some(now),
+            })),
+            Effect::TaskState {
+                run,
+                task,
+                state,
+                attempt,
+            } => {
+                if *state == TaskState::Running
+                    && let Some(meta) = self.runs.get_mut(run)
+                {
+                    meta.extras[*task] = super::TaskExtra {
+                        started_at: Some(now),
+                        ..Default::default()
+                    };
+                }
+                self.task_record(run, *task, *state, *attempt)
+                    .map(Change::TaskInstance)
+            }
+            Effect::Paused { pipeline, paused } => Some(Change::SetPaused {
+                pipeline: pipeline.clone(),
+                paused: *paused,
+            }),
+            _ => None,
+        }
+    }
+
+    fn track_new(&mut self, info: &RunInfo) {
+        let key = info.key();
+        let pipeline = match self.scheduler.run(&key) {
+            Some(run) => run.pipeline.clone(),
+            None => match self.scheduler.pipeline(&info.pipeline) {
+                Some(def) => def.pipeline.clone(),
+                None => return,
+            },
+        };
+        self.track(&key, pipeline, info.clone(), &[]);
+    }
+
+    fn task_record(
+        &self,
+        run: &RunKey,
+        task: TaskIndex,
+        state: TaskState,
+        attempts: u32,
+    ) -> Option<TaskInstanceRecord> {
+        let meta = self.runs.get(run)?;
+        let name = meta.pipeline.tasks[task].name.clone();
+        let extra = &meta.extras[task];
+        let retry_at = self
+            .scheduler
+            .run(run)
+            .and_then(|active| active.machine.tasks()[task].retry_at);
+        let outputs = meta.outputs.get(&name).cloned().unwrap_or_default();
+        Some(TaskInstanceRecord {
+            pipeline: run.pipeline.clone(),
+            run_id: run.run_id.clone(),
+            task: name,
+            state,
+            attempts,
+            exit_code: extra.exit_code,
+            outcome: extra.outcome.clone(),
+            pid: extra.pid,
+            started_at: extra.started_at,
+            ended_at: if state.is_finished() || state == TaskState::UpForRetry {
+                extra.ended_at
+            } else {
+                None
+            },
+            retry_at: if state == TaskState::UpForRetry {
+                retry_at
+            } else {
+                None
+            },
+            outputs_json: serde_json::to_string(&outputs).unwrap_or_else(|_| "{}".to_owned()),
+        })
+    }
+
+    async fn launch(&mut self, run: RunKey, task: TaskIndex, attempt: u32) -> anyhow::Result<()> {
+        let Some(meta) = self.runs.get(&run) else {
+            return Ok(());
+        };
+        let secrets = (self.config.secrets)(&meta.pipeline).unwrap_or_default();
+        let mut mask: Vec<String> = secrets.iter().map(|(_, value)| value.clone()).collect();
+        for param in meta.pipeline.params.iter().filter(|p| p.secret) {
+            if let Some(value) = meta.info.params.get(&param.name) {
+                mask.push(value.to_string());
+            }
+        }
+        let context = run_context(&meta.info);
+        let logs_dir = self
+            .config
+            .home
+            .join("logs")
+            .join(&run.pipeline)
+            .join(&run.run_id);
+        let tx = self.ended_tx.clone();
+        let key = run.clone();
+        let sink: EndedSink = std::sync::Arc::new(move |ended| {
+            let _ = tx.send((key.clone(), ended));
+        });
+        let input = AttemptInput {
+            pipeline: &meta.pipeline,
+            templates: &self.templates,
+            run: &context,
+            task,
+            attempt,
+            outputs: &meta.outputs,
+            secrets: &secrets,
+            mask: &mask,
+            logs_dir: &logs_dir,
+            kill_grace: self.config.kill_grace,
+        };
+        let Some(started) = attempt::start(input, sink, None) else {
+            return Ok(());
+        };
+        self.cancellers
+            .insert((run.clone(), task), started.canceller);
+        if let Some(meta) = self.runs.get_mut(&run) {
+            meta.extras[task].pid = i32::try_from(started.pid).ok();
+        }
+        if let Some(record) = self.task_record(&run, task, TaskState::Running, attempt) {
+            self.store.upsert_task_instance(record).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn command(&mut self, command: Command) -> anyhow::Result<()> {
+        match command {
+            Command::Trigger {
+                pipeline,
+                params,
+                logical_date,
+                reply,
+            } => {
+                let result = self.trigger(&pipeline, &params, logical_date).await;
+                let _ = reply.send(result);
+            }
+            Command::SetPaused {
+                pipeline,
+                paused,
+                reply,
+            } => {
+                let result = self.checked(Input::SetPaused { pipeline, paused }).await;
+                let _ = reply.send(result);
+            }
+            Command::Cancel { run, reply } => {
+                let result = match self.scheduler.run(&run) {
+                    Some(_) => self.checked(Input::Cancel { run }).await,
+                    None => Err(self.not_active(&run).await),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Clear {
+                run,
+                task,
+                downstream,
+                reply,
+            } => {
+                let result = self.clear(run, task, downstream).await;
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds an input and turns a rejection into an error.
+    async fn checked(&mut self, input: Input) -> Result<(), CommandError> {
+        let effects = self.scheduler.handle(Timestamp::now(), input);
+        let rejected = effects.iter().find_map(|effect| match effect {
+            Effect::Rejected { reason } => Some(reason.clone()),
+            _ => None,
+        });
+        self.carry_out(effects)
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        match rejected {
+            Some(reason) if reason.starts_with("unknown pipeline") => {
+                Err(CommandError::NotFound(reason))
+            }
+            Some(reason) => Err(CommandError::Conflict(reason)),
+            None => Ok(()),
+        }
+    }
+
+    async fn not_active(&self, run: &RunKey) -> CommandError {
+        match self.store.get_run(&run.pipeline, &run.run_id).await {
+            Ok(_) => CommandError::Conflict(format!("run {} has already finished", run.run_id)),
+            Err(_) => CommandError::NotFound(format!("no run {} of {}", run.run_id, run.pipeline)),
+        }
+    }
+
+    async fn trigger(
+        &mut self,
+        name: &str,
+        overrides: &[(String, String)],
+        logical_date: Option<Timestamp>,
+    ) -> Result<RunInfo, CommandError> {
+        let def = self
+            .scheduler
+            .pipeline(name)
+            .ok_or_else(|| CommandError::NotFound(format!("unknown pipeline {name}")))?
+            .clone();
+        let params = resolve_params(&def.pipeline, overrides)
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let now = Timestamp::now();
+        let logical_date = logical_date.unwrap_or(now);
+        let stamp = if logical_date == now {
+            now.to_string()
+        } else {
+            airflow_ts(logical_date)
+        };
+        let info = RunInfo {
+            run_id: format!("manual__{stamp}"),
+            pipeline: name.to_owned(),
+            version: def.version,
+            run_type: RunType::Manual,
+            logical_date,
+            data_interval_start: logical_date,
+            data_interval_end: logical_date,
+            run_after: now,
+            params,
+        };
+        if self.store.get_run(name, &info.run_id).await.is_ok() {
+            return Err(CommandError::Conflict(format!(
+                "run {} already exists",
+                info.run_id
+            )));
+        }
+        self.checked(Input::Trigger(info.clone())).await?;
+        Ok(info)
+    }
+
+    async fn clear(
+        &mut self,
+        run: RunKey,
+        task: Option<String>,
+        downstream: bool,
+    ) -> Result<(), CommandError> {
+        let record = self
+            .store
+            .get_run(&run.pipeline, &run.run_id)
+            .await
+            .map_err(|_| {
+                CommandError::NotFound(format!("no run {} of {}", run.run_id, run.pipeline))
+            })?;
+        let stored = if self.scheduler.run(&run).is_some() {
+            None
+        } else {
+            let tasks = self
+                .store
+                .list_task_instances(&run.pipeline, &run.run_id)
+                .await
+                .map_err(internal)?;
+            let version = self
+                .store
+                .get_version(record.version_id)
+                .await
+                .map_err(internal)?;
+            let pipeline =
+                super::load::parse_version(&run.pipeline, &version.source, &version.definition)
+                    .ok_or_else(|| {
+                        CommandError::Internal("stored definition no longer parses".to_owned())
+                    })?;
+            let pipeline = std::sync::Arc::new(pipeline);
+            let restored = records::restored_run(&record, &tasks, pipeline.clone());
+            self.track(&run, pipeline, restored.info.clone(), &tasks);
+            Some(Box::new(restored))
+        };
+        let pipeline = match (&stored, self.scheduler.run(&run)) {
+            (Some(restored), _) => restored.pipeline.clone(),
+            (None, Some(active)) => active.pipeline.clone(),
+            (None, None) => return Err(CommandError::NotFound(format!("no run {}", run.run_id))),
+        };
+        let tasks = match task {
+            None => Vec::new(),
+            Some(name) => {
+                let index = pipeline.task_index(&name).ok_or_else(|| {
+                    CommandError::NotFound(format!("no task {name} in {}", run.pipeline))
+                })?;
+                if downstream {
+                    pipeline.dag.descendants_and_self(index)
+                } else {
+                    vec![index]
+                }
+            }
+        };
+        self.checked(Input::Clear { run, tasks, stored }).await
+    }
+}
+
+fn internal(error: aqueduct_store::Error) -> CommandError {
+    CommandError::Internal(error.to_string())
+}
+
+fn run_context(info: &RunInfo) -> RunContext {
+    RunContext {
+        pipeline: info.pipeline.clone(),
+        run_id: info.run_id.clone(),
+        logical_date: info.logical_date,
+        data_interval_start: info.data_interval_start,
+        data_interval_end: info.data_interval_end,
+        params: info.params.clone(),
+    }
+}

@@ -1,0 +1,141 @@
+//! Loading the pipelines folder: one version per pipeline definition, kept in the store, and a
+//! cheap fingerprint to notice changes without re-parsing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aqueduct_core::Pipeline;
+use aqueduct_core::scheduler::PipelineDef;
+use aqueduct_spec::Diagnostic;
+use aqueduct_store::Store;
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+/// What a folder held at one moment: file paths with modification times and sizes.
+pub(crate) type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// The pipelines of a folder, and the problems of its invalid files.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    /// Valid pipeline definitions, by the file they came from.
+    pub(crate) by_file: BTreeMap<PathBuf, Vec<PipelineDef>>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+/// Every `*.yaml`/`*.yml` file under `dir`, in name order.
+pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The folder's fingerprint: changes when a file is added, removed or modified.
+pub(crate) fn fingerprint(dir: &Path) -> Fingerprint {
+    yaml_files(dir)
+        .into_iter()
+        .map(|path| {
+            let metadata = std::fs::metadata(&path).ok();
+            let modified = metadata.as_ref().and_then(|m| m.modified().ok());
+            let len = metadata.map_or(0, |m| m.len());
+            (path, modified, len)
+        })
+        .collect()
+}
+
+/// Loads every file, records each valid pipeline's version in the store, and returns the
+/// definitions. A file with problems keeps the pipelines it had in `previous` (the last good
+/// version keeps its schedule); a name defined twice keeps its first definition.
+pub(crate) async fn load_folder<S: Store>(
+    store: &S,
+    dir: &Path,
+    previous: &BTreeMap<PathBuf, Vec<PipelineDef>>,
+) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut seen = HashSet::new();
+    for file in yaml_files(dir) {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(_) => continue,
+        };
+        let parsed = aqueduct_spec::parse_source(&file, &text);
+        if !parsed.diagnostics.is_empty() {
+            loaded.diagnostics.extend(parsed.diagnostics);
+            if let Some(kept) = previous.get(&file) {
+                loaded.by_file.insert(file.clone(), kept.clone());
+            }
+            continue;
+        }
+        let mut defs = Vec::new();
+        for pipeline in parsed.pipelines {
+            if !seen.insert(pipeline.name.clone()) {
+                continue;
+            }
+            defs.push(record_version(store, pipeline, &file, &text).await?);
+        }
+        loaded.by_file.insert(file, defs);
+    }
+    Ok(loaded)
+}
+
+async fn record_version<S: Store>(
+    store: &S,
+    pipeline: Pipeline,
+    file: &Path,
+    text: &str,
+) -> anyhow::Result<PipelineDef> {
+    let hash = definition_hash(&pipeline.name, text);
+    let source = file.display().to_string();
+    let version = store
+        .record_pipeline_version(&pipeline.name, &hash, text, &source, Timestamp::now())
+        .await?;
+    Ok(PipelineDef {
+        pipeline: Arc::new(pipeline),
+        version: version.id,
+    })
+}
+
+/// Hex SHA-256 of a pipeline's name and the text of the file that defines it.
+fn definition_hash(name: &str, text: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(name.as_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The pipeline `name` as defined by a stored version (for runs restored after a restart).
+pub(crate) fn parse_version(name: &str, source: &str, definition: &str) -> Option<Pipeline> {
+    aqueduct_spec::parse_source(Path::new(source), definition)
+        .pipelines
+        .into_iter()
+        .find(|pipeline| pipeline.name == name)
+}

@@ -1,0 +1,290 @@
+//! The server loop behind `aqueduct up`: the scheduler, the store and the executor together.
+//!
+//! One task owns the [`Scheduler`]. Every batch of effects is committed to the store in one
+//! transaction *before* anything is launched or killed (write-ahead), so after a crash the store
+//! says what was going on: startup restores active runs, stops attempts that were running (their
+//! output can no longer be captured) and reports them as lost, which retries them per policy.
+//! Scheduled run ids are unique in the store, so a slot is never run twice.
+
+mod commands;
+mod effects;
+mod load;
+mod records;
+mod status;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueduct_core::scheduler::{Input, Limits, PipelineDef, RunKey, Scheduler};
+use aqueduct_core::template::Templates;
+use aqueduct_core::{AttemptOutcome, Pipeline, TaskIndex, TaskState};
+use aqueduct_exec::Canceller;
+use aqueduct_store::{Store, TaskInstanceRecord};
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+
+pub use commands::{CommandError, ServerHandle};
+pub use status::{ServerStatus, StatusSnapshot};
+
+use crate::attempt::Ended;
+
+/// Reads a pipeline's secrets when an attempt starts (the binary reads the environment).
+pub type SecretResolver =
+    Arc<dyn Fn(&Pipeline) -> Result<Vec<(String, String)>, String> + Send + Sync>;
+
+/// How the server runs.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// State directory: logs go to `<home>/logs/<pipeline>/<run_id>/<task>/<attempt>.log`.
+    pub home: PathBuf,
+    /// The folder of pipeline files, watched for changes.
+    pub pipelines_dir: PathBuf,
+    pub limits: Limits,
+    pub kill_grace: Duration,
+    /// How often the folder is checked for changes.
+    pub reload_interval: Duration,
+    pub secrets: SecretResolver,
+}
+
+/// Runtime facts about a task attempt that the scheduler does not keep.
+#[derive(Debug, Clone, Default)]
+struct TaskExtra {
+    exit_code: Option<i32>,
+    outcome: Option<String>,
+    pid: Option<i32>,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+}
+
+/// What the loop keeps about an active run.
+struct RunMeta {
+    pipeline: Arc<Pipeline>,
+    info: aqueduct_core::scheduler::RunInfo,
+    extras: Vec<TaskExtra>,
+    outputs: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The server loop's state.
+struct Server<S: Store> {
+    store: Arc<S>,
+    config: ServerConfig,
+    scheduler: Scheduler,
+    templates: Templates,
+    runs: HashMap<RunKey, RunMeta>,
+    cancellers: HashMap<(RunKey, TaskIndex), Canceller>,
+    defs_by_file: BTreeMap<PathBuf, Vec<PipelineDef>>,
+    ended_tx: mpsc::UnboundedSender<(RunKey, Ended)>,
+    status: ServerStatus,
+}
+
+/// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
+/// then it stops running attempts (they are retried after the next start) and returns.
+pub async fn start<S: Store>(
+    store: Arc<S>,
+    config: ServerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(
+    ServerHandle,
+    ServerStatus,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+)> {
+    let (tx, mut commands) = mpsc::channel(64);
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let status = ServerStatus::default();
+    let mut server = Server {
+        store,
+        scheduler: Scheduler::new(config.limits.clone()),
+        templates: Templates::new(),
+        runs: HashMap::new(),
+        cancellers: HashMap::new(),
+        defs_by_file: BTreeMap::new(),
+        ended_tx,
+        status: status.clone(),
+        config,
+    };
+    server.startup().await?;
+    let join = tokio::spawn(async move {
+        let mut fingerprint = load::fingerprint(&server.config.pipelines_dir);
+        let mut reload = tokio::time::interval(server.config.reload_interval);
+        loop {
+            let wake = server.scheduler.next_wake();
+            tokio::select! {
+                Some(command) = commands.recv() => server.command(command).await?,
+                Some((run, ended)) = ended_rx.recv() => server.attempt_ended(run, ended).await?,
+                () = crate::runner::sleep_until(wake) => server.step(Input::Tick).await?,
+                _ = reload.tick() => {
+                    let now = load::fingerprint(&server.config.pipelines_dir);
+                    if now != fingerprint {
+                        fingerprint = now;
+                        server.reload().await?;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        server.stop_attempts();
+        Ok(())
+    });
+    Ok((ServerHandle { tx }, status, join))
+}
+
+impl<S: Store> Server<S> {
+    /// Reconcile from empty: pipelines, schedule progress and active runs from the store.
+    async fn startup(&mut self) -> anyhow::Result<()> {
+        self.reload().await?;
+        let mut states = Vec::new();
+        for name in self.pipeline_names() {
+            let latest = self
+                .store
+                .latest_run_of_type(&name, aqueduct_store::RunType::Scheduled)
+                .await?;
+            let paused = self
+                .store
+                .get_pipeline(&name)
+                .await
+                .map(|row| row.paused)
+                .unwrap_or(false);
+            states.push((name, latest.map(|run| run.logical_date), paused));
+        }
+        self.step(Input::ScheduleState(states)).await?;
+        self.restore().await
+    }
+
+    fn pipeline_names(&self) -> Vec<String> {
+        self.defs_by_file
+            .values()
+            .flatten()
+            .map(|def| def.pipeline.name.clone())
+            .collect()
+    }
+
+    async fn reload(&mut self) -> anyhow::Result<()> {
+        let loaded =
+            load::load_folder(&*self.store, &self.config.pipelines_dir, &self.defs_by_file).await?;
+        self.defs_by_file = loaded.by_file;
+        let defs: Vec<PipelineDef> = self.defs_by_file.values().flatten().cloned().collect();
+        self.status.set_pipelines(&defs, loaded.diagnostics);
+        self.step(Input::Pipelines(defs)).await
+    }
+
+    /// Rebuilds active runs after a restart; attempts that were running are stopped and lost.
+    async fn restore(&mut self) -> anyhow::Result<()> {
+        let mut restored = Vec::new();
+        let mut lost = Vec::new();
+        for (record, tasks) in self.store.active_runs().await? {
+            let version = self.store.get_version(record.version_id).await?;
+            let Some(pipeline) =
+                load::parse_version(&record.pipeline, &version.source, &version.definition)
+            else {
+                continue;
+            };
+            let pipeline = Arc::new(pipeline);
+            let run = records::restored_run(&record, &tasks, pipeline.clone());
+            let key = records::key_of(&record);
+            for (index, task) in pipeline.tasks.iter().enumerate() {
+                let Some(stored) = tasks.iter().find(|t| t.task == task.name) else {
+                    continue;
+                };
+                if stored.state == TaskState::Running {
+                    if let Some(pid) = stored.pid {
+                        aqueduct_exec::kill_orphaned_group(pid);
+                    }
+                    lost.push((key.clone(), index, stored.attempts));
+                }
+            }
+            self.track(&key, pipeline, run.info.clone(), &tasks);
+            restored.push(run);
+        }
+        self.step(Input::Restore(restored)).await?;
+        for (run, task, attempt) in lost {
+            self.step(Input::AttemptEnded {
+                run,
+                task,
+                attempt,
+                outcome: AttemptOutcome::Lost,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn track(
+        &mut self,
+        key: &RunKey,
+        pipeline: Arc<Pipeline>,
+        info: aqueduct_core::scheduler::RunInfo,
+        stored: &[TaskInstanceRecord],
+    ) {
+        let mut outputs = BTreeMap::new();
+        let extras = pipeline
+            .tasks
+            .iter()
+            .map(|task| {
+                let Some(record) = stored.iter().find(|t| t.task == task.name) else {
+                    return TaskExtra::default();
+                };
+                if let Ok(map) =
+                    serde_json::from_str::<BTreeMap<String, String>>(&record.outputs_json)
+                {
+                    outputs.insert(task.name.clone(), map);
+                }
+                TaskExtra {
+                    exit_code: record.exit_code,
+                    outcome: record.outcome.clone(),
+                    pid: record.pid,
+                    started_at: record.started_at,
+                    ended_at: record.ended_at,
+                }
+            })
+            .collect();
+        self.runs.insert(
+            key.clone(),
+            RunMeta {
+                pipeline,
+                info,
+                extras,
+                outputs,
+            },
+        );
+    }
+
+    async fn step(&mut self, input: Input) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let effects = self.scheduler.handle(Timestamp::now(), input);
+        self.carry_out(effects).await?;
+        self.status.record_step(started.elapsed());
+        Ok(())
+    }
+
+    async fn attempt_ended(&mut self, run: RunKey, ended: Ended) -> anyhow::Result<()> {
+        self.cancellers.remove(&(run.clone(), ended.task));
+        if let Some(meta) = self.runs.get_mut(&run) {
+            let extra = &mut meta.extras[ended.task];
+            extra.exit_code = match ended.outcome {
+                AttemptOutcome::Exited(code) => Some(code),
+                _ => None,
+            };
+            extra.outcome = Some(crate::report::outcome_name(&ended.outcome).to_owned());
+            extra.ended_at = Some(Timestamp::now());
+            let name = meta.pipeline.tasks[ended.task].name.clone();
+            meta.outputs.insert(name, ended.outputs);
+        }
+        let input = Input::AttemptEnded {
+            run,
+            task: ended.task,
+            attempt: ended.attempt,
+            outcome: ended.outcome,
+        };
+        self.step(input).await
+    }
+
+    /// Stops every running attempt (shutdown); their rows stay `running` and are recovered
+    /// as lost on the next start.
+    fn stop_attempts(&mut self) {
+        for canceller in self.cancellers.values() {
+            canceller.cancel();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! What the server shows about itself to the API: current pipeline definitions, the problems
+//! of invalid files, and scheduler loop timings.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aqueduct_core::scheduler::PipelineDef;
+use aqueduct_spec::Diagnostic;
+
+/// A snapshot of the server's status.
+#[derive(Debug, Clone, Default)]
+pub struct StatusSnapshot {
+    pub pipelines: Vec<PipelineDef>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Duration of the latest scheduler step (handle + persist + launch).
+    pub last_step: Duration,
+    pub steps: u64,
+}
+
+/// Shared, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ServerStatus {
+    inner: Arc<Mutex<StatusSnapshot>>,
+}
+
+impl ServerStatus {
+    /// A copy of the current status.
+    pub fn snapshot(&self) -> StatusSnapshot {
+        self.inner.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn set_pipelines(&self, pipelines: &[PipelineDef], diagnostics: Vec<Diagnostic>) {
+        if let Ok(mut status) = self.inner.lock() {
+            status.pipelines = pipelines.to_vec();
+            status.diagnostics = diagnostics;
+        }
+    }
+
+    pub(crate) fn record_step(&self, took: Duration) {
+        if let Ok(mut status) = self.inner.lock() {
+            status.last_step = took;
+            status.steps += 1;
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The server loop with a real executor and an in-memory store: triggered runs, write-ahead
+//! records, and recovery after a crash that left an attempt running.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aqueduct_core::RunState;
+use aqueduct_core::scheduler::{Limits, RunKey};
+use aqueduct_runtime::server::{self, ServerConfig};
+use aqueduct_store::{MemStore, Store};
+use tokio::sync::watch;
+
+fn config(home: &Path, pipelines: &Path) -> ServerConfig {
+    ServerConfig {
+        home: home.to_path_buf(),
+        pipelines_dir: pipelines.to_path_buf(),
+        limits: Limits::new(4),
+        kill_grace: Duration::from_millis(200),
+        reload_interval: Duration::from_millis(50),
+        secrets: Arc::new(|_| Ok(Vec::new())),
+    }
+}
+
+fn write_pipeline(dir: &Path, name: &str, spec: &str) {
+    let text = format!(
+        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    );
+    std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+}
+
+async fn wait_for_state<S: Store>(
+    store: &S,
+    run: &RunKey,
+    wanted: RunState,
+) -> aqueduct_store::RunRecord {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(record) = store.get_run(&run.pipeline, &run.run_id).await
+            && record.state == wanted
+        {
+            return record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {} never reached {wanted}",
+            run.run_id
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggered_run_is_recorded_step_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "etl",
+        "  params:\n    n: { default: 2 }\n  tasks:\n    - name: a\n      run: echo rows=$(( {{ params.n }} * 21 )) >> \"$AQUEDUCT_OUTPUT\"\n    - name: b\n      needs: [a]\n      run: echo got {{ tasks.a.outputs.rows }}\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, status, _join) =
+        server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+            .await
+            .unwrap();
+    assert_eq!(status.snapshot().pipelines.len(), 1);
+    let info = handle
+        .trigger("etl", vec![("n".into(), "1".into())], None)
+        .await
+        .unwrap();
+    let record = wait_for_state(&*store, &info.key(), RunState::Success).await;
+    assert_eq!(record.version_id, status.snapshot().pipelines[0].version);
+    let tasks = store
+        .list_task_instances("etl", &info.run_id)
+        .await
+        .unwrap();
+    let a = tasks.iter().find(|t| t.task == "a").unwrap();
+    assert_eq!(a.outputs_json, r#"{"rows":"21"}"#);
+    assert!(a.pid.is_some() && a.started_at.is_some() && a.ended_at.is_some());
+    let log = std::fs::read_to_string(dir.path().join(format!("logs/etl/{}/b/1.log", info.run_id)))
+        .unwrap();
+    assert!(log.contains(" out got 21\n"), "{log}");
+    // unknown pipelines and bad params are refused
+    assert!(handle.trigger("nope", vec![], None).await.is_err());
+    assert!(
+        handle
+            .trigger("etl", vec![("n".into(), "x".into())], None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_run_is_recovered_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "slow",
+        "  tasks:\n    - name: t\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo $$ > pid-{{ try_number }}\n        [ {{ try_number }} -ge 2 ] || sleep 30\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, join) = server::start(
+        store.clone(),
+        config(dir.path(), &pipelines),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let info = handle.trigger("slow", vec![], None).await.unwrap();
+    let first_pid = pipelines.join("pid-1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !first_pid.exists() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // crash: the loop vanishes without any cleanup; its attempt keeps running
+    join.abort();
+    let _ = join.await;
+    drop(handle);
+    let pid: i32 = std::fs::read_to_string(&first_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the orphan is still running before restart"
+    );
+    let (_handle, _, _join) =
+        server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+            .await
+            .unwrap();
+    let record = wait_for_state(&*store, &info.key(), RunState::Success).await;
+    assert_eq!(record.id, info.run_id);
+    let tasks = store
+        .list_task_instances("slow", &info.run_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        tasks[0].attempts, 2,
+        "the lost attempt counts and is retried"
+    );
+    let gone = |pid: i32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => true,
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned attempt {pid} was not stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

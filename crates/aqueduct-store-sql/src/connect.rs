@@ -1,0 +1,202 @@
+//! Opening a database: backend choice by URL scheme, pool and per-connection settings, and the
+//! embedded migrations.
+//!
+//! This is the only place where SQLite and PostgreSQL differ at run time (besides the migration
+//! files): SQLite gets WAL mode, its per-connection pragmas, and `BEGIN IMMEDIATE` for write
+//! transactions so concurrent writers wait for the lock instead of failing on upgrade.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, SqlStr, Transaction};
+
+use crate::error::{Error, Result, redact};
+
+const SQLITE_SCHEMA: &str = include_str!("../migrations/sqlite/0001_init.sql");
+const POSTGRES_SCHEMA: &str = include_str!("../migrations/postgres/0001_init.sql");
+
+/// Set on every new SQLite connection: wait up to 5 s for a lock, fsync at checkpoints only
+/// (durable in WAL mode across process crashes), enforce foreign keys.
+const SQLITE_CONNECTION_PRAGMAS: [&str; 3] = [
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+];
+
+/// The database behind a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names by its scheme.
+    pub fn of_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    fn schema(self) -> &'static str {
+        match self {
+            Backend::Sqlite => SQLITE_SCHEMA,
+            Backend::Postgres => POSTGRES_SCHEMA,
+        }
+    }
+}
+
+/// The embedded migrations of `backend` (same versions for every backend).
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    let init = Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        SqlStr::from_static(backend.schema()),
+        false,
+    );
+    Migrator::with_migrations(vec![init])
+}
+
+/// Connects to `url`, prepares the database and applies pending migrations.
+pub(crate) async fn open_pool(url: &str, backend: Backend) -> Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    let open_error = |source| Error::Open {
+        url: redact(url),
+        source,
+    };
+    let connect_url = match backend {
+        Backend::Sqlite => sqlite_create_url(url),
+        Backend::Postgres => url.to_owned(),
+    };
+    let pool = pool_options(backend)
+        .connect(&connect_url)
+        .await
+        .map_err(open_error)?;
+    if backend == Backend::Sqlite {
+        // Persistent in the file; needs a moment without other connections, which is now.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await
+            .map_err(open_error)?;
+    }
+    let migrate_error = |source| Error::Migrate {
+        url: redact(url),
+        source,
+    };
+    migrator(backend).run(&pool).await.map_err(migrate_error)?;
+    Ok(pool)
+}
+
+fn pool_options(backend: Backend) -> AnyPoolOptions {
+    let max_connections = match backend {
+        Backend::Sqlite => 4,
+        Backend::Postgres => 10,
+    };
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |connection, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in SQLITE_CONNECTION_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *connection).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+}
+
+/// `url` with `mode=rwc` (create the file if missing) unless a mode is given.
+fn sqlite_create_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// The `sqlite://` URL of a database file.
+pub(crate) fn sqlite_file_url(path: &Path) -> Result<String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| Error::UnsupportedUrl(path.display().to_string()))?;
+    let escaped = text
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    Ok(format!("sqlite://{escaped}"))
+}
+
+/// Begins a write transaction.
+pub(crate) async fn begin(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    let transaction = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(transaction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_come_from_the_scheme() {
+        assert_eq!(
+            Backend::of_url("sqlite:///x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::of_url("postgres://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let unsupported = Backend::of_url("mysql://u:pw@h/db");
+        let message = unsupported.map_err(|error| error.to_string());
+        let expected = "unsupported database url mysql://u:***@h/db: expected sqlite: or postgres:";
+        assert_eq!(message, Err(expected.to_owned()));
+    }
+
+    #[test]
+    fn sqlite_urls_create_the_file_and_escape_paths() {
+        assert_eq!(
+            sqlite_create_url("sqlite:///a.db"),
+            "sqlite:///a.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_url("sqlite:///a.db?cache=shared"),
+            "sqlite:///a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_url("sqlite:///a.db?mode=ro"),
+            "sqlite:///a.db?mode=ro"
+        );
+        let url = sqlite_file_url(Path::new("/tmp/a?b#c%d.db")).expect("utf-8 path");
+        assert_eq!(url, "sqlite:///tmp/a%3Fb%23c%25d.db");
+    }
+
+    #[test]
+    fn every_backend_has_the_same_migration_versions() {
+        let versions = |backend| -> Vec<i64> {
+            migrator(backend)
+                .iter()
+                .map(|migration| migration.version)
+                .collect()
+        };
+        assert_eq!(versions(Backend::Sqlite), versions(Backend::Postgres));
+    }
+}

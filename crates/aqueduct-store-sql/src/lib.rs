@@ -1,0 +1,65 @@
+//! aqueduct's SQL store: [`SqlStore`] implements `aqueduct_store::Store` on SQLite and
+//! PostgreSQL with one code path.
+//!
+//! Every query goes through sqlx's `Any` driver and is written once: `$1…$N` placeholders,
+//! `RETURNING`, `ON CONFLICT`, timestamps as BIGINT epoch microseconds, enums as TEXT with
+//! Airflow's names, booleans as 0/1 integers, JSON as TEXT. The backends differ only in their
+//! embedded migrations (`migrations/sqlite/`, `migrations/postgres/`, same numbering, chosen by
+//! the URL's scheme and applied by [`SqlStore::open`]) and in how a connection is prepared
+//! (`connect`): SQLite runs in WAL mode with `busy_timeout`, `synchronous=NORMAL` and
+//! `foreign_keys=ON` on every connection, and takes its write lock when a transaction begins.
+//!
+//! Modules: `connect` (URLs, pool, migrations, transactions), `codec` (rows ↔ records),
+//! `pipelines`, `runs`, `tasks`, `tokens` (the queries), `store` (the trait, mapping errors with
+//! what was being done), `error`.
+//!
+//! Both backends pass the `aqueduct_store` conformance suite (`tests/`); PostgreSQL when
+//! `AQ_TEST_POSTGRES_URL` is set.
+
+mod codec;
+mod connect;
+mod error;
+mod pipelines;
+mod runs;
+mod store;
+mod tasks;
+mod tokens;
+
+use std::path::Path;
+
+use sqlx::AnyPool;
+
+pub use connect::Backend;
+pub use error::{Error, Result};
+
+/// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`:
+    /// `sqlite:///path/to/aqueduct.db` or `postgres://user:password@host:port/database`.
+    pub async fn open(url: &str) -> Result<SqlStore> {
+        let backend = Backend::of_url(url)?;
+        let pool = connect::open_pool(url, backend).await?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Opens the SQLite database file at `path`, creating it if needed.
+    pub async fn open_sqlite_file(path: &Path) -> Result<SqlStore> {
+        SqlStore::open(&connect::sqlite_file_url(path)?).await
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (SQLite checkpoints its WAL when the last one closes).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the SQL store: the conformance suite on SQLite (always) and PostgreSQL
+//! (when `AQ_TEST_POSTGRES_URL` is set), and SQLite durability across restarts.
+
+mod postgres;
+mod restart;
+mod sqlite;

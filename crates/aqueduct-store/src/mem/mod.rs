@@ -1,0 +1,206 @@
+//! [`MemStore`]: the in-memory [`Store`], for scheduler tests and the deterministic simulation.
+//!
+//! It keeps the same contracts as the SQL backends (it passes the same conformance suite),
+//! including microsecond timestamps and all-or-nothing [`Store::apply`], but nothing survives
+//! the process.
+
+mod state;
+mod tokens;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use jiff::Timestamp;
+
+use crate::Result;
+use crate::records::{
+    Change, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, TaskInstanceRecord, TokenRecord,
+};
+use crate::store::{Store, is_active};
+use state::MemState;
+
+/// A [`Store`] in memory behind one mutex.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    state: Mutex<MemState>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MemState> {
+        // Writes replace state only after they succeed, so a panic elsewhere cannot leave a
+        // half-applied change behind: the data is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemStore {
+    async fn record_pipeline_version(
+        &self,
+        pipeline: &str,
+        hash: &str,
+        definition: &str,
+        source: &str,
+        at: Timestamp,
+    ) -> Result<PipelineVersion> {
+        Ok(self
+            .lock()
+            .record_version(pipeline, hash, definition, source, at))
+    }
+
+    async fn get_pipeline(&self, name: &str) -> Result<PipelineRow> {
+        let state = self.lock();
+        let row = state.pipelines.get(name);
+        row.cloned()
+            .ok_or_else(|| crate::Error::NotFound(format!("pipeline {name}")))
+    }
+
+    async fn list_pipelines(
+        &self,
+        search: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<PipelineRow>, u64)> {
+        let needle = search.map(str::to_ascii_lowercase);
+        let state = self.lock();
+        let matching = state.pipelines.values().filter(|row| match &needle {
+            Some(needle) => row.name.to_ascii_lowercase().contains(needle.as_str()),
+            None => true,
+        });
+        Ok(paginate(matching.cloned().collect(), page))
+    }
+
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
+        self.lock().set_paused(name, paused)
+    }
+
+    async fn get_version(&self, id: i64) -> Result<PipelineVersion> {
+        self.lock().version(id).cloned()
+    }
+
+    async fn list_versions(&self, pipeline: &str) -> Result<Vec<PipelineVersion>> {
+        let state = self.lock();
+        let versions = state.versions.iter().rev();
+        Ok(versions
+            .filter(|version| version.pipeline == pipeline)
+            .cloned()
+            .collect())
+    }
+
+    async fn create_run(&self, run: RunRecord) -> Result<RunRecord> {
+        self.lock().create_run(run)
+    }
+
+    async fn update_run(&self, update: RunUpdate) -> Result<RunRecord> {
+        self.lock().update_run(update)
+    }
+
+    async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<RunRecord> {
+        self.lock().run(pipeline, run_id).cloned()
+    }
+
+    async fn list_runs(&self, filter: &RunFilter, page: Page) -> Result<(Vec<RunRecord>, u64)> {
+        let state = self.lock();
+        let mut runs: Vec<RunRecord> = state
+            .runs
+            .values()
+            .filter(|run| {
+                filter
+                    .pipeline
+                    .as_ref()
+                    .is_none_or(|name| &run.pipeline == name)
+            })
+            .filter(|run| filter.state.is_none_or(|wanted| run.state == wanted))
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| {
+            (b.logical_date, &a.pipeline, &b.id).cmp(&(a.logical_date, &b.pipeline, &a.id))
+        });
+        Ok(paginate(runs, page))
+    }
+
+    async fn latest_run_of_type(
+        &self,
+        pipeline: &str,
+        run_type: RunType,
+    ) -> Result<Option<RunRecord>> {
+        let state = self.lock();
+        let runs = state.runs.values();
+        let of_type = runs.filter(|run| run.pipeline == pipeline && run.run_type == run_type);
+        Ok(of_type
+            .max_by_key(|run| (run.logical_date, &run.id))
+            .cloned())
+    }
+
+    async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {
+        self.lock().upsert_task(task)
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        self.lock().apply(changes)
+    }
+
+    async fn list_task_instances(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskInstanceRecord>> {
+        Ok(self.lock().tasks_of(pipeline, run_id))
+    }
+
+    async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {
+        let state = self.lock();
+        let mut active: Vec<&RunRecord> = state
+            .runs
+            .values()
+            .filter(|run| is_active(run.state))
+            .collect();
+        active.sort_by_key(|run| (run.logical_date, &run.pipeline, &run.id));
+        let with_tasks = active.into_iter().map(|run| {
+            let tasks = state.tasks_of(&run.pipeline, &run.id);
+            (run.clone(), tasks)
+        });
+        Ok(with_tasks.collect())
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<TokenRecord> {
+        self.lock().tokens.create(name, role, hash, at)
+    }
+
+    async fn get_token(&self, id: i64) -> Result<TokenRecord> {
+        self.lock().tokens.get(id).cloned()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        Ok(self.lock().tokens.list())
+    }
+
+    async fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.lock().tokens.touch(id, at)
+    }
+
+    async fn delete_token(&self, id: i64) -> Result<()> {
+        self.lock().tokens.delete(id)
+    }
+
+    async fn prune_runs(&self, older_than: Timestamp) -> Result<Vec<RunKey>> {
+        Ok(self.lock().prune_runs(older_than))
+    }
+}
+
+/// The page of `items` and how many there are in all.
+fn paginate<T>(items: Vec<T>, page: Page) -> (Vec<T>, u64) {
+    let total = items.len() as u64;
+    let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let window = items.into_iter().skip(offset).take(page.limit as usize);
+    (window.collect(), total)
+}

@@ -1,0 +1,216 @@
+//! The records a store keeps and the arguments of its list and write calls.
+//!
+//! Plain data: no serde (JSON payloads such as run params and task outputs are kept as JSON text
+//! the runtime writes and reads), no behaviour beyond names and parsing of the small enums.
+
+use aqueduct_core::{RunState, TaskState};
+use jiff::Timestamp;
+
+/// One version of a pipeline's definition, recorded once per distinct hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineVersion {
+    /// Store-wide id, increasing in the order versions were first recorded.
+    pub id: i64,
+    pub pipeline: String,
+    /// Hex digest of `definition` (computed by the caller).
+    pub hash: String,
+    /// The YAML source text of the pipeline's document.
+    pub definition: String,
+    /// Where it came from: a file path, later a git commit.
+    pub source: String,
+    pub created_at: Timestamp,
+}
+
+/// A pipeline the store knows about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineRow {
+    pub name: String,
+    pub paused: bool,
+    /// The version recorded last: the current definition.
+    pub latest_version: i64,
+    /// When the first version was recorded.
+    pub created_at: Timestamp,
+    /// When `latest_version` last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunType {
+    Scheduled,
+    Manual,
+    Backfill,
+}
+
+impl RunType {
+    /// Every run type.
+    pub const ALL: [RunType; 3] = [RunType::Scheduled, RunType::Manual, RunType::Backfill];
+
+    /// Airflow's name (also its run-id prefix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunType::Scheduled => "scheduled",
+            RunType::Manual => "manual",
+            RunType::Backfill => "backfill",
+        }
+    }
+
+    /// The run type with this name.
+    pub fn parse(name: &str) -> Option<RunType> {
+        RunType::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// One run of one pipeline. Identified by `(pipeline, id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// The run id, unique within its pipeline, e.g. `scheduled__2026-01-01T00:00:00+00:00`.
+    pub id: String,
+    pub pipeline: String,
+    /// The pipeline version the run started with.
+    pub version_id: i64,
+    pub run_type: RunType,
+    pub state: RunState,
+    pub logical_date: Timestamp,
+    pub data_interval_start: Timestamp,
+    pub data_interval_end: Timestamp,
+    /// The earliest time the run may start.
+    pub run_after: Timestamp,
+    /// The resolved run parameters as a JSON object.
+    pub params_json: String,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub backfill_id: Option<i64>,
+}
+
+impl RunRecord {
+    /// The run's identity.
+    pub fn key(&self) -> RunKey {
+        RunKey {
+            pipeline: self.pipeline.clone(),
+            run_id: self.id.clone(),
+        }
+    }
+}
+
+/// The identity of a run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub pipeline: String,
+    pub run_id: String,
+}
+
+/// The new state and dates of a run; every field is written as given (`None` clears a date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunUpdate {
+    pub pipeline: String,
+    pub run_id: String,
+    pub state: RunState,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// The state of one task in one run. Identified by `(pipeline, run_id, task)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInstanceRecord {
+    pub pipeline: String,
+    pub run_id: String,
+    pub task: String,
+    pub state: TaskState,
+    /// Attempts started so far (Airflow's `try_number` of the latest attempt).
+    pub attempts: u32,
+    /// Exit code of the last attempt, when it exited.
+    pub exit_code: Option<i32>,
+    /// How the last attempt ended, in words (`timed out`, `lost`, …).
+    pub outcome: Option<String>,
+    /// Process id of the running attempt; `None` while launching or when not running.
+    pub pid: Option<i32>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// When an `up_for_retry` task may start again.
+    pub retry_at: Option<Timestamp>,
+    /// The task's outputs as a JSON object.
+    pub outputs_json: String,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role with this name.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+/// An API token. Only its hash is stored; hashing and verification happen elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    /// A unique label for people.
+    pub name: String,
+    pub role: Role,
+    /// The argon2 PHC string of the secret.
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A window of a list: at most `limit` items after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl Page {
+    /// The first `limit` items.
+    pub fn first(limit: u32) -> Page {
+        Page { limit, offset: 0 }
+    }
+}
+
+/// Which runs to list; `None` matches every value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Exact pipeline name.
+    pub pipeline: Option<String>,
+    pub state: Option<RunState>,
+}
+
+/// One state change of a write-ahead batch ([`crate::Store::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Create a run; fails the batch if `(pipeline, id)` exists.
+    CreateRun(RunRecord),
+    /// Set a run's state and dates; fails the batch if the run does not exist.
+    UpdateRun(RunUpdate),
+    /// Insert or replace a task instance; fails the batch if its run does not exist.
+    TaskInstance(TaskInstanceRecord),
+    /// Pause or unpause a pipeline; fails the batch if the pipeline does not exist.
+    SetPaused { pipeline: String, paused: bool },
+}
+
+/// `at` with the digits below a microsecond dropped: what every store keeps.
+pub fn truncate_to_micros(at: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(at.as_microsecond())
+        .expect("invariant: a timestamp's own microsecond count is in range")
+}

@@ -1,0 +1,149 @@
+//! The [`Store`] trait: everything the server persists, as one port with many backends.
+
+use std::future::Future;
+
+use aqueduct_core::RunState;
+use jiff::Timestamp;
+
+use crate::Result;
+use crate::records::{
+    Change, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, TaskInstanceRecord, TokenRecord,
+};
+
+/// The server's durable state.
+///
+/// Methods return `Send` futures so the runtime can spawn them. Writes are atomic per call;
+/// [`Store::apply`] makes a whole batch atomic. Missing objects are [`crate::Error::NotFound`],
+/// duplicates [`crate::Error::Conflict`]. Timestamps are kept to the microsecond.
+pub trait Store: Send + Sync + 'static {
+    // ---- pipelines and their versions ----
+
+    /// Records a pipeline definition and makes it the pipeline's latest version.
+    ///
+    /// Idempotent on `(pipeline, hash)`: a known hash returns the existing version (and makes it
+    /// the latest again, as a git revert would); a new hash inserts a version created `at`. A new
+    /// pipeline is created unpaused.
+    fn record_pipeline_version(
+        &self,
+        pipeline: &str,
+        hash: &str,
+        definition: &str,
+        source: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<PipelineVersion>> + Send;
+
+    /// The pipeline with this name.
+    fn get_pipeline(&self, name: &str) -> impl Future<Output = Result<PipelineRow>> + Send;
+
+    /// Pipelines whose name contains `search` (case-insensitive, taken literally), by name, and
+    /// how many match in all.
+    fn list_pipelines(
+        &self,
+        search: Option<&str>,
+        page: Page,
+    ) -> impl Future<Output = Result<(Vec<PipelineRow>, u64)>> + Send;
+
+    /// Pauses or unpauses a pipeline.
+    fn set_paused(&self, name: &str, paused: bool) -> impl Future<Output = Result<()>> + Send;
+
+    /// The version with this id.
+    fn get_version(&self, id: i64) -> impl Future<Output = Result<PipelineVersion>> + Send;
+
+    /// Every version of a pipeline, newest (highest id) first; empty for an unknown pipeline.
+    fn list_versions(
+        &self,
+        pipeline: &str,
+    ) -> impl Future<Output = Result<Vec<PipelineVersion>>> + Send;
+
+    // ---- runs ----
+
+    /// Creates a run. [`crate::Error::Conflict`] when `(pipeline, id)` exists;
+    /// [`crate::Error::NotFound`] when `version_id` is not a version of `pipeline`.
+    fn create_run(&self, run: RunRecord) -> impl Future<Output = Result<RunRecord>> + Send;
+
+    /// Sets a run's state and dates.
+    fn update_run(&self, update: RunUpdate) -> impl Future<Output = Result<RunRecord>> + Send;
+
+    /// The run `run_id` of `pipeline`.
+    fn get_run(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<RunRecord>> + Send;
+
+    /// Runs matching `filter`, newest logical date first (then pipeline, then run id descending),
+    /// and how many match in all.
+    fn list_runs(
+        &self,
+        filter: &RunFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<(Vec<RunRecord>, u64)>> + Send;
+
+    /// The run of this type with the greatest logical date: where the scheduler resumes cron.
+    fn latest_run_of_type(
+        &self,
+        pipeline: &str,
+        run_type: RunType,
+    ) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+
+    // ---- task instances and the write-ahead batch ----
+
+    /// Inserts or replaces a task instance of an existing run.
+    fn upsert_task_instance(
+        &self,
+        task: TaskInstanceRecord,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies `changes` in order in one transaction: all of them or, on the first error, none.
+    fn apply(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send;
+
+    /// The task instances of a run, by task name; empty for an unknown run.
+    fn list_task_instances(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Vec<TaskInstanceRecord>>> + Send;
+
+    /// Queued and running runs with their task instances, oldest logical date first (then
+    /// pipeline, then run id): what recovery reloads after a restart.
+    fn active_runs(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>>> + Send;
+
+    // ---- API tokens ----
+
+    /// Creates a token. [`crate::Error::Conflict`] when the name is taken.
+    fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<TokenRecord>> + Send;
+
+    /// The token with this id.
+    fn get_token(&self, id: i64) -> impl Future<Output = Result<TokenRecord>> + Send;
+
+    /// Every token, by id.
+    fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// Records that a token was used `at`.
+    fn touch_token(&self, id: i64, at: Timestamp) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes a token.
+    fn delete_token(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    // ---- retention ----
+
+    /// Deletes finished runs (and their task instances) that ended before `older_than` (a finished
+    /// run without an end date counts from its creation); never touches a queued or running run.
+    /// Returns the deleted runs, so the caller can delete their logs too.
+    fn prune_runs(&self, older_than: Timestamp)
+    -> impl Future<Output = Result<Vec<RunKey>>> + Send;
+}
+
+/// Whether a run is what [`Store::active_runs`] returns.
+pub(crate) fn is_active(state: RunState) -> bool {
+    !state.is_finished()
+}
