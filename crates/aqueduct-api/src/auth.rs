@@ -1,0 +1,85 @@
+//! Bearer-token authentication and role checks, applied to every route by default.
+//!
+//! [`authorize`] is a route layer over the whole router, so a new route is protected without
+//! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] skip it. The role a
+//! route needs comes from one function, [`required_role`]: reads need a viewer, anything that
+//! changes state needs an operator.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::backend::Role;
+use crate::error::ApiError;
+
+/// Routes anyone may call without a token: probes and scrapes.
+pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/metrics"];
+
+/// The least role that may call `method` on the route `matched_path`; `None` for public routes.
+pub fn required_role(method: &Method, matched_path: &str) -> Option<Role> {
+    let read_only = method == Method::GET || method == Method::HEAD;
+    if read_only && PUBLIC_ROUTES.contains(&matched_path) {
+        None
+    } else if read_only {
+        Some(Role::Viewer)
+    } else {
+        Some(Role::Operator)
+    }
+}
+
+/// Checks the bearer token and the caller's role, then stores the [`Role`] in the request's
+/// extensions for handlers that want it.
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(required) = required_role(request.method(), &route) else {
+        return next.run(request).await;
+    };
+    let token = match bearer_token(request.headers()) {
+        Ok(token) => token.to_owned(),
+        Err(error) => return error.into_response(),
+    };
+    let role = match state.backend.verify_token(&token).await {
+        Ok(Some(role)) => role,
+        Ok(None) => {
+            return ApiError::unauthorized("unknown, revoked or expired token").into_response();
+        }
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    if role < required {
+        let method = request.method();
+        return ApiError::forbidden(format!(
+            "role {role} may not call {method} {route}: it needs role {required}"
+        ))
+        .into_response();
+    }
+    request.extensions_mut().insert(role);
+    next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "missing token: send `authorization: bearer <token>`",
+        ));
+    };
+    let malformed =
+        || ApiError::unauthorized("malformed authorization header: expected `bearer <token>`");
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(token)
+}

@@ -1,0 +1,203 @@
+//! The port the API talks to: everything a handler needs from the server, as one trait.
+//!
+//! The server implements [`Backend`] over its store and scheduler; tests implement it in memory.
+//! The API never sees the store, so it can be built and tested before the server exists.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunState, RunSummary};
+
+/// What a caller may do. Ordered: each role can do everything the roles before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Read everything (every `GET`).
+    Viewer,
+    /// Also trigger, pause, unpause, clear and cancel.
+    Operator,
+    /// Everything, including administration routes.
+    Admin,
+}
+
+impl Role {
+    /// The lowercase name used in messages and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the backend could not do what was asked. Each variant maps to one API error code.
+///
+/// Messages follow the style guide (lowercase, name the object) and are shown to the caller,
+/// except for [`BackendError::Internal`], whose text is only logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The pipeline, run, task or attempt does not exist (`not_found`, 404).
+    NotFound(String),
+    /// The request conflicts with the current state, e.g. cancelling a finished run (`conflict`, 409).
+    Conflict(String),
+    /// The request is well-formed but wrong, e.g. an unknown parameter (`invalid_request`, 400).
+    Invalid(String),
+    /// A dependency is down or the server is not ready, e.g. no store lease (`unavailable`, 503).
+    Unavailable(String),
+    /// A bug or an unexpected failure (`internal`, 500); logged, never shown.
+    Internal(String),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::NotFound(message)
+            | BackendError::Conflict(message)
+            | BackendError::Invalid(message)
+            | BackendError::Unavailable(message)
+            | BackendError::Internal(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// `GET /pipelines`: a page of pipelines, sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineQuery {
+    /// Case-insensitive substring of the name (or description), when given.
+    pub search: Option<String>,
+    /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// `GET /runs`: a page of runs, newest first (by logical date, then run id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunQuery {
+    pub pipeline: Option<String>,
+    pub state: Option<RunState>,
+    /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// `POST /pipelines/{name}/runs`: start a manual run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRequest {
+    pub pipeline: String,
+    /// Raw JSON values; the backend resolves them against the pipeline's declared params and
+    /// answers [`BackendError::Invalid`] for unknown names or wrong types.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Defaults to now.
+    pub logical_date: Option<Timestamp>,
+}
+
+/// `POST /runs/{run_id}/clear`: run tasks again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearRequest {
+    pub run_id: String,
+    /// One task, or every task of the run when `None`.
+    pub task: Option<String>,
+    /// Also clear every task downstream of `task`.
+    pub downstream: bool,
+}
+
+/// Everything the API needs from the server.
+///
+/// Methods are `async` in spirit: implement them with `async fn` (the futures must be `Send`).
+/// Every method but [`Backend::verify_token`] is called only after the caller's token and role
+/// were checked; the backend does not check roles again.
+pub trait Backend: Send + Sync + 'static {
+    /// A page of pipelines matching the query.
+    fn list_pipelines(
+        &self,
+        query: PipelineQuery,
+    ) -> impl Future<Output = Result<Page<PipelineSummary>, BackendError>> + Send;
+
+    /// One pipeline with its versions, tasks, params and, when its latest definition is invalid,
+    /// the diagnostics of that definition.
+    fn get_pipeline(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<PipelineDetail, BackendError>> + Send;
+
+    /// A page of runs matching the query, newest first.
+    fn list_runs(
+        &self,
+        query: RunQuery,
+    ) -> impl Future<Output = Result<Page<RunSummary>, BackendError>> + Send;
+
+    /// One run with its task instances.
+    fn get_run(&self, run_id: &str)
+    -> impl Future<Output = Result<RunDetail, BackendError>> + Send;
+
+    /// The whole log of one attempt (attempts count from 1), as stored: masked, one line per
+    /// captured line.
+    fn task_log(
+        &self,
+        run_id: &str,
+        task: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+
+    /// Every line of one attempt's log: the lines already written first, then live lines as they
+    /// are captured. The sender is dropped when the attempt has ended and every line was sent,
+    /// which ends the HTTP stream. Lines carry no trailing newline.
+    fn follow_log(
+        &self,
+        run_id: &str,
+        task: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<mpsc::Receiver<String>, BackendError>> + Send;
+
+    /// Creates a manual run (queued) and returns it.
+    fn trigger(
+        &self,
+        request: TriggerRequest,
+    ) -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
+
+    /// Pauses or unpauses a pipeline's schedule. Idempotent.
+    fn set_paused(
+        &self,
+        pipeline: &str,
+        paused: bool,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Clears tasks of a run so they run again; returns the run afterwards.
+    fn clear(
+        &self,
+        request: ClearRequest,
+    ) -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
+
+    /// Asks a run to stop; returns the run afterwards. A finished run is a
+    /// [`BackendError::Conflict`].
+    fn cancel(&self, run_id: &str)
+    -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
+
+    /// The next `count` scheduled runs of a pipeline (empty when it has no schedule).
+    fn next_runs(
+        &self,
+        pipeline: &str,
+        count: u32,
+    ) -> impl Future<Output = Result<Vec<NextRun>, BackendError>> + Send;
+
+    /// The role of a presented bearer token, or `None` when it is unknown, revoked or expired.
+    ///
+    /// Tokens look like `aq_<id>_<secret>` ([`crate::token`]): find the row by
+    /// [`crate::token_id`], then check it with one [`crate::verify_token_hash`].
+    fn verify_token(
+        &self,
+        presented: &str,
+    ) -> impl Future<Output = Result<Option<Role>, BackendError>> + Send;
+}

@@ -1,0 +1,75 @@
+//! What callers send: JSON bodies and query strings.
+//!
+//! Bodies reject unknown fields, so a typo (`logicalDate`) is a 400 instead of being ignored.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::RunState;
+
+/// Body of `POST /pipelines/{name}/runs`. An empty body means `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerBody {
+    /// Run parameters by name; checked against the pipeline's declared params.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// RFC 3339; defaults to now.
+    pub logical_date: Option<Timestamp>,
+}
+
+/// Body of `POST /runs/{run_id}/clear`. An empty body means `{}`: clear every task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearBody {
+    /// Clear only this task (and, with `downstream`, what depends on it).
+    pub task: Option<String>,
+    #[serde(default)]
+    pub downstream: bool,
+}
+
+/// Query of `GET /pipelines`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListPipelinesParams {
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
+    /// 1 to 500; default 50.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+/// Query of `GET /runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListRunsParams {
+    /// Only runs of this pipeline.
+    pub pipeline: Option<String>,
+    /// Only runs in this state.
+    #[param(inline)]
+    pub state: Option<RunState>,
+    /// 1 to 500; default 50.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+/// Query of `GET /pipelines/{name}/next-runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NextRunsParams {
+    /// 1 to 100; default 5.
+    pub count: Option<u32>,
+}
+
+/// Query of the log routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// Attempt number, from 1; default the latest attempt.
+    pub attempt: Option<u32>,
+}

@@ -1,0 +1,93 @@
+//! An object-safe mirror of [`Backend`], so handlers are plain functions over one state type.
+//!
+//! [`Backend`] uses `impl Future` returns, which are not dyn-compatible. Every `Backend` gets a
+//! blanket [`DynBackend`] impl that boxes its futures; handlers see `Arc<dyn DynBackend>`. Nothing
+//! is generic over the backend below `app()`, so the handlers, the router and the OpenAPI
+//! annotations are compiled once (a boxed future per request costs nothing next to HTTP).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::mpsc;
+
+use crate::backend::{
+    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+};
+use crate::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunSummary};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
+
+/// [`Backend`] with boxed futures. See the module docs.
+pub(crate) trait DynBackend: Send + Sync + 'static {
+    fn list_pipelines(&self, query: PipelineQuery) -> BoxFuture<'_, Page<PipelineSummary>>;
+    fn get_pipeline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, PipelineDetail>;
+    fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Page<RunSummary>>;
+    fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunDetail>;
+    fn task_log<'a>(
+        &'a self,
+        run_id: &'a str,
+        task: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, String>;
+    fn follow_log<'a>(
+        &'a self,
+        run_id: &'a str,
+        task: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, mpsc::Receiver<String>>;
+    fn trigger(&self, request: TriggerRequest) -> BoxFuture<'_, RunSummary>;
+    fn set_paused<'a>(&'a self, pipeline: &'a str, paused: bool) -> BoxFuture<'a, ()>;
+    fn clear(&self, request: ClearRequest) -> BoxFuture<'_, RunSummary>;
+    fn cancel<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunSummary>;
+    fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
+    fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
+}
+
+impl<B: Backend> DynBackend for B {
+    fn list_pipelines(&self, query: PipelineQuery) -> BoxFuture<'_, Page<PipelineSummary>> {
+        Box::pin(Backend::list_pipelines(self, query))
+    }
+    fn get_pipeline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, PipelineDetail> {
+        Box::pin(Backend::get_pipeline(self, name))
+    }
+    fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Page<RunSummary>> {
+        Box::pin(Backend::list_runs(self, query))
+    }
+    fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunDetail> {
+        Box::pin(Backend::get_run(self, run_id))
+    }
+    fn task_log<'a>(
+        &'a self,
+        run_id: &'a str,
+        task: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, String> {
+        Box::pin(Backend::task_log(self, run_id, task, attempt))
+    }
+    fn follow_log<'a>(
+        &'a self,
+        run_id: &'a str,
+        task: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, mpsc::Receiver<String>> {
+        Box::pin(Backend::follow_log(self, run_id, task, attempt))
+    }
+    fn trigger(&self, request: TriggerRequest) -> BoxFuture<'_, RunSummary> {
+        Box::pin(Backend::trigger(self, request))
+    }
+    fn set_paused<'a>(&'a self, pipeline: &'a str, paused: bool) -> BoxFuture<'a, ()> {
+        Box::pin(Backend::set_paused(self, pipeline, paused))
+    }
+    fn clear(&self, request: ClearRequest) -> BoxFuture<'_, RunSummary> {
+        Box::pin(Backend::clear(self, request))
+    }
+    fn cancel<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunSummary> {
+        Box::pin(Backend::cancel(self, run_id))
+    }
+    fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>> {
+        Box::pin(Backend::next_runs(self, pipeline, count))
+    }
+    fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>> {
+        Box::pin(Backend::verify_token(self, presented))
+    }
+}

@@ -1,0 +1,180 @@
+//! `ApiError`: every failure answers `{"code", "message"}` with a stable snake_case code.
+//!
+//! The codes live in one table ([`ErrorCode`], Meilisearch's `make_error_codes!`) that also fixes
+//! each code's HTTP status, so a code can never be sent with two different statuses. Internal
+//! errors are logged with their detail and answered with a generic message.
+
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::backend::BackendError;
+
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => ($code:literal, $status:ident);)*) => {
+        /// The stable error codes of the API, each with its one HTTP status.
+        ///
+        /// Serialized as the snake_case variant name, which is the code (checked by a test).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as sent in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status every response with this code has.
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The request is malformed: bad JSON, unknown fields, bad query or path parameters, or a
+    /// value the backend rejects (unknown param, bad date).
+    InvalidRequest => ("invalid_request", BAD_REQUEST);
+    /// No token, a malformed `Authorization` header, or a token the server does not know.
+    Unauthorized => ("unauthorized", UNAUTHORIZED);
+    /// The token is valid but its role may not do this.
+    Forbidden => ("forbidden", FORBIDDEN);
+    /// No such route, pipeline, run, task or attempt.
+    NotFound => ("not_found", NOT_FOUND);
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED);
+    /// The request conflicts with the current state (e.g. cancelling a finished run).
+    Conflict => ("conflict", CONFLICT);
+    /// The request body is larger than the limit (1 MiB).
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE);
+    /// A bug or an unexpected failure; details are in the server log.
+    Internal => ("internal", INTERNAL_SERVER_ERROR);
+    /// The server cannot answer now (a dependency is down, or the request timed out); retry later.
+    Unavailable => ("unavailable", SERVICE_UNAVAILABLE);
+}
+
+impl ErrorCode {
+    /// The code for a bare HTTP status produced outside the handlers (router, tower layers).
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        match status {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+            StatusCode::CONFLICT => ErrorCode::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            StatusCode::REQUEST_TIMEOUT
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => ErrorCode::Unavailable,
+            status if status.is_client_error() => ErrorCode::InvalidRequest,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// Lowercase, names the object; meant for people, not for matching.
+    pub message: String,
+}
+
+/// An error a handler answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Message of every `internal` error; the detail goes to the log only.
+const INTERNAL_MESSAGE: &str = "internal error, see the server log";
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Forbidden, message)
+    }
+
+    /// Logs `detail` and returns the generic internal error.
+    pub fn internal(detail: impl fmt::Display) -> ApiError {
+        tracing::error!(error = %detail, "internal error while handling a request");
+        ApiError::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<BackendError> for ApiError {
+    fn from(error: BackendError) -> ApiError {
+        match error {
+            BackendError::NotFound(message) => ApiError::not_found(message),
+            BackendError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            BackendError::Invalid(message) => ApiError::invalid(message),
+            BackendError::Unavailable(message) => {
+                tracing::warn!(error = %message, "backend unavailable");
+                ApiError::new(ErrorCode::Unavailable, message)
+            }
+            BackendError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let unauthorized = self.code == ErrorCode::Unauthorized;
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if unauthorized {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"aqueduct\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,49 @@
+//! Route handlers, grouped by resource, and the one place they are put together.
+//!
+//! Every handler carries a `#[utoipa::path]` annotation and is registered with `routes!`, which
+//! adds it to the axum router and to the OpenAPI document at once.
+
+mod logs;
+mod pipelines;
+mod runs;
+mod system;
+
+use axum::Router;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Prefix of every authenticated route.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Default and maximum `limit` of list routes.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+pub const MAX_PAGE_LIMIT: u32 = 500;
+
+/// Every route (without middleware) and the OpenAPI document describing them.
+pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
+    let api = OpenApiRouter::new()
+        .merge(pipelines::routes())
+        .merge(runs::routes())
+        .merge(logs::routes())
+        .merge(system::api_routes());
+    let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
+        .nest(API_PREFIX, api)
+        .merge(system::public_routes())
+        .split_for_parts();
+    crate::openapi::add_error_responses(&mut document);
+    (router, document)
+}
+
+/// Checks a list route's `limit` and `offset`, filling in defaults.
+fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}"
+        )));
+    }
+    Ok((limit, offset.unwrap_or(0)))
+}

@@ -1,0 +1,155 @@
+//! `/api/v1/pipelines…`: list, detail, pause, unpause, next runs and manual triggers.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::backend::{PipelineQuery, TriggerRequest};
+use crate::dto::{
+    ListPipelinesParams, NextRuns, NextRunsParams, Page, PausedState, PipelineDetail,
+    PipelineSummary, RunSummary, TriggerBody,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+/// Default and maximum `count` of `next-runs`.
+const DEFAULT_NEXT_RUNS: u32 = 5;
+const MAX_NEXT_RUNS: u32 = 100;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_pipelines))
+        .routes(routes!(get_pipeline))
+        .routes(routes!(pause_pipeline))
+        .routes(routes!(unpause_pipeline))
+        .routes(routes!(next_runs))
+        .routes(routes!(trigger_run))
+}
+
+/// List pipelines, sorted by name.
+#[utoipa::path(get, path = "/pipelines", tag = "pipelines", params(ListPipelinesParams),
+    responses((status = 200, description = "A page of pipelines", body = Page<PipelineSummary>)))]
+async fn list_pipelines(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListPipelinesParams>,
+) -> Result<Json<Page<PipelineSummary>>, ApiError> {
+    let (limit, offset) = super::page_bounds(params.limit, params.offset)?;
+    let query = PipelineQuery {
+        search: params.search.filter(|search| !search.is_empty()),
+        limit,
+        offset,
+    };
+    Ok(Json(state.backend.list_pipelines(query).await?))
+}
+
+/// One pipeline: definition, versions, and diagnostics when its latest definition is invalid.
+#[utoipa::path(get, path = "/pipelines/{name}", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name")),
+    responses(
+        (status = 200, description = "The pipeline", body = PipelineDetail),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+    ))]
+async fn get_pipeline(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<PipelineDetail>, ApiError> {
+    Ok(Json(state.backend.get_pipeline(&name).await?))
+}
+
+/// Pause a pipeline's schedule (manual triggers still work). Idempotent.
+#[utoipa::path(post, path = "/pipelines/{name}/pause", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name")),
+    responses(
+        (status = 200, description = "The pipeline is paused", body = PausedState),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+    ))]
+async fn pause_pipeline(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<PausedState>, ApiError> {
+    set_paused(&state, name, true).await
+}
+
+/// Resume a pipeline's schedule. Idempotent.
+#[utoipa::path(post, path = "/pipelines/{name}/unpause", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name")),
+    responses(
+        (status = 200, description = "The pipeline is unpaused", body = PausedState),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+    ))]
+async fn unpause_pipeline(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<PausedState>, ApiError> {
+    set_paused(&state, name, false).await
+}
+
+async fn set_paused(
+    state: &AppState,
+    pipeline: String,
+    paused: bool,
+) -> Result<Json<PausedState>, ApiError> {
+    state.backend.set_paused(&pipeline, paused).await?;
+    tracing::info!(pipeline = %pipeline, paused, "pipeline pause changed through the api");
+    Ok(Json(PausedState { pipeline, paused }))
+}
+
+/// The next scheduled runs of a pipeline (empty when it has no schedule).
+#[utoipa::path(get, path = "/pipelines/{name}/next-runs", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name"), NextRunsParams),
+    responses(
+        (status = 200, description = "Upcoming runs, soonest first", body = NextRuns),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+    ))]
+async fn next_runs(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<NextRunsParams>,
+) -> Result<Json<NextRuns>, ApiError> {
+    let count = params.count.unwrap_or(DEFAULT_NEXT_RUNS);
+    if !(1..=MAX_NEXT_RUNS).contains(&count) {
+        return Err(ApiError::invalid(format!(
+            "count must be between 1 and {MAX_NEXT_RUNS}, got {count}"
+        )));
+    }
+    let next_runs = state.backend.next_runs(&name, count).await?;
+    Ok(Json(NextRuns {
+        pipeline: name,
+        next_runs,
+    }))
+}
+
+/// Trigger a manual run. An empty body is `{}`: default params, logical date now.
+#[utoipa::path(post, path = "/pipelines/{name}/runs", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name")),
+    request_body(content = Option<TriggerBody>, description = "Params and logical date; may be empty"),
+    responses(
+        (status = 201, description = "The run was created (queued)", body = RunSummary,
+            headers(("location" = String, description = "URL of the new run"))),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The run cannot be created now (`conflict`)", body = ErrorBody),
+    ))]
+async fn trigger_run(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<TriggerBody>,
+) -> Result<Response, ApiError> {
+    let request = TriggerRequest {
+        pipeline: name,
+        params: body.params,
+        logical_date: body.logical_date,
+    };
+    let run = state.backend.trigger(request).await?;
+    tracing::info!(pipeline = %run.pipeline, run_id = %run.run_id, "run triggered through the api");
+    let location = format!("{}/runs/{}", super::API_PREFIX, run.run_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(run),
+    )
+        .into_response())
+}

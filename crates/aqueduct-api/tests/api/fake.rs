@@ -1,0 +1,325 @@
+//! `FakeBackend`: an in-memory `Backend` with three pipelines and three runs, all at fixed times.
+//!
+//! Special names drive error paths: run `explode` fails with an internal error, pipeline
+//! `offline` is unavailable, pipeline `broken` has no valid version (trigger → conflict).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use aqueduct_api::dto::{
+    NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunState, RunSummary, RunType,
+    TaskState,
+};
+use aqueduct_api::{
+    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+};
+use jiff::{Timestamp, ToSpan};
+use tokio::sync::mpsc;
+
+use crate::data::{self, page, summary};
+
+pub(crate) const VIEWER: &str = "viewer-token";
+pub(crate) const OPERATOR: &str = "operator-token";
+pub(crate) const ADMIN: &str = "admin-token";
+
+/// The fake's "now": the default logical date of triggered runs.
+pub(crate) fn now() -> Timestamp {
+    ts("2026-03-05T09:00:00Z")
+}
+
+pub(crate) fn ts(text: &str) -> Timestamp {
+    text.parse().expect("test timestamp")
+}
+
+pub(crate) struct FakeBackend {
+    state: Mutex<State>,
+}
+
+struct State {
+    pipelines: Vec<PipelineDetail>,
+    runs: Vec<RunDetail>,
+    logs: BTreeMap<(String, String, u32), Vec<String>>,
+}
+
+impl FakeBackend {
+    pub(crate) fn new() -> FakeBackend {
+        FakeBackend {
+            state: Mutex::new(State {
+                pipelines: data::pipelines(),
+                runs: data::runs(),
+                logs: data::logs(),
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().expect("fake state lock"))
+    }
+}
+
+impl State {
+    fn pipeline(&mut self, name: &str) -> Result<&mut PipelineDetail, BackendError> {
+        if name == "offline" {
+            return Err(BackendError::Unavailable("store is unavailable".into()));
+        }
+        self.pipelines
+            .iter_mut()
+            .find(|pipeline| pipeline.name == name)
+            .ok_or_else(|| BackendError::NotFound(format!("no pipeline named {name}")))
+    }
+
+    fn run(&mut self, run_id: &str) -> Result<&mut RunDetail, BackendError> {
+        if run_id == "explode" {
+            return Err(BackendError::Internal("database on fire: disk full".into()));
+        }
+        self.runs
+            .iter_mut()
+            .find(|run| run.run_id == run_id)
+            .ok_or_else(|| BackendError::NotFound(format!("no run with id {run_id}")))
+    }
+
+    fn summary_of(&self, pipeline: &PipelineDetail) -> PipelineSummary {
+        let last_run = self
+            .runs
+            .iter()
+            .filter(|run| run.pipeline == pipeline.name)
+            .max_by_key(|run| run.logical_date)
+            .map(summary);
+        PipelineSummary {
+            name: pipeline.name.clone(),
+            description: pipeline.description.clone(),
+            labels: pipeline.labels.clone(),
+            paused: pipeline.paused,
+            schedule: pipeline.schedule.as_ref().map(|s| s.cron.clone()),
+            valid: pipeline.valid,
+            version: pipeline.version,
+            task_count: u32::try_from(pipeline.tasks.len()).expect("few tasks"),
+            last_run,
+            next_run_at: pipeline.next_run_at,
+        }
+    }
+}
+
+impl Backend for FakeBackend {
+    async fn list_pipelines(
+        &self,
+        query: PipelineQuery,
+    ) -> Result<Page<PipelineSummary>, BackendError> {
+        self.with(|state| {
+            let needle = query.search.unwrap_or_default().to_lowercase();
+            let items = state
+                .pipelines
+                .iter()
+                .filter(|p| {
+                    p.name.contains(&needle)
+                        || p.description
+                            .as_deref()
+                            .unwrap_or("")
+                            .to_lowercase()
+                            .contains(&needle)
+                })
+                .map(|p| state.summary_of(p))
+                .collect();
+            Ok(page(items, query.limit, query.offset))
+        })
+    }
+
+    async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError> {
+        self.with(|state| state.pipeline(name).cloned())
+    }
+
+    async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
+        self.with(|state| {
+            let mut runs: Vec<&RunDetail> = state
+                .runs
+                .iter()
+                .filter(|run| query.pipeline.as_ref().is_none_or(|p| &run.pipeline == p))
+                .filter(|run| query.state.is_none_or(|s| run.state == s))
+                .collect();
+            runs.sort_by(|a, b| (b.logical_date, &b.run_id).cmp(&(a.logical_date, &a.run_id)));
+            let items = runs.into_iter().map(summary).collect();
+            Ok(page(items, query.limit, query.offset))
+        })
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<RunDetail, BackendError> {
+        self.with(|state| state.run(run_id).cloned())
+    }
+
+    async fn task_log(
+        &self,
+        run_id: &str,
+        task: &str,
+        attempt: u32,
+    ) -> Result<String, BackendError> {
+        let lines = self.lines(run_id, task, attempt)?;
+        Ok(lines.iter().map(|line| format!("{line}\n")).collect())
+    }
+
+    async fn follow_log(
+        &self,
+        run_id: &str,
+        task: &str,
+        attempt: u32,
+    ) -> Result<mpsc::Receiver<String>, BackendError> {
+        let lines = self.lines(run_id, task, attempt)?;
+        let (sender, receiver) = mpsc::channel(lines.len() + 1);
+        for line in lines {
+            sender
+                .try_send(line)
+                .expect("channel has room for every line");
+        }
+        Ok(receiver)
+    }
+
+    async fn trigger(&self, request: TriggerRequest) -> Result<RunSummary, BackendError> {
+        self.with(|state| {
+            let pipeline = state.pipeline(&request.pipeline)?.clone();
+            let Some(version) = pipeline.version else {
+                let name = &pipeline.name;
+                return Err(BackendError::Conflict(format!(
+                    "pipeline {name} has no valid version to run"
+                )));
+            };
+            if let Some(unknown) = request
+                .params
+                .keys()
+                .find(|k| !pipeline.params.iter().any(|p| &&p.name == k))
+            {
+                let name = &pipeline.name;
+                return Err(BackendError::Invalid(format!(
+                    "unknown param {unknown} for pipeline {name}"
+                )));
+            }
+            let logical_date = request.logical_date.unwrap_or_else(now);
+            let run_id = format!("manual__{logical_date}");
+            if state.runs.iter().any(|run| run.run_id == run_id) {
+                return Err(BackendError::Conflict(format!(
+                    "run {run_id} already exists"
+                )));
+            }
+            let tasks = data::fresh_tasks(&pipeline);
+            let run = RunDetail {
+                pipeline: request.pipeline,
+                run_id,
+                state: RunState::Queued,
+                run_type: RunType::Manual,
+                version,
+                logical_date,
+                data_interval_start: None,
+                data_interval_end: None,
+                started_at: None,
+                ended_at: None,
+                duration_ms: None,
+                params: request.params,
+                tasks,
+            };
+            let created = summary(&run);
+            state.runs.push(run);
+            Ok(created)
+        })
+    }
+
+    async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<(), BackendError> {
+        self.with(|state| {
+            let pipeline = state.pipeline(pipeline)?;
+            pipeline.paused = paused;
+            if paused {
+                pipeline.next_run_at = None;
+            }
+            Ok(())
+        })
+    }
+
+    async fn clear(&self, request: ClearRequest) -> Result<RunSummary, BackendError> {
+        self.with(|state| {
+            let run = state.run(&request.run_id)?;
+            let start = match &request.task {
+                None => 0,
+                Some(task) => run
+                    .tasks
+                    .iter()
+                    .position(|t| &t.name == task)
+                    .ok_or_else(|| {
+                        BackendError::NotFound(format!("run {} has no task {task}", request.run_id))
+                    })?,
+            };
+            // The fake's tasks are a chain, so "downstream" is everything after the task.
+            let end = if request.task.is_none() || request.downstream {
+                run.tasks.len()
+            } else {
+                start + 1
+            };
+            for task in &mut run.tasks[start..end] {
+                task.state = TaskState::None;
+            }
+            run.state = RunState::Running;
+            run.ended_at = None;
+            run.duration_ms = None;
+            Ok(summary(run))
+        })
+    }
+
+    async fn cancel(&self, run_id: &str) -> Result<RunSummary, BackendError> {
+        self.with(|state| {
+            let run = state.run(run_id)?;
+            if matches!(
+                run.state,
+                RunState::Success | RunState::Failed | RunState::Cancelled
+            ) {
+                let finished = serde_json::to_value(run.state).expect("state serializes");
+                return Err(BackendError::Conflict(format!(
+                    "run {run_id} has already finished ({})",
+                    finished.as_str().unwrap_or("?")
+                )));
+            }
+            run.state = RunState::Cancelled;
+            run.ended_at = Some(now());
+            Ok(summary(run))
+        })
+    }
+
+    async fn next_runs(&self, pipeline: &str, count: u32) -> Result<Vec<NextRun>, BackendError> {
+        self.with(|state| {
+            let pipeline = state.pipeline(pipeline)?;
+            let Some(first) = pipeline.next_run_at else {
+                return Ok(Vec::new());
+            };
+            Ok((0..i64::from(count))
+                .map(|day| {
+                    let run_after = first.checked_add((24 * day).hours()).expect("in range");
+                    let start = run_after.checked_sub(24.hours()).expect("in range");
+                    NextRun {
+                        logical_date: start,
+                        data_interval_start: start,
+                        data_interval_end: run_after,
+                        run_after,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
+        Ok(match presented {
+            VIEWER => Some(Role::Viewer),
+            OPERATOR => Some(Role::Operator),
+            ADMIN => Some(Role::Admin),
+            _ => None,
+        })
+    }
+}
+
+impl FakeBackend {
+    fn lines(&self, run_id: &str, task: &str, attempt: u32) -> Result<Vec<String>, BackendError> {
+        self.with(|state| {
+            state.run(run_id)?;
+            let key = (run_id.to_owned(), task.to_owned(), attempt);
+            state.logs.get(&key).cloned().ok_or_else(|| {
+                BackendError::NotFound(format!(
+                    "no attempt {attempt} of task {task} in run {run_id}"
+                ))
+            })
+        })
+    }
+}
