@@ -82,9 +82,11 @@ pub struct PipelineQuery {
     pub offset: u32,
 }
 
-/// `GET /runs`: a page of runs, newest first (by logical date, then run id).
+/// `GET /runs` and `GET /pipelines/{name}/runs`: a page of runs, newest first (by logical date,
+/// then pipeline, then run id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunQuery {
+    /// Only the runs of this pipeline, when given.
     pub pipeline: Option<String>,
     pub state: Option<RunState>,
     /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
@@ -103,9 +105,11 @@ pub struct TriggerRequest {
     pub logical_date: Option<Timestamp>,
 }
 
-/// `POST /runs/{run_id}/clear`: run tasks again.
+/// `POST /pipelines/{name}/runs/{run_id}/clear`: run tasks again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClearRequest {
+    pub pipeline: String,
+    /// Unique within `pipeline` only (every daily pipeline has its `scheduled__…` run of a day).
     pub run_id: String,
     /// One task, or every task of the run when `None`.
     pub task: Option<String>,
@@ -114,6 +118,9 @@ pub struct ClearRequest {
 }
 
 /// Everything the API needs from the server.
+///
+/// A run is addressed by its pipeline and its run id: run ids are unique only within a pipeline,
+/// as in Airflow. A run id that exists only in another pipeline is [`BackendError::NotFound`].
 ///
 /// Methods are `async` in spirit: implement them with `async fn` (the futures must be `Send`).
 /// Every method but [`Backend::verify_token`] is called only after the caller's token and role
@@ -138,27 +145,36 @@ pub trait Backend: Send + Sync + 'static {
         query: RunQuery,
     ) -> impl Future<Output = Result<Page<RunSummary>, BackendError>> + Send;
 
-    /// One run with its task instances.
-    fn get_run(&self, run_id: &str)
-    -> impl Future<Output = Result<RunDetail, BackendError>> + Send;
+    /// One run of a pipeline with its task instances.
+    fn get_run(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<RunDetail, BackendError>> + Send;
 
-    /// The whole log of one attempt (attempts count from 1), as stored: masked, one line per
-    /// captured line.
+    /// The whole log of one attempt of a task of a run, as stored: masked, one line per captured
+    /// line.
+    ///
+    /// `attempt` counts from 1 (the API never passes `Some(0)`); `None` means the task's latest
+    /// attempt, and a task that has not started yet is [`BackendError::NotFound`].
     fn task_log(
         &self,
+        pipeline: &str,
         run_id: &str,
         task: &str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 
     /// Every line of one attempt's log: the lines already written first, then live lines as they
     /// are captured. The sender is dropped when the attempt has ended and every line was sent,
-    /// which ends the HTTP stream. Lines carry no trailing newline.
+    /// which ends the HTTP stream. Lines carry no trailing newline. `attempt` as in
+    /// [`Backend::task_log`].
     fn follow_log(
         &self,
+        pipeline: &str,
         run_id: &str,
         task: &str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> impl Future<Output = Result<mpsc::Receiver<String>, BackendError>> + Send;
 
     /// Creates a manual run (queued) and returns it.
@@ -180,10 +196,13 @@ pub trait Backend: Send + Sync + 'static {
         request: ClearRequest,
     ) -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
 
-    /// Asks a run to stop; returns the run afterwards. A finished run is a
+    /// Asks a run of a pipeline to stop; returns the run afterwards. A finished run is a
     /// [`BackendError::Conflict`].
-    fn cancel(&self, run_id: &str)
-    -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
+    fn cancel(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<RunSummary, BackendError>> + Send;
 
     /// The next `count` scheduled runs of a pipeline (empty when it has no schedule).
     fn next_runs(

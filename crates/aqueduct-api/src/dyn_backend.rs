@@ -22,23 +22,25 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn list_pipelines(&self, query: PipelineQuery) -> BoxFuture<'_, Page<PipelineSummary>>;
     fn get_pipeline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, PipelineDetail>;
     fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Page<RunSummary>>;
-    fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunDetail>;
+    fn get_run<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunDetail>;
     fn task_log<'a>(
         &'a self,
+        pipeline: &'a str,
         run_id: &'a str,
         task: &'a str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> BoxFuture<'a, String>;
     fn follow_log<'a>(
         &'a self,
+        pipeline: &'a str,
         run_id: &'a str,
         task: &'a str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> BoxFuture<'a, mpsc::Receiver<String>>;
     fn trigger(&self, request: TriggerRequest) -> BoxFuture<'_, RunSummary>;
     fn set_paused<'a>(&'a self, pipeline: &'a str, paused: bool) -> BoxFuture<'a, ()>;
     fn clear(&self, request: ClearRequest) -> BoxFuture<'_, RunSummary>;
-    fn cancel<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunSummary>;
+    fn cancel<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunSummary>;
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
 }
@@ -53,24 +55,26 @@ impl<B: Backend> DynBackend for B {
     fn list_runs(&self, query: RunQuery) -> BoxFuture<'_, Page<RunSummary>> {
         Box::pin(Backend::list_runs(self, query))
     }
-    fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunDetail> {
-        Box::pin(Backend::get_run(self, run_id))
+    fn get_run<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunDetail> {
+        Box::pin(Backend::get_run(self, pipeline, run_id))
     }
     fn task_log<'a>(
         &'a self,
+        pipeline: &'a str,
         run_id: &'a str,
         task: &'a str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> BoxFuture<'a, String> {
-        Box::pin(Backend::task_log(self, run_id, task, attempt))
+        Box::pin(Backend::task_log(self, pipeline, run_id, task, attempt))
     }
     fn follow_log<'a>(
         &'a self,
+        pipeline: &'a str,
         run_id: &'a str,
         task: &'a str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> BoxFuture<'a, mpsc::Receiver<String>> {
-        Box::pin(Backend::follow_log(self, run_id, task, attempt))
+        Box::pin(Backend::follow_log(self, pipeline, run_id, task, attempt))
     }
     fn trigger(&self, request: TriggerRequest) -> BoxFuture<'_, RunSummary> {
         Box::pin(Backend::trigger(self, request))
@@ -81,8 +85,8 @@ impl<B: Backend> DynBackend for B {
     fn clear(&self, request: ClearRequest) -> BoxFuture<'_, RunSummary> {
         Box::pin(Backend::clear(self, request))
     }
-    fn cancel<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, RunSummary> {
-        Box::pin(Backend::cancel(self, run_id))
+    fn cancel<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunSummary> {
+        Box::pin(Backend::cancel(self, pipeline, run_id))
     }
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>> {
         Box::pin(Backend::next_runs(self, pipeline, count))

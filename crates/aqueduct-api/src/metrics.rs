@@ -178,7 +178,7 @@ impl Metrics {
     }
 
     /// An HTTP request was answered. `matched_route` is the route pattern
-    /// (`/api/v1/runs/{run_id}`), `None` when no route matched.
+    /// (`/api/v1/pipelines/{name}/runs/{run_id}`), `None` when no route matched.
     pub fn http_request_finished(
         &self,
         method: &Method,

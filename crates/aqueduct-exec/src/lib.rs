@@ -26,6 +26,7 @@ mod launch;
 mod log_format;
 mod mask;
 mod memory;
+mod orphans;
 mod procfs;
 mod supervise;
 mod watchdog;
@@ -40,18 +41,7 @@ use tokio::task::JoinHandle;
 
 pub use log_format::{format_log_line, parse_log_line};
 pub use memory::memory_limit_mechanism;
-
-/// Kills (SIGKILL) the process group led by `pid`: an attempt left running by a previous
-/// aqueduct process that crashed, whose output can no longer be captured. A pid that leads no
-/// group (the attempt already ended) is left alone.
-pub fn kill_orphaned_group(pid: i32) {
-    if let Some(group) = u32::try_from(pid)
-        .ok()
-        .and_then(group::ProcessGroup::led_by)
-    {
-        group.signal(rustix::process::Signal::KILL);
-    }
-}
+pub use orphans::{ATTEMPT_MARKER_VAR, kill_marked_processes};
 
 /// Everything needed to run one task attempt.
 #[derive(Clone)]

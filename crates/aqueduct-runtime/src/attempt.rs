@@ -248,7 +248,15 @@ fn environment(
         "AQUEDUCT_OUTPUT".to_owned(),
         output_path.display().to_string(),
     ));
+    let marker = attempt_marker(&run.pipeline, &run.run_id, &task.name, input.attempt);
+    env.push((aqueduct_exec::ATTEMPT_MARKER_VAR.to_owned(), marker));
     Ok(env)
+}
+
+/// The value of `AQUEDUCT_ATTEMPT` that marks every process of one attempt, so a restarted
+/// server can find the attempt's processes without trusting a recorded pid.
+pub(crate) fn attempt_marker(pipeline: &str, run_id: &str, task: &str, attempt: u32) -> String {
+    format!("{pipeline}/{run_id}/{task}/{attempt}")
 }
 
 /// Writes why an attempt could not start into its log, so the log tells the whole story.

@@ -73,6 +73,8 @@ async fn triggered_run_is_recorded_step_by_step() {
         .unwrap();
     let record = wait_for_state(&*store, &info.key(), RunState::Success).await;
     assert_eq!(record.version_id, status.snapshot().pipelines[0].version);
+    let (started, ended) = (record.started_at.unwrap(), record.ended_at.unwrap());
+    assert!(started <= ended, "a run keeps its start time when it ends");
     let tasks = store
         .list_task_instances("etl", &info.run_id)
         .await

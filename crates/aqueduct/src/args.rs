@@ -35,6 +35,61 @@ pub(crate) enum Command {
     /// Exit status: 0 on success (also for a pipeline without a schedule), 2 when the file is
     /// invalid or the arguments are wrong.
     NextRuns(NextRunsArgs),
+    /// Start the server: scheduler, local executor, SQLite store and HTTP API in one process.
+    ///
+    /// Serves the pipelines of a folder (the bundled examples by default), watched for changes.
+    /// State (database and task logs) lives in the home directory. Stops on Ctrl-C or SIGTERM;
+    /// running attempts are stopped and retried after the next start.
+    Up(UpArgs),
+    /// Manage API tokens (works on the home directory without a running server).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    /// [default: 127.0.0.1:8080]
+    #[arg(long, env = "AQUEDUCT_LISTEN", value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+    /// State directory (database and task logs). [default: ./.aqueduct]
+    #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Folder of pipeline files, watched for changes. [default: ./examples]
+    #[arg(long, env = "AQUEDUCT_PIPELINES", value_name = "DIR")]
+    pub(crate) pipelines: Option<PathBuf>,
+    /// Config file (YAML) with the keys listen, home, pipelines, parallelism, pools,
+    /// retentionDays; flags and environment variables win over it.
+    #[arg(long, env = "AQUEDUCT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Most tasks running at once across all pipelines. [default: 32]
+    #[arg(long, env = "AQUEDUCT_PARALLELISM", value_name = "N")]
+    pub(crate) parallelism: Option<usize>,
+    /// Log format on stderr.
+    #[arg(long, env = "AQUEDUCT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create an API token and print it (only the token, on stdout). It is stored hashed and
+    /// cannot be shown again.
+    Create {
+        /// What the token may do: viewer (read), operator (also trigger, pause, clear,
+        /// cancel) or admin.
+        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+        /// State directory of the server. [default: ./.aqueduct]
+        #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
+        home: Option<PathBuf>,
+    },
 }
 
 /// Output format.

@@ -4,11 +4,14 @@
 //! pipelines that cannot start; 130 a run cancelled with Ctrl-C.
 
 mod args;
+mod config;
 mod diagnostics;
+mod logging;
 mod next_runs_cmd;
 mod progress;
 mod report;
 mod run_cmd;
+mod up;
 mod validate_cmd;
 
 use std::process::ExitCode;
@@ -32,6 +35,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Schema => print_schema(),
         Command::NextRuns(args) => next_runs_cmd::next_runs(args),
+        Command::Up(args) => up::up(args),
+        Command::Token(args::TokenCommand::Create { role, home }) => up::create_token(home, &role),
     };
     match result {
         Ok(code) => ExitCode::from(code),

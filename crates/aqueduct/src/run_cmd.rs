@@ -163,7 +163,7 @@ fn unique_run_id(run_dir: &Path, logical_date: Timestamp) -> String {
 }
 
 /// Reads every secret's value; only the binary reads the process environment.
-fn resolve_secrets(pipeline: &Pipeline) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) fn resolve_secrets(pipeline: &Pipeline) -> anyhow::Result<Vec<(String, String)>> {
     pipeline
         .secrets
         .iter()

@@ -17,7 +17,8 @@ pub use pipeline::{
     PipelineVersion, Schedule, TaskInfo,
 };
 pub use request::{
-    ClearBody, ListPipelinesParams, ListRunsParams, LogParams, NextRunsParams, TriggerBody,
+    ClearBody, ListPipelineRunsParams, ListPipelinesParams, ListRunsParams, LogParams,
+    NextRunsParams, TriggerBody,
 };
 pub use run::{AttemptOutcome, RunDetail, RunSummary, RunType, TaskInstance};
 

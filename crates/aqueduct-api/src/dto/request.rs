@@ -21,7 +21,7 @@ pub struct TriggerBody {
     pub logical_date: Option<Timestamp>,
 }
 
-/// Body of `POST /runs/{run_id}/clear`. An empty body means `{}`: clear every task.
+/// Body of `POST /pipelines/{name}/runs/{run_id}/clear`. An empty body means `{}`: clear every task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClearBody {
@@ -49,6 +49,19 @@ pub struct ListPipelinesParams {
 pub struct ListRunsParams {
     /// Only runs of this pipeline.
     pub pipeline: Option<String>,
+    /// Only runs in this state.
+    #[param(inline)]
+    pub state: Option<RunState>,
+    /// 1 to 500; default 50.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+/// Query of `GET /pipelines/{name}/runs` (the pipeline is in the path).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListPipelineRunsParams {
     /// Only runs in this state.
     #[param(inline)]
     pub state: Option<RunState>,

@@ -30,8 +30,8 @@ pub struct RunSummary {
     pub duration_ms: Option<u64>,
 }
 
-/// `GET /runs/{run_id}`: the run JSON of `aqueduct run --output json`, minus server-local paths
-/// (logs are served by the logs routes).
+/// `GET /pipelines/{name}/runs/{run_id}`: the run JSON of `aqueduct run --output json`, minus
+/// server-local paths (logs are served by the logs routes).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RunDetail {
     pub pipeline: String,

@@ -37,6 +37,29 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
     (router, document)
 }
 
+/// The URL of one run (the `Location` of a trigger). Each segment is percent-encoded where a
+/// path segment needs it; `:` and `+` are path characters and stay as they are.
+fn run_url(pipeline: &str, run_id: &str) -> String {
+    format!(
+        "{API_PREFIX}/pipelines/{}/runs/{}",
+        path_segment(pipeline),
+        path_segment(run_id)
+    )
+}
+
+/// `text` as one path segment: RFC 3986 `pchar`s as they are, every other byte as `%XX`.
+fn path_segment(text: &str) -> String {
+    let mut segment = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
+}
+
 /// Checks a list route's `limit` and `offset`, filling in defaults.
 fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), ApiError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
@@ -46,4 +69,19 @@ fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), Ap
         )));
     }
     Ok((limit, offset.unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_urls_encode_only_what_a_path_segment_needs() {
+        assert_eq!(
+            super::run_url("daily_etl", "manual__2026-01-01T00:00:00+00:00"),
+            "/api/v1/pipelines/daily_etl/runs/manual__2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            super::run_url("a b", "x/y?z#%é"),
+            "/api/v1/pipelines/a%20b/runs/x%2Fy%3Fz%23%25%C3%A9"
+        );
+    }
 }

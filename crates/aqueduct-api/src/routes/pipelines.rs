@@ -1,4 +1,5 @@
-//! `/api/v1/pipelines…`: list, detail, pause, unpause, next runs and manual triggers.
+//! `/api/v1/pipelines…`: list, detail, pause, unpause, next runs and manual triggers. The runs
+//! under a pipeline (`/pipelines/{name}/runs…`, except the trigger) are in `runs`.
 
 use axum::Json;
 use axum::extract::State;
@@ -129,7 +130,7 @@ async fn next_runs(
     request_body(content = Option<TriggerBody>, description = "Params and logical date; may be empty"),
     responses(
         (status = 201, description = "The run was created (queued)", body = RunSummary,
-            headers(("location" = String, description = "URL of the new run"))),
+            headers(("location" = String, description = "URL of the new run: /api/v1/pipelines/{name}/runs/{run_id}"))),
         (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
         (status = 409, description = "The run cannot be created now (`conflict`)", body = ErrorBody),
     ))]
@@ -145,7 +146,7 @@ async fn trigger_run(
     };
     let run = state.backend.trigger(request).await?;
     tracing::info!(pipeline = %run.pipeline, run_id = %run.run_id, "run triggered through the api");
-    let location = format!("{}/runs/{}", super::API_PREFIX, run.run_id);
+    let location = super::run_url(&run.pipeline, &run.run_id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

@@ -109,7 +109,10 @@ fn role_policy() {
         Some(Role::Viewer)
     );
     assert_eq!(
-        required_role(&Method::POST, "/api/v1/runs/{run_id}/cancel"),
+        required_role(
+            &Method::POST,
+            "/api/v1/pipelines/{name}/runs/{run_id}/cancel"
+        ),
         Some(Role::Operator)
     );
     assert_eq!(
@@ -146,7 +149,7 @@ async fn forbidden_names_the_role_and_the_route() {
     let reply = send(
         &app,
         Method::POST,
-        "/api/v1/runs/x/cancel",
+        "/api/v1/pipelines/x/runs/y/cancel",
         Some(VIEWER),
         None,
     )

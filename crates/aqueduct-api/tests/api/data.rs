@@ -214,8 +214,11 @@ pub(crate) fn runs() -> Vec<RunDetail> {
     ]
 }
 
-pub(crate) fn logs() -> BTreeMap<(String, String, u32), Vec<String>> {
-    let key = |run: &str, task: &str, attempt| (run.to_owned(), task.to_owned(), attempt);
+pub(crate) fn logs() -> BTreeMap<(String, String, String, u32), Vec<String>> {
+    let key = |run: &str, task: &str, attempt| {
+        let pipeline = "daily_etl".to_owned();
+        (pipeline, run.to_owned(), task.to_owned(), attempt)
+    };
     let lines = |lines: &[&str]| lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
     BTreeMap::from([
         (

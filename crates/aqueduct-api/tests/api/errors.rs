@@ -26,7 +26,7 @@ fn every_code_has_one_status() {
 #[tokio::test]
 async fn unknown_run_is_not_found() {
     let (app, _) = app();
-    let reply = get(&app, "/api/v1/runs/nope", VIEWER).await;
+    let reply = get(&app, "/api/v1/pipelines/daily_etl/runs/nope", VIEWER).await;
     assert_json_snapshot!("not_found_run", reply.snapshot());
 }
 
@@ -71,7 +71,7 @@ async fn conflict_from_the_backend() {
     let (app, _) = app();
     let reply = post(
         &app,
-        "/api/v1/runs/scheduled__2026-03-01T02:00:00Z/cancel",
+        "/api/v1/pipelines/daily_etl/runs/scheduled__2026-03-01T02:00:00Z/cancel",
         OPERATOR,
         None,
     )
@@ -112,7 +112,7 @@ async fn body_over_one_mib_is_payload_too_large() {
 #[tokio::test]
 async fn internal_errors_hide_their_detail() {
     let (app, _) = app();
-    let reply = get(&app, "/api/v1/runs/explode", VIEWER).await;
+    let reply = get(&app, "/api/v1/pipelines/daily_etl/runs/explode", VIEWER).await;
     assert_json_snapshot!("internal", reply.snapshot());
     assert!(!reply.text().contains("disk full"));
     let unavailable = get(&app, "/api/v1/pipelines/offline", VIEWER).await;

@@ -1,4 +1,5 @@
 //! `FakeBackend`: an in-memory `Backend` with three pipelines and three runs, all at fixed times.
+//! Runs are keyed by (pipeline, run id), like the store's: run ids repeat across pipelines.
 //!
 //! Special names drive error paths: run `explode` fails with an internal error, pipeline
 //! `offline` is unavailable, pipeline `broken` has no valid version (trigger → conflict).
@@ -13,6 +14,7 @@ use aqueduct_api::dto::{
 use aqueduct_api::{
     Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
 };
+use aqueduct_core::template::airflow_ts;
 use jiff::{Timestamp, ToSpan};
 use tokio::sync::mpsc;
 
@@ -38,7 +40,8 @@ pub(crate) struct FakeBackend {
 struct State {
     pipelines: Vec<PipelineDetail>,
     runs: Vec<RunDetail>,
-    logs: BTreeMap<(String, String, u32), Vec<String>>,
+    /// By (pipeline, run id, task, attempt).
+    logs: BTreeMap<(String, String, String, u32), Vec<String>>,
 }
 
 impl FakeBackend {
@@ -68,14 +71,17 @@ impl State {
             .ok_or_else(|| BackendError::NotFound(format!("no pipeline named {name}")))
     }
 
-    fn run(&mut self, run_id: &str) -> Result<&mut RunDetail, BackendError> {
+    fn run(&mut self, pipeline: &str, run_id: &str) -> Result<&mut RunDetail, BackendError> {
         if run_id == "explode" {
             return Err(BackendError::Internal("database on fire: disk full".into()));
         }
+        self.pipeline(pipeline)?;
         self.runs
             .iter_mut()
-            .find(|run| run.run_id == run_id)
-            .ok_or_else(|| BackendError::NotFound(format!("no run with id {run_id}")))
+            .find(|run| run.pipeline == pipeline && run.run_id == run_id)
+            .ok_or_else(|| {
+                BackendError::NotFound(format!("pipeline {pipeline} has no run {run_id}"))
+            })
     }
 
     fn summary_of(&self, pipeline: &PipelineDetail) -> PipelineSummary {
@@ -142,27 +148,29 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<RunDetail, BackendError> {
-        self.with(|state| state.run(run_id).cloned())
+    async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<RunDetail, BackendError> {
+        self.with(|state| state.run(pipeline, run_id).cloned())
     }
 
     async fn task_log(
         &self,
+        pipeline: &str,
         run_id: &str,
         task: &str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> Result<String, BackendError> {
-        let lines = self.lines(run_id, task, attempt)?;
+        let lines = self.lines(pipeline, run_id, task, attempt)?;
         Ok(lines.iter().map(|line| format!("{line}\n")).collect())
     }
 
     async fn follow_log(
         &self,
+        pipeline: &str,
         run_id: &str,
         task: &str,
-        attempt: u32,
+        attempt: Option<u32>,
     ) -> Result<mpsc::Receiver<String>, BackendError> {
-        let lines = self.lines(run_id, task, attempt)?;
+        let lines = self.lines(pipeline, run_id, task, attempt)?;
         let (sender, receiver) = mpsc::channel(lines.len() + 1);
         for line in lines {
             sender
@@ -192,10 +200,15 @@ impl Backend for FakeBackend {
                 )));
             }
             let logical_date = request.logical_date.unwrap_or_else(now);
-            let run_id = format!("manual__{logical_date}");
-            if state.runs.iter().any(|run| run.run_id == run_id) {
+            let run_id = format!("manual__{}", airflow_ts(logical_date));
+            if state
+                .runs
+                .iter()
+                .any(|run| run.pipeline == request.pipeline && run.run_id == run_id)
+            {
+                let name = &pipeline.name;
                 return Err(BackendError::Conflict(format!(
-                    "run {run_id} already exists"
+                    "pipeline {name} already has a run {run_id}"
                 )));
             }
             let tasks = data::fresh_tasks(&pipeline);
@@ -233,7 +246,7 @@ impl Backend for FakeBackend {
 
     async fn clear(&self, request: ClearRequest) -> Result<RunSummary, BackendError> {
         self.with(|state| {
-            let run = state.run(&request.run_id)?;
+            let run = state.run(&request.pipeline, &request.run_id)?;
             let start = match &request.task {
                 None => 0,
                 Some(task) => run
@@ -260,9 +273,9 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn cancel(&self, run_id: &str) -> Result<RunSummary, BackendError> {
+    async fn cancel(&self, pipeline: &str, run_id: &str) -> Result<RunSummary, BackendError> {
         self.with(|state| {
-            let run = state.run(run_id)?;
+            let run = state.run(pipeline, run_id)?;
             if matches!(
                 run.state,
                 RunState::Success | RunState::Failed | RunState::Cancelled
@@ -311,10 +324,40 @@ impl Backend for FakeBackend {
 }
 
 impl FakeBackend {
-    fn lines(&self, run_id: &str, task: &str, attempt: u32) -> Result<Vec<String>, BackendError> {
+    /// The lines of one attempt; `None` is the task's latest attempt.
+    fn lines(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+        task: &str,
+        attempt: Option<u32>,
+    ) -> Result<Vec<String>, BackendError> {
         self.with(|state| {
-            state.run(run_id)?;
-            let key = (run_id.to_owned(), task.to_owned(), attempt);
+            let run = state.run(pipeline, run_id)?;
+            let attempt = match attempt {
+                Some(attempt) => attempt,
+                None => {
+                    let instance = run
+                        .tasks
+                        .iter()
+                        .find(|instance| instance.name == task)
+                        .ok_or_else(|| {
+                            BackendError::NotFound(format!("run {run_id} has no task {task}"))
+                        })?;
+                    if instance.attempts == 0 {
+                        return Err(BackendError::NotFound(format!(
+                            "task {task} of run {run_id} has not started yet"
+                        )));
+                    }
+                    instance.attempts
+                }
+            };
+            let key = (
+                pipeline.to_owned(),
+                run_id.to_owned(),
+                task.to_owned(),
+                attempt,
+            );
             state.logs.get(&key).cloned().ok_or_else(|| {
                 BackendError::NotFound(format!(
                     "no attempt {attempt} of task {task} in run {run_id}"

@@ -6,7 +6,7 @@ use insta::{assert_json_snapshot, assert_snapshot};
 use crate::fake::VIEWER;
 use crate::{app, get};
 
-const RUN: &str = "/api/v1/runs/manual__2026-03-02T10:00:00Z";
+const RUN: &str = "/api/v1/pipelines/daily_etl/runs/manual__2026-03-02T10:00:00Z";
 
 #[tokio::test]
 async fn log_text_of_an_attempt() {
@@ -73,9 +73,40 @@ async fn follow_emits_one_event_per_line_then_end() {
 #[tokio::test]
 async fn follow_keeps_empty_lines_as_events() {
     let (app, _) = app();
-    let uri = "/api/v1/runs/scheduled__2026-03-01T02:00:00Z/tasks/extract/logs/follow?attempt=1";
+    let uri = "/api/v1/pipelines/daily_etl/runs/scheduled__2026-03-01T02:00:00Z/tasks/extract/logs/follow?attempt=1";
     let reply = get(&app, uri, VIEWER).await;
     let text = reply.text();
     assert!(text.contains("event: line\nid: 2\ndata: \n\n"), "{text}");
     assert!(text.ends_with("event: end\ndata: \n\n"), "{text}");
+}
+
+#[tokio::test]
+async fn logs_of_a_run_id_with_plus_and_colon() {
+    let (app, _) = app();
+    let triggered = crate::post(
+        &app,
+        "/api/v1/pipelines/hourly_report/runs",
+        crate::fake::OPERATOR,
+        Some(r#"{"logical_date": "2026-01-01T00:00:00Z"}"#),
+    )
+    .await;
+    let location = triggered.header(header::LOCATION).to_owned();
+    assert_eq!(
+        location,
+        "/api/v1/pipelines/hourly_report/runs/manual__2026-01-01T00:00:00+00:00"
+    );
+    let encoded = location.replace('+', "%2B").replace(':', "%3A");
+    for run in [location, encoded] {
+        let reply = get(&app, &format!("{run}/tasks/report/logs"), VIEWER).await;
+        assert_eq!(
+            reply.json(),
+            serde_json::json!({
+                "code": "not_found",
+                "message": "task report of run manual__2026-01-01T00:00:00+00:00 has not started yet",
+            }),
+            "{run}"
+        );
+        let follow = get(&app, &format!("{run}/tasks/report/logs/follow"), VIEWER).await;
+        assert_eq!(follow.status, StatusCode::NOT_FOUND, "{run}");
+    }
 }

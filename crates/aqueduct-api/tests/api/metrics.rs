@@ -11,8 +11,13 @@ use crate::{app, get, send};
 #[tokio::test]
 async fn http_requests_are_counted_by_matched_route() {
     let (app, _) = app();
-    get(&app, "/api/v1/runs/scheduled__2026-03-01T02:00:00Z", VIEWER).await;
-    get(&app, "/api/v1/runs/nope", VIEWER).await;
+    get(
+        &app,
+        "/api/v1/pipelines/daily_etl/runs/scheduled__2026-03-01T02:00:00Z",
+        VIEWER,
+    )
+    .await;
+    get(&app, "/api/v1/pipelines/daily_etl/runs/nope", VIEWER).await;
     get(&app, "/no/such/route", VIEWER).await;
     let reply = send(&app, Method::GET, "/metrics", None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -22,10 +27,10 @@ async fn http_requests_are_counted_by_matched_route() {
     );
     let text = reply.text();
     for expected in [
-        r#"aqueduct_http_requests_total{method="GET",path="/api/v1/runs/{run_id}",status="200"} 1"#,
-        r#"aqueduct_http_requests_total{method="GET",path="/api/v1/runs/{run_id}",status="404"} 1"#,
+        r#"aqueduct_http_requests_total{method="GET",path="/api/v1/pipelines/{name}/runs/{run_id}",status="200"} 1"#,
+        r#"aqueduct_http_requests_total{method="GET",path="/api/v1/pipelines/{name}/runs/{run_id}",status="404"} 1"#,
         r#"aqueduct_http_requests_total{method="GET",path="unmatched",status="404"} 1"#,
-        r#"aqueduct_http_request_duration_seconds_count{method="GET",path="/api/v1/runs/{run_id}"} 2"#,
+        r#"aqueduct_http_request_duration_seconds_count{method="GET",path="/api/v1/pipelines/{name}/runs/{run_id}"} 2"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in\n{text}");
     }

@@ -128,12 +128,16 @@ async fn trigger_creates_a_run() {
     assert_json_snapshot!("trigger", reply.snapshot());
     assert_eq!(
         reply.header(header::LOCATION),
-        "/api/v1/runs/manual__2026-03-04T00:00:00Z"
+        "/api/v1/pipelines/daily_etl/runs/manual__2026-03-04T00:00:00+00:00"
     );
 
-    let detail = get(&app, "/api/v1/runs/manual__2026-03-04T00:00:00Z", VIEWER)
-        .await
-        .json();
+    let detail = get(
+        &app,
+        "/api/v1/pipelines/daily_etl/runs/manual__2026-03-04T00:00:00+00:00",
+        VIEWER,
+    )
+    .await
+    .json();
     assert_eq!(detail["params"]["limit"], 5);
     assert_eq!(detail["state"], "queued");
 }
@@ -143,7 +147,7 @@ async fn trigger_with_an_empty_body_uses_defaults() {
     let (app, _) = app();
     let reply = post(&app, "/api/v1/pipelines/daily_etl/runs", OPERATOR, None).await;
     assert_eq!(reply.status, StatusCode::CREATED);
-    assert_eq!(reply.json()["run_id"], "manual__2026-03-05T09:00:00Z");
+    assert_eq!(reply.json()["run_id"], "manual__2026-03-05T09:00:00+00:00");
     let again = post(
         &app,
         "/api/v1/pipelines/daily_etl/runs",

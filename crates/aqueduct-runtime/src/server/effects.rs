@@ -50,13 +50,23 @@ impl<S: Store> Server<S> {
                 self.track_new(info);
                 Some(Change::CreateRun(records::run_record(info, now)))
             }
-            Effect::RunState { run, state } => Some(Change::UpdateRun(RunUpdate {
-                pipeline: run.pipeline.clone(),
-                run_id: run.run_id.clone(),
-                state: *state,
-                started_at: (*state == RunState::Running).then_some(now),
-                ended_at: state.is_finished().then_some(now),
-            })),
+            Effect::RunState { run, state } => {
+                let known = self.runs.get(run).and_then(|meta| meta.started_at);
+                let started_at = match state {
+                    RunState::Running => known.or(Some(now)),
+                    _ => known,
+                };
+                if let Some(meta) = self.runs.get_mut(run) {
+                    meta.started_at = started_at;
+                }
+                Some(Change::UpdateRun(RunUpdate {
+                    pipeline: run.pipeline.clone(),
+                    run_id: run.run_id.clone(),
+                    state: *state,
+                    started_at,
+                    ended_at: state.is_finished().then_some(now),
+                }))
+            }
             Effect::TaskState {
                 run,
                 task,
@@ -322,6 +332,9 @@ impl<S: Store> Server<S> {
             let pipeline = std::sync::Arc::new(pipeline);
             let restored = records::restored_run(&record, &tasks, pipeline.clone());
             self.track(&run, pipeline, restored.info.clone(), &tasks);
+            if let Some(meta) = self.runs.get_mut(&run) {
+                meta.started_at = record.started_at;
+            }
             Some(Box::new(restored))
         };
         let pipeline = match (&stored, self.scheduler.run(&run)) {

@@ -64,6 +64,8 @@ struct RunMeta {
     info: aqueduct_core::scheduler::RunInfo,
     extras: Vec<TaskExtra>,
     outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// When the run started (kept so later state updates do not clear it).
+    started_at: Option<Timestamp>,
 }
 
 /// The server loop's state.
@@ -188,13 +190,23 @@ impl<S: Store> Server<S> {
                     continue;
                 };
                 if stored.state == TaskState::Running {
-                    if let Some(pid) = stored.pid {
-                        aqueduct_exec::kill_orphaned_group(pid);
-                    }
+                    let marker = crate::attempt::attempt_marker(
+                        &key.pipeline,
+                        &key.run_id,
+                        &task.name,
+                        stored.attempts,
+                    );
+                    let _ = tokio::task::spawn_blocking(move || {
+                        aqueduct_exec::kill_marked_processes(&marker)
+                    })
+                    .await;
                     lost.push((key.clone(), index, stored.attempts));
                 }
             }
             self.track(&key, pipeline, run.info.clone(), &tasks);
+            if let Some(meta) = self.runs.get_mut(&key) {
+                meta.started_at = record.started_at;
+            }
             restored.push(run);
         }
         self.step(Input::Restore(restored)).await?;
@@ -246,6 +258,7 @@ impl<S: Store> Server<S> {
                 info,
                 extras,
                 outputs,
+                started_at: None,
             },
         );
     }
@@ -283,8 +296,17 @@ impl<S: Store> Server<S> {
     /// Stops every running attempt (shutdown); their rows stay `running` and are recovered
     /// as lost on the next start.
     fn stop_attempts(&mut self) {
-        for canceller in self.cancellers.values() {
-            canceller.cancel();
+        for (run, task) in self.cancellers.keys() {
+            let Some(meta) = self.runs.get(run) else {
+                continue;
+            };
+            let Some(active) = self.scheduler.run(run) else {
+                continue;
+            };
+            let attempt = active.machine.tasks()[*task].attempts;
+            let name = &meta.pipeline.tasks[*task].name;
+            let marker = crate::attempt::attempt_marker(&run.pipeline, &run.run_id, name, attempt);
+            aqueduct_exec::kill_marked_processes(&marker);
         }
     }
 }

@@ -2,5 +2,6 @@
 
 mod next_runs;
 mod run;
+mod server;
 mod support;
 mod validate;

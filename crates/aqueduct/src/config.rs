@@ -1,0 +1,98 @@
+//! Server settings: each flag has an `AQUEDUCT_*` environment twin (clap) and a key in the
+//! optional config file (`--config FILE`, YAML). Precedence: flag, then environment, then
+//! config file, then the built-in default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The config file's keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ConfigFile {
+    pub(crate) listen: Option<String>,
+    pub(crate) home: Option<PathBuf>,
+    pub(crate) pipelines: Option<PathBuf>,
+    /// Most tasks running at once across all pipelines (Airflow's `parallelism`).
+    pub(crate) parallelism: Option<usize>,
+    /// Named pools and their slots.
+    #[serde(default)]
+    pub(crate) pools: BTreeMap<String, u32>,
+    /// Days finished runs are kept (0 keeps them forever).
+    pub(crate) retention_days: Option<u32>,
+}
+
+impl ConfigFile {
+    /// Reads `path`, or the defaults when there is none.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+        let Some(path) = path else {
+            return Ok(ConfigFile::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config {}", path.display()))?;
+        serde_saphyr::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("invalid config {}: {error}", path.display()))
+    }
+}
+
+/// Resolved server settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) listen: SocketAddr,
+    pub(crate) home: PathBuf,
+    pub(crate) pipelines: PathBuf,
+    pub(crate) parallelism: usize,
+    pub(crate) pools: BTreeMap<String, u32>,
+    pub(crate) retention_days: u32,
+}
+
+/// Default bind address: loopback only.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Airflow's default `parallelism`.
+pub(crate) const DEFAULT_PARALLELISM: usize = 32;
+/// Default state directory.
+pub(crate) const DEFAULT_HOME: &str = ".aqueduct";
+/// Default pipelines folder: the bundled examples.
+pub(crate) const DEFAULT_PIPELINES: &str = "examples";
+
+impl Settings {
+    pub(crate) fn resolve(
+        listen: Option<String>,
+        home: Option<PathBuf>,
+        pipelines: Option<PathBuf>,
+        parallelism: Option<usize>,
+        file: ConfigFile,
+    ) -> anyhow::Result<Settings> {
+        let listen = listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen
+            .parse()
+            .with_context(|| format!("invalid listen address `{listen}`"))?;
+        let home = home
+            .or(file.home)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
+        let pipelines = pipelines
+            .or(file.pipelines)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PIPELINES));
+        Ok(Settings {
+            listen,
+            home: std::path::absolute(&home)?,
+            pipelines: std::path::absolute(&pipelines)?,
+            parallelism: parallelism
+                .or(file.parallelism)
+                .unwrap_or(DEFAULT_PARALLELISM)
+                .max(1),
+            pools: file.pools,
+            retention_days: file.retention_days.unwrap_or(30),
+        })
+    }
+}
+
+/// The SQLite database of a home directory.
+pub(crate) fn database_url(home: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", home.join("aqueduct.db").display())
+}

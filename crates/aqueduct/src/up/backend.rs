@@ -1,0 +1,381 @@
+//! The API's `Backend` for a running server: reads from the store and the server's status,
+//! writes through the server loop's handle.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aqueduct_api::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunSummary};
+use aqueduct_api::{
+    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+};
+use aqueduct_core::schedule::Timetable;
+use aqueduct_core::scheduler::{PipelineDef, RunKey};
+use aqueduct_runtime::server::{CommandError, ServerHandle, ServerStatus};
+use aqueduct_store::{RunFilter, Store};
+use jiff::Timestamp;
+
+use super::convert;
+
+/// How long a verified token is trusted without another argon2 check.
+const TOKEN_CACHE: Duration = Duration::from_secs(60);
+
+/// The server's backend.
+pub(crate) struct ServerBackend<S: Store> {
+    pub(crate) store: Arc<S>,
+    pub(crate) handle: ServerHandle,
+    pub(crate) status: ServerStatus,
+    pub(crate) home: PathBuf,
+    pub(crate) verified: Mutex<HashMap<String, (Role, Instant)>>,
+}
+
+fn store_error(error: aqueduct_store::Error) -> BackendError {
+    match error {
+        aqueduct_store::Error::NotFound(what) => BackendError::NotFound(what),
+        aqueduct_store::Error::Conflict(what) => BackendError::Conflict(what),
+        other => BackendError::Internal(other.to_string()),
+    }
+}
+
+fn command_error(error: CommandError) -> BackendError {
+    match error {
+        CommandError::NotFound(what) => BackendError::NotFound(what),
+        CommandError::Invalid(what) => BackendError::Invalid(what),
+        CommandError::Conflict(what) => BackendError::Conflict(what),
+        CommandError::Unavailable => {
+            BackendError::Unavailable("the server is shutting down".to_owned())
+        }
+        CommandError::Internal(what) => BackendError::Internal(what),
+    }
+}
+
+impl<S: Store> ServerBackend<S> {
+    fn def(&self, name: &str) -> Result<PipelineDef, BackendError> {
+        self.status
+            .snapshot()
+            .pipelines
+            .into_iter()
+            .find(|def| def.pipeline.name == name)
+            .ok_or_else(|| BackendError::NotFound(format!("no pipeline {name}")))
+    }
+
+    async fn summary(&self, def: &PipelineDef) -> Result<PipelineSummary, BackendError> {
+        let name = &def.pipeline.name;
+        let paused = self
+            .store
+            .get_pipeline(name)
+            .await
+            .map(|row| row.paused)
+            .unwrap_or(false);
+        let filter = RunFilter {
+            pipeline: Some(name.clone()),
+            state: None,
+        };
+        let (last, _) = self
+            .store
+            .list_runs(&filter, aqueduct_store::Page::first(1))
+            .await
+            .map_err(store_error)?;
+        Ok(convert::pipeline_summary(
+            def,
+            paused,
+            last.first().map(convert::run_summary),
+            next_run_at(def),
+        ))
+    }
+
+    async fn run_detail(&self, key: &RunKey) -> Result<RunDetail, BackendError> {
+        let record = self
+            .store
+            .get_run(&key.pipeline, &key.run_id)
+            .await
+            .map_err(store_error)?;
+        let tasks = self
+            .store
+            .list_task_instances(&key.pipeline, &key.run_id)
+            .await
+            .map_err(store_error)?;
+        let order: Vec<String> = match self.def(&key.pipeline) {
+            Ok(def) if def.version == record.version_id => {
+                def.pipeline.tasks.iter().map(|t| t.name.clone()).collect()
+            }
+            _ => {
+                let version = self
+                    .store
+                    .get_version(record.version_id)
+                    .await
+                    .map_err(store_error)?;
+                aqueduct_spec::parse_source(
+                    std::path::Path::new(&version.source),
+                    &version.definition,
+                )
+                .pipelines
+                .into_iter()
+                .find(|p| p.name == key.pipeline)
+                .map(|p| p.tasks.iter().map(|t| t.name.clone()).collect())
+                .unwrap_or_default()
+            }
+        };
+        Ok(convert::run_detail(&record, &tasks, &order))
+    }
+
+    async fn log_path(
+        &self,
+        key: &RunKey,
+        task: &str,
+        attempt: Option<u32>,
+    ) -> Result<(PathBuf, u32), BackendError> {
+        let record = self
+            .store
+            .get_run(&key.pipeline, &key.run_id)
+            .await
+            .map_err(store_error)?;
+        let tasks = self
+            .store
+            .list_task_instances(&key.pipeline, &key.run_id)
+            .await
+            .map_err(store_error)?;
+        let instance = tasks.iter().find(|t| t.task == task).ok_or_else(|| {
+            BackendError::NotFound(format!("task {task} has not run in {}", key.run_id))
+        })?;
+        let attempt = attempt.unwrap_or(instance.attempts).max(1);
+        let path = self
+            .home
+            .join("logs")
+            .join(&record.pipeline)
+            .join(&record.id)
+            .join(&instance.task)
+            .join(format!("{attempt}.log"));
+        Ok((path, attempt))
+    }
+
+    async fn summary_of(&self, key: &RunKey) -> Result<RunSummary, BackendError> {
+        let record = self
+            .store
+            .get_run(&key.pipeline, &key.run_id)
+            .await
+            .map_err(store_error)?;
+        Ok(convert::run_summary(&record))
+    }
+}
+
+fn next_run_at(def: &PipelineDef) -> Option<Timestamp> {
+    let timetable = Timetable::new(&def.pipeline.schedule).ok().flatten()?;
+    timetable
+        .next_after(Timestamp::now())
+        .map(|run| run.run_after)
+}
+
+fn key(pipeline: &str, run_id: &str) -> RunKey {
+    RunKey {
+        pipeline: pipeline.to_owned(),
+        run_id: run_id.to_owned(),
+    }
+}
+
+impl<S: Store> Backend for ServerBackend<S> {
+    async fn list_pipelines(
+        &self,
+        query: PipelineQuery,
+    ) -> Result<Page<PipelineSummary>, BackendError> {
+        let search = query.search.as_deref().map(str::to_lowercase);
+        let mut defs: Vec<PipelineDef> = self
+            .status
+            .snapshot()
+            .pipelines
+            .into_iter()
+            .filter(|def| match &search {
+                Some(needle) => {
+                    let p = &def.pipeline;
+                    p.name.to_lowercase().contains(needle)
+                        || p.description
+                            .as_deref()
+                            .is_some_and(|d| d.to_lowercase().contains(needle))
+                }
+                None => true,
+            })
+            .collect();
+        defs.sort_by(|a, b| a.pipeline.name.cmp(&b.pipeline.name));
+        let total = defs.len() as u64;
+        let mut items = Vec::new();
+        for def in defs
+            .iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+        {
+            items.push(self.summary(def).await?);
+        }
+        Ok(Page {
+            items,
+            total,
+            limit: query.limit,
+            offset: query.offset,
+        })
+    }
+
+    async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError> {
+        let def = self.def(name)?;
+        let paused = self
+            .store
+            .get_pipeline(name)
+            .await
+            .map(|row| row.paused)
+            .unwrap_or(false);
+        let versions = self.store.list_versions(name).await.map_err(store_error)?;
+        Ok(convert::pipeline_detail(
+            &def,
+            paused,
+            &versions,
+            next_run_at(&def),
+        ))
+    }
+
+    async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
+        let filter = RunFilter {
+            pipeline: query.pipeline.clone(),
+            state: query.state.map(convert::core_run_state),
+        };
+        let page = aqueduct_store::Page {
+            limit: query.limit,
+            offset: u64::from(query.offset),
+        };
+        let (records, total) = self
+            .store
+            .list_runs(&filter, page)
+            .await
+            .map_err(store_error)?;
+        let items = records.iter().map(convert::run_summary).collect();
+        Ok(Page {
+            items,
+            total,
+            limit: query.limit,
+            offset: query.offset,
+        })
+    }
+
+    async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<RunDetail, BackendError> {
+        self.run_detail(&key(pipeline, run_id)).await
+    }
+
+    async fn task_log(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+        task: &str,
+        attempt: Option<u32>,
+    ) -> Result<String, BackendError> {
+        let (path, _) = self.log_path(&key(pipeline, run_id), task, attempt).await?;
+        Ok(std::fs::read_to_string(path).unwrap_or_default())
+    }
+
+    async fn follow_log(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+        task: &str,
+        attempt: Option<u32>,
+    ) -> Result<tokio::sync::mpsc::Receiver<String>, BackendError> {
+        let run = key(pipeline, run_id);
+        let (path, attempt) = self.log_path(&run, task, attempt).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let store = self.store.clone();
+        let task = task.to_owned();
+        tokio::spawn(super::follow::follow(store, run, task, attempt, path, tx));
+        Ok(rx)
+    }
+
+    async fn trigger(&self, request: TriggerRequest) -> Result<RunSummary, BackendError> {
+        let params = request
+            .params
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                (name, text)
+            })
+            .collect();
+        let info = self
+            .handle
+            .trigger(&request.pipeline, params, request.logical_date)
+            .await
+            .map_err(command_error)?;
+        self.summary_of(&info.key()).await
+    }
+
+    async fn set_paused(&self, pipeline: &str, paused: bool) -> Result<(), BackendError> {
+        self.handle
+            .set_paused(pipeline, paused)
+            .await
+            .map_err(command_error)
+    }
+
+    async fn clear(&self, request: ClearRequest) -> Result<RunSummary, BackendError> {
+        let run = key(&request.pipeline, &request.run_id);
+        self.handle
+            .clear(run.clone(), request.task, request.downstream)
+            .await
+            .map_err(command_error)?;
+        self.summary_of(&run).await
+    }
+
+    async fn cancel(&self, pipeline: &str, run_id: &str) -> Result<RunSummary, BackendError> {
+        let run = key(pipeline, run_id);
+        self.handle
+            .cancel(run.clone())
+            .await
+            .map_err(command_error)?;
+        self.summary_of(&run).await
+    }
+
+    async fn next_runs(&self, pipeline: &str, count: u32) -> Result<Vec<NextRun>, BackendError> {
+        let def = self.def(pipeline)?;
+        let Some(timetable) =
+            Timetable::new(&def.pipeline.schedule).map_err(BackendError::Invalid)?
+        else {
+            return Ok(Vec::new());
+        };
+        let runs = timetable.runs_after(Timestamp::now(), count as usize);
+        Ok(runs
+            .into_iter()
+            .map(|run| NextRun {
+                logical_date: run.logical_date,
+                data_interval_start: run.data_interval_start,
+                data_interval_end: run.data_interval_end,
+                run_after: run.run_after,
+            })
+            .collect())
+    }
+
+    async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
+        if let Ok(cache) = self.verified.lock()
+            && let Some((role, at)) = cache.get(presented)
+            && at.elapsed() < TOKEN_CACHE
+        {
+            return Ok(Some(*role));
+        }
+        let Some(id) = aqueduct_api::token_id(presented) else {
+            return Ok(None);
+        };
+        let tokens = self.store.list_tokens().await.map_err(store_error)?;
+        let Some(record) = tokens.into_iter().find(|t| t.name == id) else {
+            return Ok(None);
+        };
+        let (token, hash) = (presented.to_owned(), record.hash.clone());
+        let valid =
+            tokio::task::spawn_blocking(move || aqueduct_api::verify_token_hash(&token, &hash))
+                .await
+                .unwrap_or(false);
+        if !valid {
+            return Ok(None);
+        }
+        let role = convert::api_role(record.role);
+        let _ = self.store.touch_token(record.id, Timestamp::now()).await;
+        if let Ok(mut cache) = self.verified.lock() {
+            cache.insert(presented.to_owned(), (role, Instant::now()));
+        }
+        Ok(Some(role))
+    }
+}

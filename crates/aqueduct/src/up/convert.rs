@@ -1,0 +1,225 @@
+//! Store records and pipeline definitions to API DTOs.
+
+use std::collections::BTreeMap;
+
+use aqueduct_api::Role;
+use aqueduct_api::dto::{
+    self, ParamInfo, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunSummary,
+    Schedule, TaskInfo, TaskInstance,
+};
+use aqueduct_core::scheduler::PipelineDef;
+use aqueduct_core::{ParamValue, RunState, TaskState};
+use aqueduct_store::{RunRecord, RunType, TaskInstanceRecord};
+use jiff::Timestamp;
+
+pub(crate) fn api_role(role: aqueduct_store::Role) -> Role {
+    match role {
+        aqueduct_store::Role::Viewer => Role::Viewer,
+        aqueduct_store::Role::Operator => Role::Operator,
+        aqueduct_store::Role::Admin => Role::Admin,
+    }
+}
+
+pub(crate) fn core_run_state(state: dto::RunState) -> RunState {
+    match state {
+        dto::RunState::Queued => RunState::Queued,
+        dto::RunState::Running => RunState::Running,
+        dto::RunState::Success => RunState::Success,
+        dto::RunState::Failed => RunState::Failed,
+        dto::RunState::Cancelled => RunState::Cancelled,
+    }
+}
+
+fn run_type(run_type: RunType) -> dto::RunType {
+    match run_type {
+        RunType::Scheduled => dto::RunType::Scheduled,
+        RunType::Manual => dto::RunType::Manual,
+        RunType::Backfill => dto::RunType::Backfill,
+    }
+}
+
+fn duration_ms(start: Option<Timestamp>, end: Option<Timestamp>) -> Option<u64> {
+    let (start, end) = (start?, end?);
+    u64::try_from(end.duration_since(start).as_millis()).ok()
+}
+
+pub(crate) fn run_summary(record: &RunRecord) -> RunSummary {
+    RunSummary {
+        pipeline: record.pipeline.clone(),
+        run_id: record.id.clone(),
+        state: record.state.into(),
+        run_type: run_type(record.run_type),
+        logical_date: record.logical_date,
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+        duration_ms: duration_ms(record.started_at, record.ended_at),
+    }
+}
+
+fn outcome(name: &str) -> Option<dto::AttemptOutcome> {
+    Some(match name {
+        "exited" => dto::AttemptOutcome::Exited,
+        "signaled" => dto::AttemptOutcome::Signaled,
+        "timed_out" => dto::AttemptOutcome::TimedOut,
+        "out_of_memory" => dto::AttemptOutcome::OutOfMemory,
+        "cancelled" => dto::AttemptOutcome::Cancelled,
+        "not_started" => dto::AttemptOutcome::NotStarted,
+        "condition_false" => dto::AttemptOutcome::ConditionFalse,
+        "lost" => dto::AttemptOutcome::Lost,
+        _ => return None,
+    })
+}
+
+fn task_instance(name: &str, record: Option<&TaskInstanceRecord>) -> TaskInstance {
+    let Some(record) = record else {
+        return TaskInstance {
+            name: name.to_owned(),
+            state: TaskState::None.into(),
+            attempts: 0,
+            exit_code: None,
+            duration_ms: None,
+            outcome: None,
+            detail: None,
+            started_at: None,
+            ended_at: None,
+            outputs: BTreeMap::new(),
+        };
+    };
+    let detail = match (record.outcome.as_deref(), record.exit_code) {
+        (Some("exited"), Some(0)) | (None, _) => None,
+        (Some("exited"), Some(code)) => Some(format!("exit code {code}")),
+        (Some(other), _) => Some(other.replace('_', " ")),
+    };
+    TaskInstance {
+        name: name.to_owned(),
+        state: record.state.into(),
+        attempts: record.attempts,
+        exit_code: record.exit_code,
+        duration_ms: duration_ms(record.started_at, record.ended_at),
+        outcome: record.outcome.as_deref().and_then(outcome),
+        detail,
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+        outputs: serde_json::from_str(&record.outputs_json).unwrap_or_default(),
+    }
+}
+
+/// The run with its tasks in the pipeline's order (`order`), then any others.
+pub(crate) fn run_detail(
+    record: &RunRecord,
+    tasks: &[TaskInstanceRecord],
+    order: &[String],
+) -> RunDetail {
+    let mut instances: Vec<TaskInstance> = order
+        .iter()
+        .map(|name| task_instance(name, tasks.iter().find(|t| &t.task == name)))
+        .collect();
+    for task in tasks.iter().filter(|t| !order.contains(&t.task)) {
+        instances.push(task_instance(&task.task, Some(task)));
+    }
+    RunDetail {
+        pipeline: record.pipeline.clone(),
+        run_id: record.id.clone(),
+        state: record.state.into(),
+        run_type: run_type(record.run_type),
+        version: record.version_id,
+        logical_date: record.logical_date,
+        data_interval_start: Some(record.data_interval_start),
+        data_interval_end: Some(record.data_interval_end),
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+        duration_ms: duration_ms(record.started_at, record.ended_at),
+        params: serde_json::from_str(&record.params_json).unwrap_or_default(),
+        tasks: instances,
+    }
+}
+
+pub(crate) fn pipeline_summary(
+    def: &PipelineDef,
+    paused: bool,
+    last_run: Option<RunSummary>,
+    next_run_at: Option<Timestamp>,
+) -> PipelineSummary {
+    let pipeline = &def.pipeline;
+    PipelineSummary {
+        name: pipeline.name.clone(),
+        description: pipeline.description.clone(),
+        labels: pipeline.labels.clone(),
+        paused,
+        schedule: pipeline.schedule.cron.clone(),
+        valid: true,
+        version: Some(def.version),
+        task_count: u32::try_from(pipeline.tasks.len()).unwrap_or(u32::MAX),
+        last_run,
+        next_run_at,
+    }
+}
+
+fn param_json(value: &ParamValue) -> serde_json::Value {
+    match value {
+        ParamValue::String(text) => text.as_str().into(),
+        ParamValue::Integer(number) => (*number).into(),
+        ParamValue::Number(number) => (*number).into(),
+        ParamValue::Boolean(flag) => (*flag).into(),
+    }
+}
+
+pub(crate) fn pipeline_detail(
+    def: &PipelineDef,
+    paused: bool,
+    versions: &[aqueduct_store::PipelineVersion],
+    next_run_at: Option<Timestamp>,
+) -> PipelineDetail {
+    let pipeline = &def.pipeline;
+    let schedule = &pipeline.schedule;
+    PipelineDetail {
+        name: pipeline.name.clone(),
+        description: pipeline.description.clone(),
+        labels: pipeline.labels.clone(),
+        paused,
+        schedule: schedule.cron.as_ref().map(|cron| Schedule {
+            cron: cron.clone(),
+            timezone: schedule.timezone.clone(),
+            catchup: schedule.catchup,
+            start_date: schedule.start_date,
+            end_date: schedule.end_date,
+        }),
+        max_active_runs: schedule.max_active_runs,
+        max_active_tasks: schedule.max_active_tasks,
+        valid: true,
+        version: Some(def.version),
+        versions: versions
+            .iter()
+            .map(|v| PipelineVersion {
+                version: v.id,
+                created_at: v.created_at,
+                commit: None,
+            })
+            .collect(),
+        params: pipeline
+            .params
+            .iter()
+            .map(|p| ParamInfo {
+                name: p.name.clone(),
+                param_type: p.param_type.name().to_owned(),
+                default: p.default.as_ref().filter(|_| !p.secret).map(param_json),
+                secret: p.secret,
+                description: p.description.clone(),
+            })
+            .collect(),
+        tasks: pipeline
+            .tasks
+            .iter()
+            .map(|t| TaskInfo {
+                name: t.name.clone(),
+                needs: t.needs.clone(),
+                trigger_rule: t.trigger.name().to_owned(),
+                retries: t.retry.retries,
+                timeout_secs: t.timeout.map(|d| d.as_secs()),
+                pool: t.pool.clone(),
+            })
+            .collect(),
+        diagnostics: Vec::new(),
+        next_run_at,
+    }
+}

@@ -1,0 +1,176 @@
+//! `aqueduct up`: the server: scheduler, executor, SQLite store and HTTP API in one process.
+
+mod backend;
+mod convert;
+mod follow;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use aqueduct_core::Pipeline;
+use aqueduct_core::scheduler::Limits;
+use aqueduct_runtime::server::{self, SecretResolver, ServerConfig};
+use aqueduct_store::Store;
+use aqueduct_store_sql::SqlStore;
+use tokio::sync::watch;
+
+use crate::args::UpArgs;
+use crate::config::{ConfigFile, Settings, database_url};
+use crate::exit;
+
+/// How often the pipelines folder is checked for changes.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+/// Wait between SIGTERM and SIGKILL when a task times out or is cancelled.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+/// How often old runs are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
+    let file = ConfigFile::load(args.config.as_deref())?;
+    let settings = Settings::resolve(
+        args.listen,
+        args.home,
+        args.pipelines,
+        args.parallelism,
+        file,
+    )?;
+    crate::logging::init(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(serve(settings))?;
+    Ok(exit::SUCCESS)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.home)
+        .with_context(|| format!("failed to create {}", settings.home.display()))?;
+    anyhow::ensure!(
+        settings.pipelines.is_dir(),
+        "pipelines folder {} does not exist",
+        settings.pipelines.display()
+    );
+    let url = database_url(&settings.home);
+    let store = Arc::new(
+        SqlStore::open(&url)
+            .await
+            .with_context(|| format!("failed to open database {url}"))?,
+    );
+    let (stop, shutdown) = watch::channel(false);
+    let mut limits = Limits::new(settings.parallelism);
+    limits.pools = settings.pools.clone();
+    let config = ServerConfig {
+        home: settings.home.clone(),
+        pipelines_dir: settings.pipelines.clone(),
+        limits,
+        kill_grace: KILL_GRACE,
+        reload_interval: RELOAD_INTERVAL,
+        secrets: secret_resolver(),
+    };
+    let (handle, status, loop_task) =
+        server::start(store.clone(), config, shutdown.clone()).await?;
+    let backend = backend::ServerBackend {
+        store: store.clone(),
+        handle,
+        status,
+        home: settings.home.clone(),
+        verified: Mutex::new(HashMap::new()),
+    };
+    let metrics = Arc::new(aqueduct_api::Metrics::new());
+    let app = aqueduct_api::app(Arc::new(backend), metrics);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    anstream::println!("aqueduct listening on http://{address}");
+    tracing::info!(%address, pipelines = %settings.pipelines.display(), home = %settings.home.display(), "server started");
+    tokio::spawn(prune_loop(
+        store.clone(),
+        settings.home.clone(),
+        settings.retention_days,
+    ));
+    let mut shutdown_http = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop.send(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown_http.wait_for(|stop| *stop).await;
+        })
+        .await?;
+    loop_task.await.context("the server loop panicked")??;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(signal) => { signal.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// Prunes finished runs older than the retention and their log folders, never active runs.
+async fn prune_loop<S: Store>(store: Arc<S>, home: PathBuf, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        interval.tick().await;
+        let cutoff = jiff::Timestamp::now()
+            - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
+        match store.prune_runs(cutoff).await {
+            Ok(pruned) => {
+                for run in &pruned {
+                    let dir = home.join("logs").join(&run.pipeline).join(&run.run_id);
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                if !pruned.is_empty() {
+                    tracing::info!(runs = pruned.len(), "pruned old runs");
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "failed to prune old runs"),
+        }
+    }
+}
+
+/// Secrets are read from the process environment or files when an attempt starts.
+fn secret_resolver() -> SecretResolver {
+    Arc::new(|pipeline: &Pipeline| {
+        crate::run_cmd::resolve_secrets(pipeline).map_err(|error| format!("{error:#}"))
+    })
+}
+
+/// `aqueduct token create`: works on the home directory without a running server.
+pub(crate) fn create_token(home: Option<PathBuf>, role: &str) -> anyhow::Result<u8> {
+    let role = aqueduct_store::Role::parse(role)
+        .with_context(|| format!("unknown role `{role}`: use viewer, operator or admin"))?;
+    let home =
+        std::path::absolute(home.unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_HOME)))?;
+    std::fs::create_dir_all(&home)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let token = runtime.block_on(async {
+        let store = SqlStore::open(&database_url(&home)).await?;
+        let token = aqueduct_api::generate_token();
+        let id = aqueduct_api::token_id(&token)
+            .context("invariant: a generated token is well formed")?
+            .to_owned();
+        let hash = aqueduct_api::hash_token(&token);
+        store
+            .create_token(&id, role, &hash, jiff::Timestamp::now())
+            .await?;
+        anyhow::Ok(token)
+    })?;
+    anstream::println!("{token}");
+    Ok(exit::SUCCESS)
+}
