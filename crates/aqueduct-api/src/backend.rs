@@ -94,6 +94,17 @@ pub struct RunQuery {
     pub offset: u32,
 }
 
+/// `POST /pipelines/{name}/backfills`: runs for every scheduled logical date in a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillRequest {
+    pub pipeline: String,
+    /// `YYYY-MM-DD` (midnight in the pipeline's zone) or RFC 3339, as the caller wrote it.
+    pub from: String,
+    pub to: String,
+    pub reprocess: crate::dto::Reprocess,
+    pub max_active_runs: u32,
+}
+
 /// `POST /pipelines/{name}/runs`: start a manual run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerRequest {
@@ -215,6 +226,12 @@ pub trait Backend: Send + Sync + 'static {
     ///
     /// Tokens look like `aq_<id>_<secret>` ([`crate::token`]): find the row by
     /// [`crate::token_id`], then check it with one [`crate::verify_token_hash`].
+    /// Creates (or clears, per `reprocess`) the runs of a date range.
+    fn backfill(
+        &self,
+        request: BackfillRequest,
+    ) -> impl Future<Output = Result<crate::dto::BackfillResult, BackendError>> + Send;
+
     fn verify_token(
         &self,
         presented: &str,

@@ -11,7 +11,8 @@ use std::pin::Pin;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+    Backend, BackendError, BackfillRequest, ClearRequest, PipelineQuery, Role, RunQuery,
+    TriggerRequest,
 };
 use crate::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunSummary};
 
@@ -43,6 +44,7 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn cancel<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunSummary>;
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
+    fn backfill(&self, request: BackfillRequest) -> BoxFuture<'_, crate::dto::BackfillResult>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -84,6 +86,9 @@ impl<B: Backend> DynBackend for B {
     }
     fn clear(&self, request: ClearRequest) -> BoxFuture<'_, RunSummary> {
         Box::pin(Backend::clear(self, request))
+    }
+    fn backfill(&self, request: BackfillRequest) -> BoxFuture<'_, crate::dto::BackfillResult> {
+        Box::pin(Backend::backfill(self, request))
     }
     fn cancel<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunSummary> {
         Box::pin(Backend::cancel(self, pipeline, run_id))

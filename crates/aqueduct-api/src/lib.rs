@@ -36,7 +36,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use backend::{
-    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+    Backend, BackendError, BackfillRequest, ClearRequest, PipelineQuery, Role, RunQuery,
+    TriggerRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};

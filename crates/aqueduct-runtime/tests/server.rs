@@ -166,3 +166,63 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_runs_missing_dates_and_reprocesses_failed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    // a daily pipeline without catchup: the scheduler only creates today's run
+    write_pipeline(
+        &pipelines,
+        "daily",
+        "  schedule: \"@daily\"\n  startDate: 2026-01-01\n  tasks:\n    - name: t\n      run: \"[ {{ ds }} != 2026-01-03 ] || [ -f ok ]\"\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, _join) = server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+        .await
+        .unwrap();
+    let request = |reprocess| server::BackfillRequest {
+        pipeline: "daily".into(),
+        from: "2026-01-02".into(),
+        to: "2026-01-04".into(),
+        reprocess,
+        max_active_runs: 1,
+    };
+    let keys = handle
+        .backfill(request(server::Reprocess::Missing))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = keys.iter().map(|k| k.run_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "backfill__2026-01-02T00:00:00+00:00",
+            "backfill__2026-01-03T00:00:00+00:00",
+            "backfill__2026-01-04T00:00:00+00:00"
+        ]
+    );
+    wait_for_state(&*store, &keys[0], RunState::Success).await;
+    wait_for_state(&*store, &keys[1], RunState::Failed).await;
+    wait_for_state(&*store, &keys[2], RunState::Success).await;
+    // missing: nothing left to do; failed: only the failed date runs again
+    assert!(
+        handle
+            .backfill(request(server::Reprocess::Missing))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    std::fs::write(pipelines.join("ok"), "").unwrap();
+    let again = handle
+        .backfill(request(server::Reprocess::Failed))
+        .await
+        .unwrap();
+    assert_eq!(again, [keys[1].clone()]);
+    wait_for_state(&*store, &keys[1], RunState::Success).await;
+    // bad ranges are refused
+    let mut bad = request(server::Reprocess::All);
+    bad.from = "2026-02-01".into();
+    assert!(handle.backfill(bad).await.is_err());
+}

@@ -17,10 +17,10 @@ pub use pipeline::{
     PipelineVersion, Schedule, TaskInfo,
 };
 pub use request::{
-    ClearBody, ListPipelineRunsParams, ListPipelinesParams, ListRunsParams, LogParams,
-    NextRunsParams, TriggerBody,
+    BackfillBody, ClearBody, ListPipelineRunsParams, ListPipelinesParams, ListRunsParams,
+    LogParams, NextRunsParams, Reprocess, TriggerBody,
 };
-pub use run::{AttemptOutcome, RunDetail, RunSummary, RunType, TaskInstance};
+pub use run::{AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskInstance};
 
 /// One page of a list, with what is needed to fetch the next one.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::RunState;
@@ -85,4 +85,32 @@ pub struct NextRunsParams {
 pub struct LogParams {
     /// Attempt number, from 1; default the latest attempt.
     pub attempt: Option<u32>,
+}
+
+/// Which logical dates of the range a backfill (re)runs (Airflow 3's `reprocess_behavior`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reprocess {
+    /// Only dates without a run.
+    #[default]
+    Missing,
+    /// Dates without a run, and dates whose run failed (those are cleared and run again).
+    Failed,
+    /// Every date: finished runs are cleared and run again.
+    All,
+}
+
+/// Body of `POST /pipelines/{name}/backfills` (an empty body has no range and is refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillBody {
+    /// First logical date: `YYYY-MM-DD` (midnight in the pipeline's time zone) or RFC 3339.
+    pub from: String,
+    /// Last logical date (inclusive), same formats.
+    pub to: String,
+    #[serde(default)]
+    pub reprocess: Reprocess,
+    /// Most runs of this backfill active at once; it never takes the slots of the pipeline's
+    /// regular runs. Default 4.
+    pub max_active_runs: Option<u32>,
 }

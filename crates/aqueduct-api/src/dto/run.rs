@@ -102,3 +102,10 @@ impl From<&aqueduct_core::AttemptOutcome> for AttemptOutcome {
         }
     }
 }
+
+/// The outcome of `POST /pipelines/{name}/backfills`: the runs created or cleared, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BackfillResult {
+    pub pipeline: String,
+    pub runs: Vec<RunSummary>,
+}

@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::backend::{PipelineQuery, TriggerRequest};
+use crate::backend::{BackfillRequest, PipelineQuery, TriggerRequest};
 use crate::dto::{
-    ListPipelinesParams, NextRuns, NextRunsParams, Page, PausedState, PipelineDetail,
-    PipelineSummary, RunSummary, TriggerBody,
+    BackfillBody, BackfillResult, ListPipelinesParams, NextRuns, NextRunsParams, Page, PausedState,
+    PipelineDetail, PipelineSummary, RunSummary, TriggerBody,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(unpause_pipeline))
         .routes(routes!(next_runs))
         .routes(routes!(trigger_run))
+        .routes(routes!(backfill))
 }
 
 /// List pipelines, sorted by name.
@@ -153,4 +154,37 @@ async fn trigger_run(
         Json(run),
     )
         .into_response())
+}
+
+/// Default `max_active_runs` of a backfill.
+const DEFAULT_BACKFILL_ACTIVE: u32 = 4;
+
+/// Backfill a date range: a run for every scheduled logical date from `from` to `to`; with
+/// `reprocess`, failed (or all) finished runs of those dates are cleared and run again.
+#[utoipa::path(post, path = "/pipelines/{name}/backfills", tag = "pipelines",
+    params(("name" = String, Path, description = "Pipeline name")),
+    request_body(content = BackfillBody, description = "Date range, reprocessing and concurrency"),
+    responses(
+        (status = 201, description = "The runs created or cleared, oldest first", body = BackfillResult),
+        (status = 404, description = "No such pipeline (`not_found`)", body = ErrorBody),
+    ))]
+async fn backfill(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<BackfillBody>,
+) -> Result<Response, ApiError> {
+    let max_active_runs = body.max_active_runs.unwrap_or(DEFAULT_BACKFILL_ACTIVE);
+    if max_active_runs == 0 {
+        return Err(ApiError::invalid("max_active_runs must be at least 1"));
+    }
+    let request = BackfillRequest {
+        pipeline: name,
+        from: body.from,
+        to: body.to,
+        reprocess: body.reprocess,
+        max_active_runs,
+    };
+    let result = state.backend.backfill(request).await?;
+    tracing::info!(pipeline = %result.pipeline, runs = result.runs.len(), "backfill started through the api");
+    Ok((StatusCode::CREATED, Json(result)).into_response())
 }

@@ -313,6 +313,28 @@ impl Backend for FakeBackend {
         })
     }
 
+    async fn backfill(
+        &self,
+        request: aqueduct_api::BackfillRequest,
+    ) -> Result<aqueduct_api::dto::BackfillResult, BackendError> {
+        if request.from > request.to {
+            return Err(BackendError::Invalid("from is after to".into()));
+        }
+        self.with(|state| {
+            state
+                .pipelines
+                .iter()
+                .find(|p| p.name == request.pipeline)
+                .ok_or_else(|| {
+                    BackendError::NotFound(format!("no pipeline named {}", request.pipeline))
+                })?;
+            Ok(aqueduct_api::dto::BackfillResult {
+                pipeline: request.pipeline.clone(),
+                runs: Vec::new(),
+            })
+        })
+    }
+
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
         Ok(match presented {
             VIEWER => Some(Role::Viewer),

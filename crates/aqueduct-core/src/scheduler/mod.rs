@@ -62,6 +62,16 @@ pub struct RunInfo {
     pub data_interval_end: Timestamp,
     pub run_after: Timestamp,
     pub params: BTreeMap<String, ParamValue>,
+    /// The backfill this run belongs to, if any.
+    pub backfill: Option<Backfill>,
+}
+
+/// A backfill's identity and concurrency: its runs are limited by their own
+/// `max_active_runs`, never by (nor counted against) the pipeline's regular `maxActiveRuns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backfill {
+    pub id: i64,
+    pub max_active_runs: u32,
 }
 
 /// A run's identity: run ids are unique within their pipeline, as in Airflow.

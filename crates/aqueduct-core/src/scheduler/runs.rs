@@ -185,6 +185,7 @@ impl Scheduler {
                     data_interval_end: scheduled.data_interval_end,
                     run_after: scheduled.run_after,
                     params,
+                    backfill: None,
                 });
             }
         }
@@ -193,7 +194,8 @@ impl Scheduler {
         }
     }
 
-    /// Starts queued runs, oldest logical date first, within each pipeline's `maxActiveRuns`.
+    /// Starts queued runs, oldest logical date first: regular runs within the pipeline's
+    /// `maxActiveRuns`, backfill runs within their backfill's own limit.
     pub(super) fn start_queued_runs(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
         let mut queued: Vec<(Timestamp, RunKey)> = self
             .runs
@@ -204,12 +206,18 @@ impl Scheduler {
         queued.sort();
         for (_, key) in queued {
             let run = &self.runs[&key];
-            let limit = run.pipeline.schedule.max_active_runs as usize;
-            let pipeline = run.info.pipeline.clone();
+            let backfill = run.info.backfill;
+            let limit = match backfill {
+                Some(backfill) => backfill.max_active_runs as usize,
+                None => run.pipeline.schedule.max_active_runs as usize,
+            };
             let active = self
                 .runs
                 .values()
-                .filter(|r| r.info.pipeline == pipeline && r.machine.state() == RunState::Running)
+                .filter(|r| {
+                    r.info.pipeline == key.pipeline && r.machine.state() == RunState::Running
+                })
+                .filter(|r| r.info.backfill.map(|b| b.id) == backfill.map(|b| b.id))
                 .count();
             if active >= limit {
                 continue;

@@ -72,6 +72,7 @@ fn manual(def: &PipelineDef, run_id: &str, logical_date: Timestamp) -> RunInfo {
         data_interval_end: logical_date,
         run_after: logical_date,
         params: BTreeMap::new(),
+        backfill: None,
     }
 }
 
@@ -495,4 +496,37 @@ fn run_ids_are_unique_per_pipeline_not_per_server() {
         sim.trace
     );
     assert!(!sim.trace.contains("rejected"), "{}", sim.trace);
+}
+
+#[test]
+fn backfills_have_their_own_concurrency_and_never_block_regular_runs() {
+    let def = pipeline("p", &["a"], |p| p.schedule.max_active_runs = 1);
+    let mut sim = Sim::new(Limits::new(16), "2026-01-10T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    let backfill = Backfill {
+        id: 7,
+        max_active_runs: 2,
+    };
+    let runs: Vec<RunInfo> = (1..=4)
+        .map(|day| {
+            let date = at(&format!("2026-01-0{day}T00:00:00Z"));
+            RunInfo {
+                backfill: Some(backfill),
+                run_type: RunType::Backfill,
+                ..manual(&def, &format!("backfill__{day}"), date)
+            }
+        })
+        .collect();
+    sim.input(Input::Backfill(runs));
+    assert_eq!(
+        sim.running.len(),
+        2,
+        "the backfill's own limit: {}",
+        sim.trace
+    );
+    // a manual run still starts: maxActiveRuns counts regular runs only
+    sim.input(Input::Trigger(manual(&def, "manual", sim.now)));
+    assert_eq!(sim.running.len(), 3, "{}", sim.trace);
+    sim.run_until("2026-01-10T01:00:00Z");
+    assert_eq!(sim.trace.matches(" success").count(), 5, "{}", sim.trace);
 }

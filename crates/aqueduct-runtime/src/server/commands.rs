@@ -45,6 +45,33 @@ pub(crate) enum Command {
         downstream: bool,
         reply: Reply<()>,
     },
+    Backfill {
+        request: BackfillRequest,
+        reply: Reply<Vec<RunKey>>,
+    },
+}
+
+/// Which logical dates of a backfill's range get a run (Airflow 3's `reprocess_behavior`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reprocess {
+    /// Only dates without a run.
+    Missing,
+    /// Dates without a run and dates whose run failed (cleared and run again).
+    Failed,
+    /// Every date; finished runs are cleared and run again.
+    All,
+}
+
+/// A backfill of a date range.
+#[derive(Debug, Clone)]
+pub struct BackfillRequest {
+    pub pipeline: String,
+    /// `YYYY-MM-DD` (midnight in the pipeline's time zone) or RFC 3339.
+    pub from: String,
+    pub to: String,
+    pub reprocess: Reprocess,
+    /// Most runs of this backfill active at once.
+    pub max_active_runs: u32,
 }
 
 /// A cheap, cloneable handle to a running server loop.
@@ -94,6 +121,11 @@ impl ServerHandle {
     /// Cancels an active run.
     pub async fn cancel(&self, run: RunKey) -> Result<(), CommandError> {
         self.ask(|reply| Command::Cancel { run, reply }).await
+    }
+
+    /// Creates (or clears) the runs of a date range; returns them, oldest first.
+    pub async fn backfill(&self, request: BackfillRequest) -> Result<Vec<RunKey>, CommandError> {
+        self.ask(|reply| Command::Backfill { request, reply }).await
     }
 
     /// Clears a whole run, one task, or a task and everything downstream of it.

@@ -227,12 +227,16 @@ impl<S: Store> Server<S> {
                 let result = self.clear(run, task, downstream).await;
                 let _ = reply.send(result);
             }
+            Command::Backfill { request, reply } => {
+                let result = self.backfill(request).await;
+                let _ = reply.send(result);
+            }
         }
         Ok(())
     }
 
     /// Feeds an input and turns a rejection into an error.
-    async fn checked(&mut self, input: Input) -> Result<(), CommandError> {
+    pub(super) async fn checked(&mut self, input: Input) -> Result<(), CommandError> {
         let effects = self.scheduler.handle(Timestamp::now(), input);
         let rejected = effects.iter().find_map(|effect| match effect {
             Effect::Rejected { reason } => Some(reason.clone()),
@@ -287,6 +291,7 @@ impl<S: Store> Server<S> {
             data_interval_end: logical_date,
             run_after: now,
             params,
+            backfill: None,
         };
         if self.store.get_run(name, &info.run_id).await.is_ok() {
             return Err(CommandError::Conflict(format!(
@@ -298,7 +303,7 @@ impl<S: Store> Server<S> {
         Ok(info)
     }
 
-    async fn clear(
+    pub(super) async fn clear(
         &mut self,
         run: RunKey,
         task: Option<String>,

@@ -6,6 +6,7 @@
 //! output can no longer be captured) and reports them as lost, which retries them per policy.
 //! Scheduled run ids are unique in the store, so a slot is never run twice.
 
+mod backfill;
 mod commands;
 mod effects;
 mod load;
@@ -25,7 +26,7 @@ use aqueduct_store::{Store, TaskInstanceRecord};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-pub use commands::{CommandError, ServerHandle};
+pub use commands::{BackfillRequest, CommandError, Reprocess, ServerHandle};
 pub use status::{ServerStatus, StatusSnapshot};
 
 use crate::attempt::Ended;

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aqueduct_core::run::TaskInstance;
-use aqueduct_core::scheduler::{RestoredRun, RunInfo, RunKey, RunType};
+use aqueduct_core::scheduler::{Backfill, RestoredRun, RunInfo, RunKey, RunType};
+
+/// Concurrency of a restored backfill (the limit given at its start is not stored).
+pub(crate) const DEFAULT_BACKFILL_ACTIVE: u32 = 4;
 use aqueduct_core::{ParamValue, Pipeline, RunState, TaskState};
 use aqueduct_store::{RunRecord, TaskInstanceRecord};
 use jiff::Timestamp;
@@ -75,7 +78,7 @@ pub(crate) fn run_record(info: &RunInfo, now: Timestamp) -> RunRecord {
         created_at: now,
         started_at: None,
         ended_at: None,
-        backfill_id: None,
+        backfill_id: info.backfill.map(|backfill| backfill.id),
     }
 }
 
@@ -117,6 +120,11 @@ pub(crate) fn run_info(record: &RunRecord) -> RunInfo {
         data_interval_end: record.data_interval_end,
         run_after: record.run_after,
         params: parse_params(&record.params_json),
+        // a backfill's concurrency is not stored: restored backfill runs use the default
+        backfill: record.backfill_id.map(|id| Backfill {
+            id,
+            max_active_runs: DEFAULT_BACKFILL_ACTIVE,
+        }),
     }
 }
 

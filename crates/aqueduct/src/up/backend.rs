@@ -12,7 +12,9 @@ use aqueduct_api::{
 };
 use aqueduct_core::schedule::Timetable;
 use aqueduct_core::scheduler::{PipelineDef, RunKey};
-use aqueduct_runtime::server::{CommandError, ServerHandle, ServerStatus};
+use aqueduct_runtime::server::{
+    BackfillRequest, CommandError, Reprocess, ServerHandle, ServerStatus,
+};
 use aqueduct_store::{RunFilter, Store};
 use jiff::Timestamp;
 
@@ -347,6 +349,35 @@ impl<S: Store> Backend for ServerBackend<S> {
                 run_after: run.run_after,
             })
             .collect())
+    }
+
+    async fn backfill(
+        &self,
+        request: aqueduct_api::BackfillRequest,
+    ) -> Result<aqueduct_api::dto::BackfillResult, BackendError> {
+        let reprocess = match request.reprocess {
+            aqueduct_api::dto::Reprocess::Missing => Reprocess::Missing,
+            aqueduct_api::dto::Reprocess::Failed => Reprocess::Failed,
+            aqueduct_api::dto::Reprocess::All => Reprocess::All,
+        };
+        let pipeline = request.pipeline.clone();
+        let keys = self
+            .handle
+            .backfill(BackfillRequest {
+                pipeline: request.pipeline,
+                from: request.from,
+                to: request.to,
+                reprocess,
+                max_active_runs: request.max_active_runs,
+            })
+            .await
+            .map_err(command_error)?;
+        let mut runs = Vec::new();
+        for key in &keys {
+            runs.push(self.summary_of(key).await?);
+        }
+        runs.sort_by_key(|run| run.logical_date);
+        Ok(aqueduct_api::dto::BackfillResult { pipeline, runs })
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
