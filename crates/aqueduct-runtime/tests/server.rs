@@ -19,6 +19,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         kill_grace: Duration::from_millis(200),
         reload_interval: Duration::from_millis(50),
         secrets: Arc::new(|_| Ok(Vec::new())),
+        observer: None,
     }
 }
 

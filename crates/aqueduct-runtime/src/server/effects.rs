@@ -5,6 +5,8 @@ use aqueduct_core::scheduler::{Effect, Input, RunInfo, RunKey, RunType};
 use aqueduct_core::template::{RunContext, airflow_ts};
 use aqueduct_core::{RunState, TaskIndex, TaskState};
 use aqueduct_store::{Change, RunUpdate, Store, TaskInstanceRecord};
+use std::time::Duration;
+
 use jiff::Timestamp;
 
 use super::commands::{Command, CommandError};
@@ -22,7 +24,21 @@ impl<S: Store> Server<S> {
             }
         }
         if !changes.is_empty() {
+            let started = std::time::Instant::now();
             self.store.apply(changes).await?;
+            let took = started.elapsed();
+            self.observe(super::ServerEvent::Store {
+                operation: "apply",
+                took,
+            });
+        }
+        for effect in &effects {
+            super::observe::log_effect(effect, |run, task| {
+                self.runs
+                    .get(run)
+                    .map(|meta| meta.pipeline.tasks[task].name.clone())
+            });
+            self.observe_effect(effect, now);
         }
         for effect in effects {
             match effect {
@@ -34,9 +50,6 @@ impl<S: Store> Server<S> {
                 }
                 Effect::RunState { run, state } if state.is_finished() => {
                     self.runs.remove(&run);
-                }
-                Effect::Rejected { reason } => {
-                    tracing::warn!(%reason, "scheduler rejected an input")
                 }
                 _ => {}
             }
@@ -89,6 +102,35 @@ impl<S: Store> Server<S> {
                 paused: *paused,
             }),
             _ => None,
+        }
+    }
+
+    fn observe_effect(&self, effect: &Effect, now: Timestamp) {
+        match effect {
+            Effect::RunState { run, state } if state.is_finished() => {
+                let event = super::ServerEvent::RunFinished {
+                    pipeline: run.pipeline.clone(),
+                    state: *state,
+                };
+                self.observe(event);
+            }
+            Effect::TaskState {
+                run, task, state, ..
+            } if state.is_finished() || *state == TaskState::UpForRetry => {
+                let started = self
+                    .runs
+                    .get(run)
+                    .and_then(|meta| meta.extras[*task].started_at);
+                let duration =
+                    started.and_then(|at| Duration::try_from(now.duration_since(at)).ok());
+                let event = super::ServerEvent::AttemptFinished {
+                    pipeline: run.pipeline.clone(),
+                    state: *state,
+                    duration,
+                };
+                self.observe(event);
+            }
+            _ => {}
         }
     }
 
@@ -276,10 +318,14 @@ impl<S: Store> Server<S> {
             .map_err(|e| CommandError::Invalid(e.to_string()))?;
         let now = Timestamp::now();
         let logical_date = logical_date.unwrap_or(now);
-        let stamp = if logical_date == now {
-            now.to_string()
-        } else {
+        let now = aqueduct_store::truncate_to_micros(now);
+        let logical_date = aqueduct_store::truncate_to_micros(logical_date);
+        // Airflow's manual run id; microseconds keep two triggers in one second apart
+        let stamp = if logical_date.subsec_nanosecond() == 0 {
             airflow_ts(logical_date)
+        } else {
+            let utc = logical_date.to_zoned(jiff::tz::TimeZone::UTC);
+            utc.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()
         };
         let info = RunInfo {
             run_id: format!("manual__{stamp}"),

@@ -10,6 +10,7 @@ mod backfill;
 mod commands;
 mod effects;
 mod load;
+mod observe;
 mod records;
 mod status;
 
@@ -27,6 +28,7 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 pub use commands::{BackfillRequest, CommandError, Reprocess, ServerHandle};
+pub use observe::{Observer, ServerEvent};
 pub use status::{ServerStatus, StatusSnapshot};
 
 use crate::attempt::Ended;
@@ -47,6 +49,8 @@ pub struct ServerConfig {
     /// How often the folder is checked for changes.
     pub reload_interval: Duration,
     pub secrets: SecretResolver,
+    /// Receives metrics events, when set.
+    pub observer: Option<Observer>,
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.
@@ -116,7 +120,13 @@ pub async fn start<S: Store>(
             tokio::select! {
                 Some(command) = commands.recv() => server.command(command).await?,
                 Some((run, ended)) = ended_rx.recv() => server.attempt_ended(run, ended).await?,
-                () = crate::runner::sleep_until(wake) => server.step(Input::Tick).await?,
+                () = crate::runner::sleep_until(wake) => {
+                    if let Some(lag) = wake.map(|at| Timestamp::now().duration_since(at)) {
+                        let lag = Duration::try_from(lag).unwrap_or(Duration::ZERO);
+                        server.observe(ServerEvent::WokeLate { lag });
+                    }
+                    server.step(Input::Tick).await?
+                }
                 _ = reload.tick() => {
                     let now = load::fingerprint(&server.config.pipelines_dir);
                     if now != fingerprint {
@@ -268,8 +278,32 @@ impl<S: Store> Server<S> {
         let started = std::time::Instant::now();
         let effects = self.scheduler.handle(Timestamp::now(), input);
         self.carry_out(effects).await?;
-        self.status.record_step(started.elapsed());
+        let took = started.elapsed();
+        self.status.record_step(took);
+        self.observe(ServerEvent::Step { took });
+        let (running, queued) = self.task_counts();
+        self.observe(ServerEvent::TaskCounts { running, queued });
         Ok(())
+    }
+
+    fn observe(&self, event: ServerEvent) {
+        if let Some(observer) = &self.config.observer {
+            observer(event);
+        }
+    }
+
+    fn task_counts(&self) -> (u64, u64) {
+        let mut counts = (0, 0);
+        for run in self.scheduler.runs() {
+            for task in run.machine.tasks() {
+                match task.state {
+                    TaskState::Running => counts.0 += 1,
+                    TaskState::Queued => counts.1 += 1,
+                    _ => {}
+                }
+            }
+        }
+        counts
     }
 
     async fn attempt_ended(&mut self, run: RunKey, ended: Ended) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use aqueduct_core::Pipeline;
 use aqueduct_core::scheduler::Limits;
-use aqueduct_runtime::server::{self, SecretResolver, ServerConfig};
+use aqueduct_runtime::server::{self, Observer, SecretResolver, ServerConfig, ServerEvent};
 use aqueduct_store::Store;
 use aqueduct_store_sql::SqlStore;
 use tokio::sync::watch;
@@ -61,6 +61,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .with_context(|| format!("failed to open database {url}"))?,
     );
     let (stop, shutdown) = watch::channel(false);
+    let metrics = Arc::new(aqueduct_api::Metrics::new());
     let mut limits = Limits::new(settings.parallelism);
     limits.pools = settings.pools.clone();
     let config = ServerConfig {
@@ -70,6 +71,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         kill_grace: KILL_GRACE,
         reload_interval: RELOAD_INTERVAL,
         secrets: secret_resolver(),
+        observer: Some(observer(metrics.clone())),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
@@ -80,7 +82,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         home: settings.home.clone(),
         verified: Mutex::new(HashMap::new()),
     };
-    let metrics = Arc::new(aqueduct_api::Metrics::new());
     let app = aqueduct_api::app(Arc::new(backend), metrics);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -140,6 +141,24 @@ async fn prune_loop<S: Store>(store: Arc<S>, home: PathBuf, retention_days: u32)
             Err(error) => tracing::warn!(error = %error, "failed to prune old runs"),
         }
     }
+}
+
+/// Feeds the server loop's events into the Prometheus registry.
+fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
+    Arc::new(move |event| match event {
+        ServerEvent::RunFinished { pipeline, state } => metrics.run_finished(&pipeline, state),
+        ServerEvent::AttemptFinished {
+            pipeline,
+            state,
+            duration,
+        } => {
+            metrics.task_attempt_finished(&pipeline, state, duration.unwrap_or_default());
+        }
+        ServerEvent::Step { took } => metrics.scheduler_tick_finished(took),
+        ServerEvent::WokeLate { lag } => metrics.scheduler_woke_late(lag),
+        ServerEvent::TaskCounts { running, queued } => metrics.task_counts_changed(running, queued),
+        ServerEvent::Store { operation, took } => metrics.store_operation_finished(operation, took),
+    })
 }
 
 /// Secrets are read from the process environment or files when an attempt starts.
