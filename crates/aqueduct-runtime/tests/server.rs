@@ -227,3 +227,64 @@ async fn backfill_runs_missing_dates_and_reprocesses_failed_ones() {
     bad.from = "2026-02-01".into();
     assert!(handle.backfill(bad).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_edit_keeps_the_last_good_version_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "keep",
+        "  tasks:\n    - name: a\n      run: 'true'\n",
+    );
+    write_pipeline(
+        &pipelines,
+        "other",
+        "  tasks:\n    - name: b\n      run: 'true'\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, status, _join) =
+        server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+            .await
+            .unwrap();
+    let version = status
+        .snapshot()
+        .pipelines
+        .iter()
+        .find(|d| d.pipeline.name == "keep")
+        .unwrap()
+        .version;
+    write_pipeline(
+        &pipelines,
+        "keep",
+        "  tasks:\n    - name: a\n      run: 'true'\n      needs: [nope]\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status.snapshot().diagnostics.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the invalid edit was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let snapshot = status.snapshot();
+    assert_eq!(snapshot.diagnostics[0].code.as_str(), "unknown_task");
+    let kept = snapshot
+        .pipelines
+        .iter()
+        .find(|d| d.pipeline.name == "keep")
+        .unwrap();
+    assert_eq!(kept.version, version, "the last good version stays");
+    assert!(
+        snapshot
+            .pipelines
+            .iter()
+            .any(|d| d.pipeline.name == "other"),
+        "other files are unaffected"
+    );
+    let info = handle.trigger("keep", vec![], None).await.unwrap();
+    assert_eq!(info.version, version);
+    wait_for_state(&*store, &info.key(), RunState::Success).await;
+}

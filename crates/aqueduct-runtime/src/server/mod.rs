@@ -178,7 +178,25 @@ impl<S: Store> Server<S> {
             load::load_folder(&*self.store, &self.config.pipelines_dir, &self.defs_by_file).await?;
         self.defs_by_file = loaded.by_file;
         let defs: Vec<PipelineDef> = self.defs_by_file.values().flatten().cloned().collect();
-        self.status.set_pipelines(&defs, loaded.diagnostics);
+        let previous = self.status.snapshot().diagnostics;
+        if previous != loaded.diagnostics {
+            for problem in &loaded.diagnostics {
+                tracing::warn!(
+                    file = %problem.file.display(), line = problem.line, column = problem.column,
+                    code = problem.code.as_str(), message = %problem.message,
+                    "invalid pipeline file; its pipelines keep their last good version"
+                );
+            }
+        }
+        let files = self
+            .defs_by_file
+            .iter()
+            .flat_map(|(file, defs)| {
+                defs.iter()
+                    .map(move |def| (def.pipeline.name.clone(), file.clone()))
+            })
+            .collect();
+        self.status.set_pipelines(&defs, files, loaded.diagnostics);
         self.step(Input::Pipelines(defs)).await
     }
 

@@ -11,6 +11,9 @@ use aqueduct_spec::Diagnostic;
 #[derive(Debug, Clone, Default)]
 pub struct StatusSnapshot {
     pub pipelines: Vec<PipelineDef>,
+    /// The file each pipeline came from.
+    pub files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// Problems of the files that failed validation.
     pub diagnostics: Vec<Diagnostic>,
     /// Duration of the latest scheduler step (handle + persist + launch).
     pub last_step: Duration,
@@ -29,9 +32,15 @@ impl ServerStatus {
         self.inner.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    pub(crate) fn set_pipelines(&self, pipelines: &[PipelineDef], diagnostics: Vec<Diagnostic>) {
+    pub(crate) fn set_pipelines(
+        &self,
+        pipelines: &[PipelineDef],
+        files: std::collections::BTreeMap<String, std::path::PathBuf>,
+        diagnostics: Vec<Diagnostic>,
+    ) {
         if let Ok(mut status) = self.inner.lock() {
             status.pipelines = pipelines.to_vec();
+            status.files = files;
             status.diagnostics = diagnostics;
         }
     }

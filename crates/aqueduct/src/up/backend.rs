@@ -79,12 +79,36 @@ impl<S: Store> ServerBackend<S> {
             .list_runs(&filter, aqueduct_store::Page::first(1))
             .await
             .map_err(store_error)?;
-        Ok(convert::pipeline_summary(
+        let mut summary = convert::pipeline_summary(
             def,
             paused,
             last.first().map(convert::run_summary),
             next_run_at(def),
-        ))
+        );
+        summary.valid = self.diagnostics_of(name).is_empty();
+        Ok(summary)
+    }
+
+    /// Problems of the file a pipeline came from: when it is invalid now, the pipeline keeps
+    /// its last good version and shows why.
+    fn diagnostics_of(&self, name: &str) -> Vec<aqueduct_api::dto::Diagnostic> {
+        let status = self.status.snapshot();
+        let Some(file) = status.files.get(name) else {
+            return Vec::new();
+        };
+        status
+            .diagnostics
+            .iter()
+            .filter(|d| &d.file == file)
+            .map(|d| aqueduct_api::dto::Diagnostic {
+                code: d.code.as_str().to_owned(),
+                message: d.message.clone(),
+                file: d.file.display().to_string(),
+                line: u32::try_from(d.line).unwrap_or(0),
+                column: u32::try_from(d.column).unwrap_or(0),
+                hint: d.hint.clone(),
+            })
+            .collect()
     }
 
     async fn run_detail(&self, key: &RunKey) -> Result<RunDetail, BackendError> {
@@ -225,12 +249,10 @@ impl<S: Store> Backend for ServerBackend<S> {
             .map(|row| row.paused)
             .unwrap_or(false);
         let versions = self.store.list_versions(name).await.map_err(store_error)?;
-        Ok(convert::pipeline_detail(
-            &def,
-            paused,
-            &versions,
-            next_run_at(&def),
-        ))
+        let mut detail = convert::pipeline_detail(&def, paused, &versions, next_run_at(&def));
+        detail.diagnostics = self.diagnostics_of(name);
+        detail.valid = detail.diagnostics.is_empty();
+        Ok(detail)
     }
 
     async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
