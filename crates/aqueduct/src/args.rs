@@ -44,6 +44,9 @@ pub(crate) enum Command {
     /// Manage API tokens (works on the home directory without a running server).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The client verbs (pipelines, runs, tasks, logs, trigger, ...): talk to a running server.
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 #[derive(Debug, Args)]
@@ -168,7 +171,7 @@ fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
         .map_err(|error| format!("expected RFC 3339 such as 2026-03-28T00:00:00Z: {error}"))
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;

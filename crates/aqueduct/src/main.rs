@@ -1,9 +1,11 @@
 //! The `aqueduct` binary: flags and config in, library calls out, exit codes back.
 //!
-//! Exit codes: 0 success; 1 a failed run or invalid pipelines (`validate`); 2 usage errors and
-//! pipelines that cannot start; 130 a run cancelled with Ctrl-C.
+//! Exit codes: 0 success; 1 a failed run, invalid pipelines (`validate`), or a client verb's
+//! error from (or failure to reach) the server; 2 usage errors and pipelines that cannot start;
+//! 130 a run cancelled with Ctrl-C.
 
 mod args;
+mod client;
 mod config;
 mod diagnostics;
 mod logging;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::NextRuns(args) => next_runs_cmd::next_runs(args),
         Command::Up(args) => up::up(args),
         Command::Token(args::TokenCommand::Create { role, home }) => up::create_token(home, &role),
+        Command::Client(command) => Ok(client::run(command)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,280 @@
+//! Flags of the client verbs (`aqueduct pipelines`, `runs`, `trigger`, ...): which server, which
+//! token, which output format, and each verb's own arguments.
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::args::{Output, parse_param};
+
+/// The exit statuses every client verb shares (`trigger --wait` adds the run's outcome).
+const EXIT_STATUS: &str = "Exit status: 0 on success, 1 when the server answers an error or \
+cannot be reached, 2 on usage errors.";
+
+/// The verbs that talk to a running `aqueduct up` over its HTTP API.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// List a server's pipelines: paused, schedule, last run and next run.
+    #[command(after_help = EXIT_STATUS)]
+    Pipelines(PipelinesArgs),
+    /// Show one pipeline of a server: schedule, params, tasks and versions.
+    #[command(after_help = EXIT_STATUS)]
+    Pipeline(PipelineArgs),
+    /// List a server's runs, newest first.
+    #[command(after_help = EXIT_STATUS)]
+    Runs(RunsArgs),
+    /// Show one run and its tasks: state, attempts, exit code, duration.
+    #[command(after_help = EXIT_STATUS)]
+    Tasks(RunArgs),
+    /// Print the log of a task attempt; with --follow, stream it until the attempt ends.
+    #[command(after_help = EXIT_STATUS)]
+    Logs(LogsArgs),
+    /// Trigger a manual run and print its run id.
+    ///
+    /// Exit status: 0 when the run was created (with --wait: when it succeeded), 1 when the
+    /// server answers an error or cannot be reached (with --wait: also when the run failed or
+    /// was cancelled), 2 on usage errors.
+    Trigger(TriggerArgs),
+    /// Create the runs of a date range (a backfill) and list them.
+    #[command(after_help = EXIT_STATUS)]
+    Backfill(BackfillArgs),
+    /// Pause a pipeline's schedule (manual triggers still work).
+    #[command(after_help = EXIT_STATUS)]
+    Pause(PipelineArgs),
+    /// Resume a pipeline's schedule.
+    #[command(after_help = EXIT_STATUS)]
+    Unpause(PipelineArgs),
+    /// Clear a run's tasks so they run again: all of them, or one (and what depends on it).
+    #[command(after_help = EXIT_STATUS)]
+    Clear(ClearArgs),
+    /// Cancel a run: running attempts are stopped, the rest never start.
+    #[command(after_help = EXIT_STATUS)]
+    Cancel(RunArgs),
+}
+
+/// Which server, with which token, and how to print its answers; shared by every client verb.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server options")]
+pub(crate) struct Connection {
+    /// Base URL of the server (http only for now).
+    #[arg(long, env = "AQUEDUCT_URL", value_name = "URL",
+          default_value = "http://127.0.0.1:8080", value_parser = parse_base_url)]
+    pub(crate) url: String,
+    /// API token, sent as a bearer token (create one with `aqueduct token create`).
+    #[arg(
+        long,
+        env = "AQUEDUCT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
+    /// Output format: tables for people, or the API's JSON document for scripts.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PipelinesArgs {
+    /// Only pipelines whose name or description contains this (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
+    #[command(flatten)]
+    pub(crate) page: PageArgs,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+/// A page of a list.
+#[derive(Debug, Args)]
+pub(crate) struct PageArgs {
+    /// How many items to show (1 to 500). [default: 50]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub(crate) limit: Option<u32>,
+    /// How many items to skip. [default: 0]
+    #[arg(long, value_name = "N")]
+    pub(crate) offset: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PipelineArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    /// Only runs of this pipeline.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) pipeline: Option<String>,
+    /// Only runs in this state.
+    #[arg(long, value_enum)]
+    pub(crate) state: Option<RunStateFilter>,
+    #[command(flatten)]
+    pub(crate) page: PageArgs,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+/// A run state, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RunStateFilter {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Cancelled,
+}
+
+/// One run, named by its pipeline and run id.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The run id, e.g. manual__2026-01-01T00:00:00+00:00 (as printed by `trigger` and `runs`).
+    pub(crate) run_id: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The run id.
+    pub(crate) run_id: String,
+    /// The task's name.
+    pub(crate) task: String,
+    /// Which attempt, from 1. [default: the latest]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) attempt: Option<u32>,
+    /// Keep printing lines as the task writes them, until the attempt ends.
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TriggerArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// Set a parameter, as NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub(crate) params: Vec<(String, String)>,
+    /// Logical date of the run: YYYY-MM-DD (midnight UTC) or RFC 3339. [default: now]
+    #[arg(long, value_name = "DATE", value_parser = parse_logical_date)]
+    pub(crate) date: Option<jiff::Timestamp>,
+    /// Wait until the run finishes, then show its tasks (Ctrl-C stops waiting, not the run).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackfillArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// First logical date: YYYY-MM-DD (midnight in the pipeline's time zone) or RFC 3339.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: String,
+    /// Last logical date, inclusive; same formats.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: String,
+    /// Which dates of the range run: those without a run, also those whose run failed, or all
+    /// (finished runs are cleared and run again).
+    #[arg(long, value_enum, default_value_t = Reprocess::Missing)]
+    pub(crate) reprocess: Reprocess,
+    /// Most runs of this backfill active at once. [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_active: Option<u32>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+/// Which logical dates of a backfill's range (re)run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Reprocess {
+    /// Only dates without a run.
+    Missing,
+    /// Dates without a run, and dates whose run failed.
+    Failed,
+    /// Every date.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClearArgs {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The run id.
+    pub(crate) run_id: String,
+    /// Clear only this task. [default: every task]
+    #[arg(long, value_name = "TASK")]
+    pub(crate) task: Option<String>,
+    /// With --task, also clear every task downstream of it.
+    #[arg(long, requires = "task")]
+    pub(crate) downstream: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+/// `http://HOST[:PORT][/PREFIX]`, without a trailing slash.
+fn parse_base_url(text: &str) -> Result<String, String> {
+    let base = text.trim_end_matches('/');
+    if base.starts_with("https://") {
+        return Err("https is not supported yet: use http://".to_owned());
+    }
+    match base.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() => Ok(base.to_owned()),
+        _ => Err(format!("expected http://HOST:PORT, got `{text}`")),
+    }
+}
+
+/// `YYYY-MM-DD` (midnight UTC, as `aqueduct run --date`) or an RFC 3339 timestamp.
+fn parse_logical_date(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+        return Ok(timestamp);
+    }
+    let invalid =
+        || format!("expected YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z), got `{text}`");
+    if text.len() != 10 {
+        return Err(invalid());
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| invalid())?;
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|zoned| zoned.timestamp())
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(parse_base_url("https://example.com").is_err());
+        assert!(parse_base_url("127.0.0.1:8080").is_err());
+        assert!(parse_base_url("http://").is_err());
+    }
+
+    #[test]
+    fn logical_dates() {
+        assert_eq!(
+            parse_logical_date("2026-01-31").unwrap().to_string(),
+            "2026-01-31T00:00:00Z"
+        );
+        assert_eq!(
+            parse_logical_date("2026-01-31T06:00:00+01:00")
+                .unwrap()
+                .to_string(),
+            "2026-01-31T05:00:00Z"
+        );
+        assert!(parse_logical_date("2026-1-31").is_err());
+        assert!(parse_logical_date("tomorrow").is_err());
+    }
+}
