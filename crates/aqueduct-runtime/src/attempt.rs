@@ -164,8 +164,8 @@ fn prepare(
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
     }
-    std::fs::write(output_path, "")
-        .map_err(|e| format!("failed to create {}: {e}", output_path.display()))?;
+    // `$AQUEDUCT_OUTPUT` is created by the task's first write; a missing file means no outputs
+    // (one inode less per attempt, which matters on file systems slow to allocate them)
     let workdir = match &task.workdir {
         Some(dir) => pipeline.source_dir.join(dir),
         None => pipeline.source_dir.clone(),

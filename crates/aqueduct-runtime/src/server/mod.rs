@@ -82,6 +82,9 @@ struct Server<S: Store> {
     runs: HashMap<RunKey, RunMeta>,
     cancellers: HashMap<(RunKey, TaskIndex), Canceller>,
     defs_by_file: BTreeMap<PathBuf, Vec<PipelineDef>>,
+    /// The folder as it was just before the last load began: a change during a load is
+    /// noticed at the next check.
+    fingerprint: load::Fingerprint,
     ended_tx: mpsc::UnboundedSender<(RunKey, Ended)>,
     status: ServerStatus,
 }
@@ -107,13 +110,13 @@ pub async fn start<S: Store>(
         runs: HashMap::new(),
         cancellers: HashMap::new(),
         defs_by_file: BTreeMap::new(),
+        fingerprint: Vec::new(),
         ended_tx,
         status: status.clone(),
         config,
     };
     server.startup().await?;
     let join = tokio::spawn(async move {
-        let mut fingerprint = load::fingerprint(&server.config.pipelines_dir);
         let mut reload = tokio::time::interval(server.config.reload_interval);
         loop {
             let wake = server.scheduler.next_wake();
@@ -128,9 +131,7 @@ pub async fn start<S: Store>(
                     server.step(Input::Tick).await?
                 }
                 _ = reload.tick() => {
-                    let now = load::fingerprint(&server.config.pipelines_dir);
-                    if now != fingerprint {
-                        fingerprint = now;
+                    if load::fingerprint(&server.config.pipelines_dir) != server.fingerprint {
                         server.reload().await?;
                     }
                 }
@@ -174,6 +175,7 @@ impl<S: Store> Server<S> {
     }
 
     async fn reload(&mut self) -> anyhow::Result<()> {
+        self.fingerprint = load::fingerprint(&self.config.pipelines_dir);
         let loaded =
             load::load_folder(&*self.store, &self.config.pipelines_dir, &self.defs_by_file).await?;
         self.defs_by_file = loaded.by_file;
