@@ -29,11 +29,11 @@ pub(crate) enum Command {
     /// Show the next scheduled runs of a pipeline: logical date, data interval and run time.
     ///
     /// Reads `schedule`, `timezone`, `startDate`, `endDate` and `dataIntervals` from the file
-    /// and prints times in the pipeline's time zone. Naming a pipeline known to a running server
-    /// instead of a file arrives with `aqueduct up`.
+    /// and prints times in the pipeline's time zone. Given the name of a pipeline instead of a
+    /// file, asks the running server (`--url`, `--token`) and prints times in UTC.
     ///
-    /// Exit status: 0 on success (also for a pipeline without a schedule), 2 when the file is
-    /// invalid or the arguments are wrong.
+    /// Exit status: 0 on success (also for a pipeline without a schedule), 1 when the server
+    /// refuses, 2 when the file is invalid or the arguments are wrong.
     NextRuns(NextRunsArgs),
     /// Start the server: scheduler, local executor, SQLite store and HTTP API in one process.
     ///
@@ -148,7 +148,7 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct NextRunsArgs {
-    /// The pipeline file.
+    /// The pipeline file, or the name of a pipeline of a running server (`--url`, `--token`).
     pub(crate) file: PathBuf,
     /// Which pipeline of the file, when it holds several.
     #[arg(long)]
@@ -164,6 +164,22 @@ pub(crate) struct NextRunsArgs {
     /// Output format: a table, or one JSON document.
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
+    /// Server to ask when a pipeline name is given instead of a file.
+    #[arg(
+        long,
+        env = "AQUEDUCT_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub(crate) url: String,
+    /// API token for the server.
+    #[arg(
+        long,
+        env = "AQUEDUCT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
 }
 
 fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {

@@ -15,6 +15,20 @@ use crate::exit;
 use crate::run_cmd::choose_pipeline;
 
 pub(crate) fn next_runs(args: NextRunsArgs) -> anyhow::Result<u8> {
+    if let Some(name) = server_pipeline_name(&args.file) {
+        anyhow::ensure!(
+            args.after.is_none(),
+            "--after works with a file only; a server lists runs from now"
+        );
+        let name = name.to_owned();
+        return Ok(crate::client::next_runs(
+            args.url,
+            args.token,
+            args.output,
+            &name,
+            args.count,
+        ));
+    }
     let loaded = aqueduct_spec::load_paths(std::slice::from_ref(&args.file))
         .context("cannot list next runs")?;
     if !loaded.diagnostics.is_empty() {
@@ -30,6 +44,15 @@ pub(crate) fn next_runs(args: NextRunsArgs) -> anyhow::Result<u8> {
         Output::Text => listing.print(),
     }
     Ok(exit::SUCCESS)
+}
+
+/// The argument names a pipeline of a running server when it is not a file and looks like a
+/// pipeline name (no path separator, no YAML extension).
+fn server_pipeline_name(argument: &std::path::Path) -> Option<&str> {
+    let text = argument.to_str()?;
+    let looks_like_file = text.contains('/') || text.ends_with(".yaml") || text.ends_with(".yml");
+    (!argument.exists() && !looks_like_file && aqueduct_spec::lower::is_safe_name(text))
+        .then_some(text)
 }
 
 /// The next runs of one pipeline, and what is needed to show them.

@@ -22,6 +22,24 @@ use http::ClientError;
 /// What to do about a 401.
 const UNAUTHORIZED_HINT: &str = "set AQUEDUCT_TOKEN (aqueduct token create --role viewer)";
 
+/// `aqueduct next-runs NAME` against a running server; returns the exit status.
+pub(crate) fn next_runs(
+    url: String,
+    token: Option<String>,
+    output: crate::args::Output,
+    name: &str,
+    count: u32,
+) -> u8 {
+    let connection = args::Connection { url, token, output };
+    pipelines::next_runs(&connection, name, count).map_or_else(
+        |error| {
+            report(&error);
+            exit::FAILURE
+        },
+        |()| exit::SUCCESS,
+    )
+}
+
 /// Runs one client verb and returns the process exit status.
 pub(crate) fn run(command: ClientCommand) -> u8 {
     let result = match command {

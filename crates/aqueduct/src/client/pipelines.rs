@@ -180,3 +180,37 @@ fn print_diagnostics(detail: &PipelineDetail) {
 fn yes_no(flag: bool) -> &'static str {
     if flag { "yes" } else { "no" }
 }
+
+/// `aqueduct next-runs NAME`: the coming runs of a pipeline known to a running server.
+pub(crate) fn next_runs(
+    connection: &super::args::Connection,
+    name: &str,
+    count: u32,
+) -> anyhow::Result<()> {
+    let client = ApiClient::new(connection);
+    let query = Query::default().with("count", Some(count.min(100)));
+    let document = client.get_json(&Route::new(&["pipelines", name, "next-runs"]), &query)?;
+    if connection.output == Output::Json {
+        return print_json(&document);
+    }
+    let fields = [
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "run_after",
+    ];
+    let mut table = new_table(&fields);
+    let runs = document["next_runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for run in &runs {
+        table.add_row(fields.map(|field| run[field].as_str().unwrap_or_default().to_owned()));
+    }
+    if runs.is_empty() {
+        anstream::println!("{name} has no scheduled runs coming");
+    } else {
+        anstream::println!("{table}");
+    }
+    Ok(())
+}

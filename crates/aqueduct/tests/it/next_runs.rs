@@ -166,3 +166,52 @@ fn a_bad_after_is_a_usage_error() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("RFC 3339"), "{stderr}");
 }
+
+#[test]
+fn a_pipeline_name_asks_the_running_server() {
+    let ws = Workspace::new();
+    crate::support::write_pipeline(
+        &ws.path().join("pipelines"),
+        "nightly",
+        "  schedule: \"30 2 * * *\"\n  tasks:\n    - name: a\n      run: 'true'\n",
+    );
+    let token = crate::support::token(&ws, "viewer");
+    let server = crate::support::Server::start(&ws);
+    let url = format!("http://{}", server.address);
+    let output = ws
+        .command()
+        .args([
+            "next-runs",
+            "nightly",
+            "--count",
+            "3",
+            "--output",
+            "json",
+            "--url",
+            &url,
+            "--token",
+            &token,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let runs = document["next_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert!(
+        runs[0]["run_after"].as_str().unwrap().contains("T02:30:00"),
+        "{document:#}"
+    );
+    let output = ws
+        .command()
+        .args(["next-runs", "missing", "--url", &url, "--token", &token])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not_found"));
+}
