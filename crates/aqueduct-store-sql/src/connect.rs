@@ -103,6 +103,9 @@ fn pool_options(backend: Backend) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
+        // a local SQLite file does not drop connections; pinging before every acquire only
+        // adds a round trip to the connection's worker thread (bench/run-server.sh)
+        .test_before_acquire(backend != Backend::Sqlite)
         .after_connect(move |connection, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

@@ -228,9 +228,8 @@ impl<S: Store> Server<S> {
         if let Some(meta) = self.runs.get_mut(&run) {
             meta.extras[task].pid = i32::try_from(started.pid).ok();
         }
-        if let Some(record) = self.task_record(&run, task, TaskState::Running, attempt) {
-            self.store.upsert_task_instance(record).await?;
-        }
+        // the pid is persisted with the attempt's next state change: recovery finds an attempt's
+        // processes by their AQUEDUCT_ATTEMPT marker, not by pid, so no extra transaction here
         Ok(())
     }
 

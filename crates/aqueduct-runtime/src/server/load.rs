@@ -40,7 +40,13 @@ pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
             if hidden {
                 continue;
             }
-            if path.is_dir() {
+            // the directory entry's type needs no extra stat (symlinks to folders are followed)
+            let is_dir = match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => path.is_dir(),
+                Ok(kind) => kind.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir {
                 stack.push(path);
             } else if matches!(
                 path.extension().and_then(|e| e.to_str()),
