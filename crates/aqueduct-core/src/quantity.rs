@@ -1,4 +1,5 @@
-//! Parsing of durations (`30s`, `5m`, `1h30m`, `250ms`) and memory sizes (`512Mi`, `1G`).
+//! Parsing of durations (`30s`, `5m`, `1h30m`, `250ms`), memory sizes (`512Mi`, `1G`) and
+//! dates (`2026-01-31` or RFC 3339).
 
 use std::time::Duration;
 
@@ -97,9 +98,51 @@ pub fn parse_memory(text: &str) -> Result<u64> {
     Ok(bytes)
 }
 
+/// A date as users write one for `--date`, `startDate` or a backfill range: an RFC 3339
+/// timestamp, or `YYYY-MM-DD` meaning midnight in `zone`. `None` when it is neither.
+pub fn parse_date(text: &str, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+    let text = text.trim();
+    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+        return Some(timestamp);
+    }
+    let date: jiff::civil::Date = text.parse().ok().filter(|_| text.len() == 10)?;
+    date.to_zoned(zone.clone())
+        .ok()
+        .map(|zoned| zoned.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(
+            parse_date("2026-03-29", &utc),
+            Some(at("2026-03-29T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("2026-03-29", &berlin),
+            Some(at("2026-03-28T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("2026-03-01T23:30:00-05:00", &berlin),
+            Some(at("2026-03-02T04:30:00Z"))
+        );
+        // a civil datetime without an offset is ambiguous: refused, not read as a date
+        for bad in [
+            "",
+            "yesterday",
+            "2026-3-1",
+            "2026-03-01T10:00:00",
+            "2026-02-30",
+        ] {
+            assert_eq!(parse_date(bad, &utc), None, "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -137,17 +137,9 @@ pub(crate) fn choose_pipeline(
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp.
 fn parse_date(text: &str) -> anyhow::Result<Timestamp> {
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Ok(timestamp);
-    }
-    let date: jiff::civil::Date = text
-        .parse()
-        .ok()
-        .filter(|_| text.len() == 10)
-        .with_context(|| {
-            format!("invalid --date `{text}`: use YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z)")
-        })?;
-    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
+    aqueduct_core::quantity::parse_date(text, &jiff::tz::TimeZone::UTC).with_context(|| {
+        format!("invalid --date `{text}`: use YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z)")
+    })
 }
 
 /// Airflow's manual run id, `manual__<ts>`, made unique within the pipeline's log directory.

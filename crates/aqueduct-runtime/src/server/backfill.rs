@@ -108,16 +108,7 @@ fn reprocesses(reprocess: Reprocess, state: RunState) -> bool {
 
 /// `YYYY-MM-DD` (midnight in `zone`) or RFC 3339.
 fn parse_date(text: &str, zone: &TimeZone) -> Result<Timestamp, CommandError> {
-    let text = text.trim();
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Ok(timestamp);
-    }
-    text.parse::<jiff::civil::Date>()
-        .ok()
-        .filter(|_| text.len() == 10)
-        .and_then(|date| date.to_zoned(zone.clone()).ok())
-        .map(|zoned| zoned.timestamp())
-        .ok_or_else(|| {
-            CommandError::Invalid(format!("invalid date `{text}`: use YYYY-MM-DD or RFC 3339"))
-        })
+    aqueduct_core::quantity::parse_date(text, zone).ok_or_else(|| {
+        CommandError::Invalid(format!("invalid date `{text}`: use YYYY-MM-DD or RFC 3339"))
+    })
 }

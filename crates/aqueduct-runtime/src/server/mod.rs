@@ -299,7 +299,6 @@ impl<S: Store> Server<S> {
         let effects = self.scheduler.handle(Timestamp::now(), input);
         self.carry_out(effects).await?;
         let took = started.elapsed();
-        self.status.record_step(took);
         self.observe(ServerEvent::Step { took });
         let (running, queued) = self.task_counts();
         self.observe(ServerEvent::TaskCounts { running, queued });

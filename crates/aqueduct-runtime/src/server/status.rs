@@ -1,8 +1,7 @@
 //! What the server shows about itself to the API: current pipeline definitions, the problems
-//! of invalid files, and scheduler loop timings.
+//! of invalid files, and where each pipeline came from.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_spec::Diagnostic;
@@ -15,9 +14,6 @@ pub struct StatusSnapshot {
     pub files: std::collections::BTreeMap<String, std::path::PathBuf>,
     /// Problems of the files that failed validation.
     pub diagnostics: Vec<Diagnostic>,
-    /// Duration of the latest scheduler step (handle + persist + launch).
-    pub last_step: Duration,
-    pub steps: u64,
 }
 
 /// Shared, cheap to clone.
@@ -42,13 +38,6 @@ impl ServerStatus {
             status.pipelines = pipelines.to_vec();
             status.files = files;
             status.diagnostics = diagnostics;
-        }
-    }
-
-    pub(crate) fn record_step(&self, took: Duration) {
-        if let Ok(mut status) = self.inner.lock() {
-            status.last_step = took;
-            status.steps += 1;
         }
     }
 }

@@ -74,18 +74,11 @@ fn date(
     field: &str,
 ) -> Option<Timestamp> {
     let text = value.value.trim();
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Some(timestamp);
-    }
-    let parsed = text
-        .parse::<jiff::civil::Date>()
-        .ok()
-        .filter(|_| text.len() == 10)
-        .and_then(|date| date.to_zoned(zone.clone()).ok());
+    let parsed = aqueduct_core::quantity::parse_date(text, zone);
     if parsed.is_none() {
         let message = format!("invalid {field} `{text}`");
         let hint = "use `YYYY-MM-DD` or RFC 3339 such as `2026-01-31T06:00:00Z`".to_owned();
         cx.report(value, Code::BadSchedule, message, Some(hint));
     }
-    parsed.map(|zoned| zoned.timestamp())
+    parsed
 }

@@ -233,18 +233,9 @@ fn parse_base_url(text: &str) -> Result<String, String> {
 
 /// `YYYY-MM-DD` (midnight UTC, as `aqueduct run --date`) or an RFC 3339 timestamp.
 fn parse_logical_date(text: &str) -> Result<jiff::Timestamp, String> {
-    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
-        return Ok(timestamp);
-    }
-    let invalid =
-        || format!("expected YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z), got `{text}`");
-    if text.len() != 10 {
-        return Err(invalid());
-    }
-    let date: jiff::civil::Date = text.parse().map_err(|_| invalid())?;
-    date.to_zoned(jiff::tz::TimeZone::UTC)
-        .map(|zoned| zoned.timestamp())
-        .map_err(|error| error.to_string())
+    aqueduct_core::quantity::parse_date(text, &jiff::tz::TimeZone::UTC).ok_or_else(|| {
+        format!("expected YYYY-MM-DD or RFC 3339 (2026-01-31T06:00:00Z), got `{text}`")
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use aqueduct_api::{
 use aqueduct_core::schedule::Timetable;
 use aqueduct_core::scheduler::{PipelineDef, RunKey};
 use aqueduct_runtime::server::{
-    BackfillRequest, CommandError, Reprocess, ServerHandle, ServerStatus,
+    BackfillRequest, CommandError, Reprocess, ServerHandle, ServerStatus, StatusSnapshot,
 };
 use aqueduct_store::{RunFilter, Store};
 use jiff::Timestamp;
@@ -62,7 +62,11 @@ impl<S: Store> ServerBackend<S> {
             .ok_or_else(|| BackendError::NotFound(format!("no pipeline {name}")))
     }
 
-    async fn summary(&self, def: &PipelineDef) -> Result<PipelineSummary, BackendError> {
+    async fn summary(
+        &self,
+        def: &PipelineDef,
+        status: &StatusSnapshot,
+    ) -> Result<PipelineSummary, BackendError> {
         let name = &def.pipeline.name;
         let paused = self
             .store
@@ -85,30 +89,8 @@ impl<S: Store> ServerBackend<S> {
             last.first().map(convert::run_summary),
             next_run_at(def),
         );
-        summary.valid = self.diagnostics_of(name).is_empty();
+        summary.valid = diagnostics_of(status, name).is_empty();
         Ok(summary)
-    }
-
-    /// Problems of the file a pipeline came from: when it is invalid now, the pipeline keeps
-    /// its last good version and shows why.
-    fn diagnostics_of(&self, name: &str) -> Vec<aqueduct_api::dto::Diagnostic> {
-        let status = self.status.snapshot();
-        let Some(file) = status.files.get(name) else {
-            return Vec::new();
-        };
-        status
-            .diagnostics
-            .iter()
-            .filter(|d| &d.file == file)
-            .map(|d| aqueduct_api::dto::Diagnostic {
-                code: d.code.as_str().to_owned(),
-                message: d.message.clone(),
-                file: d.file.display().to_string(),
-                line: u32::try_from(d.line).unwrap_or(0),
-                column: u32::try_from(d.column).unwrap_or(0),
-                hint: d.hint.clone(),
-            })
-            .collect()
     }
 
     async fn run_detail(&self, key: &RunKey) -> Result<RunDetail, BackendError> {
@@ -186,6 +168,27 @@ impl<S: Store> ServerBackend<S> {
     }
 }
 
+/// Problems of the file a pipeline came from: when it is invalid now, the pipeline keeps
+/// its last good version and shows why.
+fn diagnostics_of(status: &StatusSnapshot, name: &str) -> Vec<aqueduct_api::dto::Diagnostic> {
+    let Some(file) = status.files.get(name) else {
+        return Vec::new();
+    };
+    status
+        .diagnostics
+        .iter()
+        .filter(|d| &d.file == file)
+        .map(|d| aqueduct_api::dto::Diagnostic {
+            code: d.code.as_str().to_owned(),
+            message: d.message.clone(),
+            file: d.file.display().to_string(),
+            line: u32::try_from(d.line).unwrap_or(0),
+            column: u32::try_from(d.column).unwrap_or(0),
+            hint: d.hint.clone(),
+        })
+        .collect()
+}
+
 fn next_run_at(def: &PipelineDef) -> Option<Timestamp> {
     let timetable = Timetable::new(&def.pipeline.schedule).ok().flatten()?;
     timetable
@@ -206,11 +209,10 @@ impl<S: Store> Backend for ServerBackend<S> {
         query: PipelineQuery,
     ) -> Result<Page<PipelineSummary>, BackendError> {
         let search = query.search.as_deref().map(str::to_lowercase);
-        let mut defs: Vec<PipelineDef> = self
-            .status
-            .snapshot()
+        let status = self.status.snapshot();
+        let mut defs: Vec<&PipelineDef> = status
             .pipelines
-            .into_iter()
+            .iter()
             .filter(|def| match &search {
                 Some(needle) => {
                     let p = &def.pipeline;
@@ -230,7 +232,7 @@ impl<S: Store> Backend for ServerBackend<S> {
             .skip(query.offset as usize)
             .take(query.limit as usize)
         {
-            items.push(self.summary(def).await?);
+            items.push(self.summary(def, &status).await?);
         }
         Ok(Page {
             items,
@@ -250,7 +252,7 @@ impl<S: Store> Backend for ServerBackend<S> {
             .unwrap_or(false);
         let versions = self.store.list_versions(name).await.map_err(store_error)?;
         let mut detail = convert::pipeline_detail(&def, paused, &versions, next_run_at(&def));
-        detail.diagnostics = self.diagnostics_of(name);
+        detail.diagnostics = diagnostics_of(&self.status.snapshot(), name);
         detail.valid = detail.diagnostics.is_empty();
         Ok(detail)
     }
