@@ -31,7 +31,9 @@ pub(crate) struct AttemptInput<'a> {
     pub(crate) attempt: u32,
     /// Outputs of every finished task, by task name.
     pub(crate) outputs: &'a BTreeMap<String, BTreeMap<String, String>>,
-    pub(crate) secrets: &'a [(String, String)],
+    /// The pipeline's secrets, or why they could not be read (the attempt then fails to start
+    /// with that reason in its log, instead of running without them).
+    pub(crate) secrets: Result<&'a [(String, String)], &'a str>,
     pub(crate) mask: &'a [String],
     pub(crate) logs_dir: &'a Path,
     pub(crate) kill_grace: Duration,
@@ -243,7 +245,10 @@ fn environment(
             .map_err(|e| format!("template error in env `{key}`: {}", e.message))?;
         env.push((key.clone(), value));
     }
-    env.extend(input.secrets.iter().cloned());
+    let secrets = input
+        .secrets
+        .map_err(|why| format!("cannot read secrets: {why}"))?;
+    env.extend(secrets.iter().cloned());
     env.push((
         "AQUEDUCT_OUTPUT".to_owned(),
         output_path.display().to_string(),

@@ -213,7 +213,7 @@ impl Runner {
             task,
             attempt,
             outputs: &self.outputs,
-            secrets: &self.options.secrets,
+            secrets: Ok(&self.options.secrets),
             mask: &self.mask,
             logs_dir: &self.options.logs_dir,
             kill_grace: self.options.kill_grace,

@@ -288,3 +288,42 @@ async fn an_invalid_edit_keeps_the_last_good_version_and_says_why() {
     assert_eq!(info.version, version);
     wait_for_state(&*store, &info.key(), RunState::Success).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_secret_fails_the_attempt_instead_of_running_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "secretive",
+        "  tasks:\n    - name: a\n      run: touch ran\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let mut config = config(dir.path(), &pipelines);
+    config.secrets = Arc::new(|_| Err("environment variable API_KEY is not set".to_owned()));
+    let (handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
+    let info = handle.trigger("secretive", vec![], None).await.unwrap();
+    wait_for_state(&*store, &info.key(), RunState::Failed).await;
+    let tasks = store
+        .list_task_instances("secretive", &info.run_id)
+        .await
+        .unwrap();
+    assert_eq!(tasks[0].outcome.as_deref(), Some("not_started"));
+    assert!(
+        !pipelines.join("ran").exists(),
+        "the task ran without its secrets"
+    );
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join(format!("logs/secretive/{}/a/1.log", info.run_id)),
+    )
+    .unwrap();
+    assert!(
+        log.contains("cannot read secrets: environment variable API_KEY is not set"),
+        "{log}"
+    );
+}

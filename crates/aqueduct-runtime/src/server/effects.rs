@@ -189,8 +189,12 @@ impl<S: Store> Server<S> {
         let Some(meta) = self.runs.get(&run) else {
             return Ok(());
         };
-        let secrets = (self.config.secrets)(&meta.pipeline).unwrap_or_default();
-        let mut mask: Vec<String> = secrets.iter().map(|(_, value)| value.clone()).collect();
+        let secrets = (self.config.secrets)(&meta.pipeline);
+        let mut mask: Vec<String> = secrets
+            .iter()
+            .flatten()
+            .map(|(_, value)| value.clone())
+            .collect();
         for param in meta.pipeline.params.iter().filter(|p| p.secret) {
             if let Some(value) = meta.info.params.get(&param.name) {
                 mask.push(value.to_string());
@@ -215,7 +219,7 @@ impl<S: Store> Server<S> {
             task,
             attempt,
             outputs: &meta.outputs,
-            secrets: &secrets,
+            secrets: secrets.as_deref().map_err(String::as_str),
             mask: &mask,
             logs_dir: &logs_dir,
             kill_grace: self.config.kill_grace,
