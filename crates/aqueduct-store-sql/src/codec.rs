@@ -71,7 +71,7 @@ pub(crate) fn parse_task_state(name: &str) -> Option<TaskState> {
         .find(|state| state.as_str() == name)
 }
 
-fn text(row: &AnyRow, column: &'static str) -> Result<String> {
+pub(crate) fn text(row: &AnyRow, column: &'static str) -> Result<String> {
     Ok(row.try_get(column)?)
 }
 
@@ -87,7 +87,7 @@ fn timestamp_of(column: &'static str, value: i64) -> Result<Timestamp> {
     })
 }
 
-fn timestamp(row: &AnyRow, column: &'static str) -> Result<Timestamp> {
+pub(crate) fn timestamp(row: &AnyRow, column: &'static str) -> Result<Timestamp> {
     timestamp_of(column, row.try_get(column)?)
 }
 

@@ -1,82 +1,142 @@
 //! Queries on pipelines and their versions.
 
-use aqueduct_store::{Error as StoreError, Page, PipelineRow, PipelineVersion};
+use std::collections::HashMap;
+
+use aqueduct_store::{Error as StoreError, NewVersion, Page, PipelineRow, PipelineVersion};
 use jiff::Timestamp;
-use sqlx::{AnyConnection, AnyPool};
+// The dynamic statements below interpolate only `$N` placeholders, never values.
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 
 use crate::codec::{decode_pipeline, decode_version, micros, pipeline_columns, version_columns};
 use crate::error::Result;
 
-const SELECT_VERSION_BY_HASH: &str = concat!(
-    "SELECT ",
-    version_columns!(),
-    " FROM pipeline_versions WHERE pipeline = $1 AND hash = $2"
-);
+/// Rows per multi-row statement: 5 binds each stays far below every backend's bind limit.
+const CHUNK: usize = 100;
 
-/// Records a version (or finds the known one) and makes it the pipeline's latest.
-pub(crate) async fn record_version(
+/// Records versions (finding the known ones) and makes each its pipeline's latest, in order, with
+/// a handful of statements per hundred versions.
+pub(crate) async fn record_versions(
     connection: &mut AnyConnection,
-    pipeline: &str,
-    hash: &str,
-    definition: &str,
-    source: &str,
+    versions: &[NewVersion],
     at: Timestamp,
-) -> Result<PipelineVersion> {
-    let version = match find_version(connection, pipeline, hash).await? {
-        Some(known) => known,
-        None => {
-            // DO NOTHING: a concurrent writer may have inserted the same hash meanwhile.
-            let insert = concat!(
-                "INSERT INTO pipeline_versions (pipeline, hash, definition, source, created_at) ",
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pipeline, hash) DO NOTHING"
-            );
-            sqlx::query(insert)
-                .bind(pipeline)
-                .bind(hash)
-                .bind(definition)
-                .bind(source)
-                .bind(micros(at))
-                .execute(&mut *connection)
-                .await?;
-            let inserted = find_version(connection, pipeline, hash).await?;
-            inserted.ok_or_else(|| StoreError::NotFound(format!("version {hash} of {pipeline}")))?
+) -> Result<Vec<PipelineVersion>> {
+    let mut known = find_versions(connection, versions).await?;
+    let missing: Vec<&NewVersion> = versions
+        .iter()
+        .filter(|version| !known.contains_key(&key_of(version)))
+        .collect();
+    if !missing.is_empty() {
+        insert_versions(connection, &missing, at).await?;
+        known = find_versions(connection, versions).await?;
+    }
+    let recorded = versions
+        .iter()
+        .map(|version| {
+            known.get(&key_of(version)).cloned().ok_or_else(|| {
+                StoreError::NotFound(format!("version {} of {}", version.hash, version.pipeline))
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    make_latest(connection, &recorded, at).await?;
+    Ok(recorded)
+}
+
+fn key_of(version: &NewVersion) -> (String, String) {
+    (version.pipeline.clone(), version.hash.clone())
+}
+
+/// `$first, $first+1, … ($count of them)`, for an `IN (…)` list or a `VALUES (…)` row.
+fn placeholders(first: usize, count: usize) -> String {
+    let numbers = (first..first + count).map(|n| format!("${n}"));
+    numbers.collect::<Vec<_>>().join(", ")
+}
+
+/// The stored versions among `versions`, by `(pipeline, hash)`.
+async fn find_versions(
+    connection: &mut AnyConnection,
+    versions: &[NewVersion],
+) -> Result<HashMap<(String, String), PipelineVersion>> {
+    let mut found = HashMap::new();
+    for chunk in versions.chunks(CHUNK) {
+        let select = format!(
+            "SELECT {} FROM pipeline_versions WHERE hash IN ({})",
+            version_columns!(),
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(select));
+        for version in chunk {
+            query = query.bind(&version.hash);
         }
-    };
-    make_latest(connection, &version, at).await?;
-    Ok(version)
+        for row in query.fetch_all(&mut *connection).await? {
+            let version = decode_version(&row)?;
+            found.insert((version.pipeline.clone(), version.hash.clone()), version);
+        }
+    }
+    Ok(found)
 }
 
-async fn find_version(
+async fn insert_versions(
     connection: &mut AnyConnection,
-    pipeline: &str,
-    hash: &str,
-) -> Result<Option<PipelineVersion>> {
-    let row = sqlx::query(SELECT_VERSION_BY_HASH)
-        .bind(pipeline)
-        .bind(hash)
-        .fetch_optional(connection)
-        .await?;
-    row.as_ref().map(decode_version).transpose()
-}
-
-/// Points the pipeline (created unpaused if new) at `version`.
-async fn make_latest(
-    connection: &mut AnyConnection,
-    version: &PipelineVersion,
+    versions: &[&NewVersion],
     at: Timestamp,
 ) -> Result<()> {
-    let upsert = "INSERT INTO pipelines (name, paused, latest_version, created_at, updated_at) \
-                  VALUES ($1, 0, $2, $3, $3) \
-                  ON CONFLICT (name) DO UPDATE SET \
-                  updated_at = CASE WHEN pipelines.latest_version = excluded.latest_version \
-                  THEN pipelines.updated_at ELSE excluded.updated_at END, \
-                  latest_version = excluded.latest_version";
-    sqlx::query(upsert)
-        .bind(&version.pipeline)
-        .bind(version.id)
-        .bind(micros(at))
-        .execute(connection)
-        .await?;
+    for chunk in versions.chunks(CHUNK) {
+        let rows = (0..chunk.len()).map(|row| format!("({})", placeholders(row * 5 + 1, 5)));
+        // DO NOTHING: a concurrent writer may have inserted the same hash meanwhile.
+        let insert = format!(
+            "INSERT INTO pipeline_versions (pipeline, hash, definition, source, created_at) \
+             VALUES {} ON CONFLICT (pipeline, hash) DO NOTHING",
+            rows.collect::<Vec<_>>().join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(insert));
+        for version in chunk {
+            query = query
+                .bind(&version.pipeline)
+                .bind(&version.hash)
+                .bind(&version.definition)
+                .bind(&version.source)
+                .bind(micros(at));
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// Points each pipeline (created unpaused if new) at its last version in `versions`.
+async fn make_latest(
+    connection: &mut AnyConnection,
+    versions: &[PipelineVersion],
+    at: Timestamp,
+) -> Result<()> {
+    // one row per pipeline: an upsert may not touch the same row twice (PostgreSQL)
+    let mut latest: Vec<(&str, i64)> = Vec::new();
+    for version in versions {
+        latest.retain(|(name, _)| *name != version.pipeline);
+        latest.push((&version.pipeline, version.id));
+    }
+    for chunk in latest.chunks(CHUNK) {
+        let rows = (0..chunk.len()).map(|row| {
+            format!(
+                "({}, 0, ${at}, ${at})",
+                placeholders(row * 2 + 1, 2),
+                at = chunk.len() * 2 + 1
+            )
+        });
+        let upsert = format!(
+            "INSERT INTO pipelines (name, latest_version, paused, created_at, updated_at) \
+             VALUES {} \
+             ON CONFLICT (name) DO UPDATE SET \
+             updated_at = CASE WHEN pipelines.latest_version = excluded.latest_version \
+             THEN pipelines.updated_at ELSE excluded.updated_at END, \
+             latest_version = excluded.latest_version",
+            rows.collect::<Vec<_>>().join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(upsert));
+        for (name, id) in chunk {
+            query = query.bind(*name).bind(*id);
+        }
+        query.bind(micros(at)).execute(&mut *connection).await?;
+    }
     Ok(())
 }
 

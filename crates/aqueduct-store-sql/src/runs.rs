@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool};
 
-use crate::codec::{decode_run, micros, run_columns};
+use crate::codec::{decode_run, micros, run_columns, text, timestamp};
 use crate::error::Result;
 use crate::pipelines::{count, offset};
 
@@ -166,6 +166,21 @@ pub(crate) async fn latest_run_of_type(
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(decode_run).transpose()
+}
+
+pub(crate) async fn latest_logical_dates(
+    pool: &AnyPool,
+    run_type: RunType,
+) -> Result<Vec<(String, Timestamp)>> {
+    let query = "SELECT pipeline, MAX(logical_date) AS latest FROM runs \
+                 WHERE run_type = $1 GROUP BY pipeline";
+    let rows = sqlx::query(query)
+        .bind(run_type.as_str())
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((text(row, "pipeline")?, timestamp(row, "latest")?)))
+        .collect()
 }
 
 /// Queued and running runs, oldest logical date first.

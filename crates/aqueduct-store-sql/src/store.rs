@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aqueduct_store::{
-    Change, Page, PipelineRow, PipelineVersion, Result, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, Store, TaskInstanceRecord, TokenRecord,
+    Change, NewVersion, Page, PipelineRow, PipelineVersion, Result, Role, RunFilter, RunKey,
+    RunRecord, RunType, RunUpdate, Store, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -82,18 +82,15 @@ async fn apply_change(connection: &mut AnyConnection, change: &Change) -> SqlRes
 }
 
 impl Store for SqlStore {
-    async fn record_pipeline_version(
+    async fn record_pipeline_versions(
         &self,
-        pipeline: &str,
-        hash: &str,
-        definition: &str,
-        source: &str,
+        versions: Vec<NewVersion>,
         at: Timestamp,
-    ) -> Result<PipelineVersion> {
+    ) -> Result<Vec<PipelineVersion>> {
         let recorded = in_transaction!(self, |connection| {
-            pipelines::record_version(connection, pipeline, hash, definition, source, at)
+            pipelines::record_versions(connection, &versions, at)
         });
-        recorded.await.context("record pipeline version")
+        recorded.await.context("record pipeline versions")
     }
 
     async fn get_pipeline(&self, name: &str) -> Result<PipelineRow> {
@@ -150,6 +147,11 @@ impl Store for SqlStore {
         runs::list_runs(&self.pool, filter, page)
             .await
             .context("list runs")
+    }
+
+    async fn latest_logical_dates(&self, run_type: RunType) -> Result<Vec<(String, Timestamp)>> {
+        let latest = runs::latest_logical_dates(&self.pool, run_type).await;
+        latest.context("read the latest logical dates")
     }
 
     async fn latest_run_of_type(

@@ -25,8 +25,8 @@ pub mod testing;
 
 pub use mem::MemStore;
 pub use records::{
-    Change, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, TaskInstanceRecord, TokenRecord, truncate_to_micros,
+    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
+    RunType, RunUpdate, TaskInstanceRecord, TokenRecord, truncate_to_micros,
 };
 pub use store::Store;
 

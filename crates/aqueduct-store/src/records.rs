@@ -21,6 +21,16 @@ pub struct PipelineVersion {
     pub created_at: Timestamp,
 }
 
+/// A pipeline definition to record with [`crate::Store::record_pipeline_versions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVersion {
+    pub pipeline: String,
+    /// Hex digest of `definition` (computed by the caller).
+    pub hash: String,
+    pub definition: String,
+    pub source: String,
+}
+
 /// A pipeline the store knows about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineRow {

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use crate::Result;
 use crate::records::{
-    Change, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, TaskInstanceRecord, TokenRecord,
+    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
+    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -19,11 +19,20 @@ use crate::records::{
 pub trait Store: Send + Sync + 'static {
     // ---- pipelines and their versions ----
 
-    /// Records a pipeline definition and makes it the pipeline's latest version.
+    /// Records pipeline definitions in one transaction, each made its pipeline's latest version
+    /// in turn (so when a name appears twice, the later one ends up latest), and returns the
+    /// versions in the order given.
     ///
     /// Idempotent on `(pipeline, hash)`: a known hash returns the existing version (and makes it
     /// the latest again, as a git revert would); a new hash inserts a version created `at`. A new
     /// pipeline is created unpaused.
+    fn record_pipeline_versions(
+        &self,
+        versions: Vec<NewVersion>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<PipelineVersion>>> + Send;
+
+    /// [`Store::record_pipeline_versions`] for one definition.
     fn record_pipeline_version(
         &self,
         pipeline: &str,
@@ -31,7 +40,20 @@ pub trait Store: Send + Sync + 'static {
         definition: &str,
         source: &str,
         at: Timestamp,
-    ) -> impl Future<Output = Result<PipelineVersion>> + Send;
+    ) -> impl Future<Output = Result<PipelineVersion>> + Send {
+        let version = NewVersion {
+            pipeline: pipeline.to_owned(),
+            hash: hash.to_owned(),
+            definition: definition.to_owned(),
+            source: source.to_owned(),
+        };
+        async move {
+            let mut recorded = self.record_pipeline_versions(vec![version], at).await?;
+            recorded
+                .pop()
+                .ok_or_else(|| crate::Error::NotFound("the recorded version".to_owned()))
+        }
+    }
 
     /// The pipeline with this name.
     fn get_pipeline(&self, name: &str) -> impl Future<Output = Result<PipelineRow>> + Send;
@@ -86,6 +108,13 @@ pub trait Store: Send + Sync + 'static {
         pipeline: &str,
         run_type: RunType,
     ) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+
+    /// For every pipeline with runs of this type, the greatest logical date among them: where
+    /// the scheduler resumes each cron schedule at startup. In no particular order.
+    fn latest_logical_dates(
+        &self,
+        run_type: RunType,
+    ) -> impl Future<Output = Result<Vec<(String, Timestamp)>>> + Send;
 
     // ---- task instances and the write-ahead batch ----
 

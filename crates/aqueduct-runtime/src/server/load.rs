@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use anyhow::Context as _;
 use aqueduct_core::Pipeline;
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_spec::Diagnostic;
-use aqueduct_store::Store;
+use aqueduct_store::{NewVersion, Store};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -73,9 +74,10 @@ pub(crate) fn fingerprint(dir: &Path) -> Fingerprint {
         .collect()
 }
 
-/// Loads every file, records each valid pipeline's version in the store, and returns the
-/// definitions. A file with problems keeps the pipelines it had in `previous` (the last good
-/// version keeps its schedule); a name defined twice keeps its first definition.
+/// Loads every file, records each valid pipeline's version in the store (one transaction for
+/// the whole folder), and returns the definitions. A file with problems keeps the pipelines it
+/// had in `previous` (the last good version keeps its schedule); a name defined twice keeps its
+/// first definition.
 pub(crate) async fn load_folder<S: Store>(
     store: &S,
     dir: &Path,
@@ -83,6 +85,8 @@ pub(crate) async fn load_folder<S: Store>(
 ) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
     let mut seen = HashSet::new();
+    let mut parsed_files: Vec<(PathBuf, Vec<Pipeline>)> = Vec::new();
+    let mut versions = Vec::new();
     for file in yaml_files(dir) {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
@@ -96,33 +100,35 @@ pub(crate) async fn load_folder<S: Store>(
             }
             continue;
         }
-        let mut defs = Vec::new();
-        for pipeline in parsed.pipelines {
-            if !seen.insert(pipeline.name.clone()) {
-                continue;
-            }
-            defs.push(record_version(store, pipeline, &file, &text).await?);
+        let mut pipelines = parsed.pipelines;
+        pipelines.retain(|pipeline| seen.insert(pipeline.name.clone()));
+        for pipeline in &pipelines {
+            versions.push(NewVersion {
+                pipeline: pipeline.name.clone(),
+                hash: definition_hash(&pipeline.name, &text),
+                definition: text.clone(),
+                source: file.display().to_string(),
+            });
+        }
+        parsed_files.push((file, pipelines));
+    }
+    let recorded = store.record_pipeline_versions(versions, Timestamp::now());
+    let mut recorded = recorded.await?.into_iter();
+    for (file, pipelines) in parsed_files {
+        let mut defs = Vec::with_capacity(pipelines.len());
+        for pipeline in pipelines {
+            let version = recorded
+                .next()
+                .context("the store returned fewer versions than it was given")?;
+            let pipeline = Arc::new(pipeline);
+            defs.push(PipelineDef {
+                pipeline,
+                version: version.id,
+            });
         }
         loaded.by_file.insert(file, defs);
     }
     Ok(loaded)
-}
-
-async fn record_version<S: Store>(
-    store: &S,
-    pipeline: Pipeline,
-    file: &Path,
-    text: &str,
-) -> anyhow::Result<PipelineDef> {
-    let hash = definition_hash(&pipeline.name, text);
-    let source = file.display().to_string();
-    let version = store
-        .record_pipeline_version(&pipeline.name, &hash, text, &source, Timestamp::now())
-        .await?;
-    Ok(PipelineDef {
-        pipeline: Arc::new(pipeline),
-        version: version.id,
-    })
 }
 
 /// Hex SHA-256 of a pipeline's name and the text of the file that defines it.

@@ -14,7 +14,7 @@ mod observe;
 mod records;
 mod status;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,22 +148,43 @@ impl<S: Store> Server<S> {
     /// Reconcile from empty: pipelines, schedule progress and active runs from the store.
     async fn startup(&mut self) -> anyhow::Result<()> {
         self.reload().await?;
-        let mut states = Vec::new();
-        for name in self.pipeline_names() {
-            let latest = self
-                .store
-                .latest_run_of_type(&name, aqueduct_store::RunType::Scheduled)
-                .await?;
-            let paused = self
-                .store
-                .get_pipeline(&name)
-                .await
-                .map(|row| row.paused)
-                .unwrap_or(false);
-            states.push((name, latest.map(|run| run.logical_date), paused));
-        }
+        let scheduled = aqueduct_store::RunType::Scheduled;
+        let latest: HashMap<String, Timestamp> = self
+            .store
+            .latest_logical_dates(scheduled)
+            .await?
+            .into_iter()
+            .collect();
+        let paused = self.paused_pipelines().await?;
+        let states = self
+            .pipeline_names()
+            .into_iter()
+            .map(|name| {
+                let is_paused = paused.contains(&name);
+                (name.clone(), latest.get(&name).copied(), is_paused)
+            })
+            .collect();
         self.step(Input::ScheduleState(states)).await?;
         self.restore().await
+    }
+
+    /// The names of the paused pipelines, read page by page.
+    async fn paused_pipelines(&self) -> anyhow::Result<HashSet<String>> {
+        let mut paused = HashSet::new();
+        let mut page = aqueduct_store::Page::first(10_000);
+        loop {
+            let (rows, total) = self.store.list_pipelines(None, page).await?;
+            let read = rows.len() as u64;
+            paused.extend(
+                rows.into_iter()
+                    .filter(|row| row.paused)
+                    .map(|row| row.name),
+            );
+            page.offset += read;
+            if read == 0 || page.offset >= total {
+                return Ok(paused);
+            }
+        }
     }
 
     fn pipeline_names(&self) -> Vec<String> {

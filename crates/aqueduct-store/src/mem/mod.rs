@@ -7,14 +7,15 @@
 mod state;
 mod tokens;
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use jiff::Timestamp;
 
 use crate::Result;
 use crate::records::{
-    Change, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, TaskInstanceRecord, TokenRecord,
+    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
+    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -39,17 +40,22 @@ impl MemStore {
 }
 
 impl Store for MemStore {
-    async fn record_pipeline_version(
+    async fn record_pipeline_versions(
         &self,
-        pipeline: &str,
-        hash: &str,
-        definition: &str,
-        source: &str,
+        versions: Vec<NewVersion>,
         at: Timestamp,
-    ) -> Result<PipelineVersion> {
-        Ok(self
-            .lock()
-            .record_version(pipeline, hash, definition, source, at))
+    ) -> Result<Vec<PipelineVersion>> {
+        let mut state = self.lock();
+        let recorded = versions.iter().map(|version| {
+            let NewVersion {
+                pipeline,
+                hash,
+                definition,
+                source,
+            } = version;
+            state.record_version(pipeline, hash, definition, source, at)
+        });
+        Ok(recorded.collect())
     }
 
     async fn get_pipeline(&self, name: &str) -> Result<PipelineRow> {
@@ -133,6 +139,19 @@ impl Store for MemStore {
         Ok(of_type
             .max_by_key(|run| (run.logical_date, &run.id))
             .cloned())
+    }
+
+    async fn latest_logical_dates(&self, run_type: RunType) -> Result<Vec<(String, Timestamp)>> {
+        let state = self.lock();
+        let mut latest: BTreeMap<&str, Timestamp> = BTreeMap::new();
+        for run in state.runs.values().filter(|run| run.run_type == run_type) {
+            let date = latest.entry(&run.pipeline).or_insert(run.logical_date);
+            *date = (*date).max(run.logical_date);
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(name, date)| (name.to_owned(), date))
+            .collect())
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

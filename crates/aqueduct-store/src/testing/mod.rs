@@ -64,6 +64,7 @@ macro_rules! store_test_suite {
     ($make:expr) => {
         $crate::store_test_suite!(@cases $make;
             versions_are_idempotent_on_hash,
+            versions_are_recorded_in_batches,
             latest_version_follows_the_last_recorded_definition,
             versions_are_listed_newest_first,
             paused_flag_is_kept_across_versions,
@@ -73,6 +74,7 @@ macro_rules! store_test_suite {
             update_run_sets_state_and_dates,
             runs_are_listed_newest_first_with_filters_and_totals,
             latest_run_of_type_has_the_greatest_logical_date,
+            latest_logical_dates_per_pipeline,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
             apply_commits_a_batch_in_order,

@@ -1,6 +1,6 @@
 //! Conformance cases: pipelines, their versions, pausing and listing.
 
-use crate::records::Page;
+use crate::records::{NewVersion, Page};
 use crate::testing::at;
 use crate::{Error, Store};
 
@@ -161,4 +161,65 @@ pub async fn pipelines_are_searched_and_paged(store: &impl Store) {
             "{search:?} {page:?}"
         );
     }
+}
+
+/// A batch is recorded in order across many statements: versions come back in the order given,
+/// known hashes are found, and a name recorded twice ends at its later version.
+pub async fn versions_are_recorded_in_batches(store: &impl Store) {
+    let new = |name: &str, hash: &str| NewVersion {
+        pipeline: name.to_owned(),
+        hash: hash.to_owned(),
+        definition: format!("definition of {name} at {hash}"),
+        source: format!("{name}.yaml"),
+    };
+    let known = store.record_pipeline_version("p007", "h0", "old", "p007.yaml", at(5));
+    let known = known.await.expect("record one");
+    // more than one statement's worth of rows, a known hash, and a name twice
+    let mut batch: Vec<NewVersion> = (0..250).map(|n| new(&format!("p{n:03}"), "h1")).collect();
+    batch.push(new("p007", "h0"));
+    batch.push(new("p010", "h2"));
+    let recorded = store.record_pipeline_versions(batch.clone(), at(10));
+    let recorded = recorded.await.expect("record batch");
+    assert_eq!(recorded.len(), batch.len());
+    for (version, asked) in recorded.iter().zip(&batch) {
+        assert_eq!(
+            (&version.pipeline, &version.hash),
+            (&asked.pipeline, &asked.hash)
+        );
+    }
+    assert_eq!(
+        recorded[250], known,
+        "a known hash returns the stored version"
+    );
+    assert_eq!(recorded[250].definition, "old");
+    assert_eq!(recorded[0].definition, "definition of p000 at h1");
+    let latest = |name: &'static str| async move {
+        store.get_pipeline(name).await.expect(name).latest_version
+    };
+    assert_eq!(latest("p007").await, known.id, "the later entry is latest");
+    assert_eq!(latest("p010").await, recorded[251].id);
+    assert_eq!(latest("p249").await, recorded[249].id);
+    let (_, total) = store
+        .list_pipelines(None, Page::first(1))
+        .await
+        .expect("list");
+    assert_eq!(total, 250);
+
+    let again = store
+        .record_pipeline_versions(batch, at(20))
+        .await
+        .expect("again");
+    assert_eq!(
+        again, recorded,
+        "recording the same batch again changes nothing"
+    );
+    let row = store.get_pipeline("p100").await.expect("p100");
+    assert_eq!(row.updated_at, at(10));
+    assert!(
+        store
+            .record_pipeline_versions(Vec::new(), at(30))
+            .await
+            .expect("empty")
+            .is_empty()
+    );
 }

@@ -208,6 +208,39 @@ pub async fn latest_run_of_type_has_the_greatest_logical_date(store: &impl Store
     );
 }
 
+/// At startup the scheduler reads, in one query, where each pipeline's cron schedule stopped.
+pub async fn latest_logical_dates_per_pipeline(store: &impl Store) {
+    let etl = version_of(store, "etl").await;
+    let load = version_of(store, "load").await;
+    let none = store.latest_logical_dates(RunType::Scheduled).await;
+    assert_eq!(none.expect("empty"), Vec::new());
+    for (pipeline, version, id, seconds, run_type) in [
+        ("etl", etl, "s1", 100, RunType::Scheduled),
+        ("etl", etl, "s3", 300, RunType::Scheduled),
+        ("etl", etl, "m1", 900, RunType::Manual),
+        ("load", load, "s2", 200, RunType::Scheduled),
+        ("load", load, "m2", 50, RunType::Manual),
+    ] {
+        let mut run = run_record(pipeline, id, version, seconds);
+        run.run_type = run_type;
+        create(store, run).await;
+    }
+    let sorted = |run_type| async move {
+        let mut dates = store.latest_logical_dates(run_type).await.expect("read");
+        dates.sort();
+        dates
+    };
+    assert_eq!(
+        sorted(RunType::Scheduled).await,
+        vec![("etl".to_owned(), at(300)), ("load".to_owned(), at(200))]
+    );
+    assert_eq!(
+        sorted(RunType::Manual).await,
+        vec![("etl".to_owned(), at(900)), ("load".to_owned(), at(50))]
+    );
+    assert_eq!(sorted(RunType::Backfill).await, Vec::new());
+}
+
 /// Timestamps come back to the microsecond, before and after 1970; finer digits are dropped.
 pub async fn timestamps_keep_microseconds(store: &impl Store) {
     let version = version_of(store, "etl").await;
