@@ -9,6 +9,7 @@ pub mod dag;
 pub mod params;
 pub mod pipeline;
 pub mod quantity;
+pub mod reconcile;
 pub mod retry;
 pub mod run;
 pub mod schedule;
