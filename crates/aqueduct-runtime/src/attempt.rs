@@ -18,8 +18,11 @@ pub(crate) struct Ended {
     pub(crate) task: TaskIndex,
     pub(crate) attempt: u32,
     pub(crate) outcome: AttemptOutcome,
+    /// From the spawn to the reap, when the process ran.
     pub(crate) duration: Option<Duration>,
     pub(crate) outputs: BTreeMap<String, String>,
+    /// When the attempt was seen to end (before its ending queued up for the loop).
+    pub(crate) ended_at: jiff::Timestamp,
 }
 
 /// What an attempt needs from its run.
@@ -76,6 +79,7 @@ pub(crate) fn start(
             outcome,
             duration: None,
             outputs: BTreeMap::new(),
+            ended_at: jiff::Timestamp::now(),
         });
     };
     let spec = match prepare(&input, &log_path, &output_path) {
@@ -115,6 +119,7 @@ pub(crate) fn start(
             outcome: attempt_outcome(finished.outcome),
             duration: Some(finished.duration),
             outputs,
+            ended_at: jiff::Timestamp::now(),
         });
     });
     Some(started)

@@ -122,7 +122,14 @@ pub async fn start<S: Store>(
             let wake = server.scheduler.next_wake();
             tokio::select! {
                 Some(command) = commands.recv() => server.command(command).await?,
-                Some((run, ended)) = ended_rx.recv() => server.attempt_ended(run, ended).await?,
+                Some(first) = ended_rx.recv() => {
+                    // endings that queued up while the loop was busy share one transaction
+                    let mut endings = vec![first];
+                    while let Ok(next) = ended_rx.try_recv() {
+                        endings.push(next);
+                    }
+                    server.attempts_ended(endings).await?
+                }
                 () = crate::runner::sleep_until(wake) => {
                     if let Some(lag) = wake.map(|at| Timestamp::now().duration_since(at)) {
                         let lag = Duration::try_from(lag).unwrap_or(Duration::ZERO);
@@ -145,9 +152,10 @@ pub async fn start<S: Store>(
 }
 
 impl<S: Store> Server<S> {
-    /// Reconcile from empty: pipelines, schedule progress and active runs from the store.
+    /// Reconcile from empty. The order matters: the scheduler learns where each schedule
+    /// stopped and which runs are active *before* it sees the pipelines, since seeing a pipeline
+    /// schedules its due runs at once.
     async fn startup(&mut self) -> anyhow::Result<()> {
-        self.reload().await?;
         let scheduled = aqueduct_store::RunType::Scheduled;
         let latest: HashMap<String, Timestamp> = self
             .store
@@ -155,17 +163,20 @@ impl<S: Store> Server<S> {
             .await?
             .into_iter()
             .collect();
-        let paused = self.paused_pipelines().await?;
-        let states = self
-            .pipeline_names()
+        let mut states: BTreeMap<String, (Option<Timestamp>, bool)> = latest
             .into_iter()
-            .map(|name| {
-                let is_paused = paused.contains(&name);
-                (name.clone(), latest.get(&name).copied(), is_paused)
-            })
+            .map(|(name, date)| (name, (Some(date), false)))
+            .collect();
+        for name in self.paused_pipelines().await? {
+            states.entry(name).or_default().1 = true;
+        }
+        let states = states
+            .into_iter()
+            .map(|(name, (latest, paused))| (name, latest, paused))
             .collect();
         self.step(Input::ScheduleState(states)).await?;
-        self.restore().await
+        self.restore().await?;
+        self.reload().await
     }
 
     /// The names of the paused pipelines, read page by page.
@@ -185,14 +196,6 @@ impl<S: Store> Server<S> {
                 return Ok(paused);
             }
         }
-    }
-
-    fn pipeline_names(&self) -> Vec<String> {
-        self.defs_by_file
-            .values()
-            .flatten()
-            .map(|def| def.pipeline.name.clone())
-            .collect()
     }
 
     async fn reload(&mut self) -> anyhow::Result<()> {
@@ -319,11 +322,14 @@ impl<S: Store> Server<S> {
         let started = std::time::Instant::now();
         let effects = self.scheduler.handle(Timestamp::now(), input);
         self.carry_out(effects).await?;
-        let took = started.elapsed();
+        self.observe_step(started.elapsed());
+        Ok(())
+    }
+
+    fn observe_step(&self, took: Duration) {
         self.observe(ServerEvent::Step { took });
         let (running, queued) = self.task_counts();
         self.observe(ServerEvent::TaskCounts { running, queued });
-        Ok(())
     }
 
     fn observe(&self, event: ServerEvent) {
@@ -346,26 +352,49 @@ impl<S: Store> Server<S> {
         counts
     }
 
-    async fn attempt_ended(&mut self, run: RunKey, ended: Ended) -> anyhow::Result<()> {
-        self.cancellers.remove(&(run.clone(), ended.task));
-        if let Some(meta) = self.runs.get_mut(&run) {
-            let extra = &mut meta.extras[ended.task];
-            extra.exit_code = match ended.outcome {
-                AttemptOutcome::Exited(code) => Some(code),
-                _ => None,
+    /// Feeds attempt endings to the scheduler and carries out all their effects at once.
+    async fn attempts_ended(&mut self, endings: Vec<(RunKey, Ended)>) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let now = Timestamp::now();
+        let mut effects = Vec::new();
+        for (run, mut ended) in endings {
+            self.cancellers.remove(&(run.clone(), ended.task));
+            self.note_ending(&run, &mut ended);
+            let input = Input::AttemptEnded {
+                run,
+                task: ended.task,
+                attempt: ended.attempt,
+                outcome: ended.outcome,
             };
-            extra.outcome = Some(crate::report::outcome_name(&ended.outcome).to_owned());
-            extra.ended_at = Some(Timestamp::now());
-            let name = meta.pipeline.tasks[ended.task].name.clone();
-            meta.outputs.insert(name, ended.outputs);
+            effects.extend(self.scheduler.handle(now, input));
         }
-        let input = Input::AttemptEnded {
-            run,
-            task: ended.task,
-            attempt: ended.attempt,
-            outcome: ended.outcome,
+        self.carry_out(effects).await?;
+        self.observe_step(started.elapsed());
+        Ok(())
+    }
+
+    /// Keeps an ending's facts for the task's record: exit code, outputs, and its real start
+    /// and end (the spawn and the reap, not when the loop got to them).
+    fn note_ending(&mut self, run: &RunKey, ended: &mut Ended) {
+        let Some(meta) = self.runs.get_mut(run) else {
+            return;
         };
-        self.step(input).await
+        let extra = &mut meta.extras[ended.task];
+        extra.exit_code = match ended.outcome {
+            AttemptOutcome::Exited(code) => Some(code),
+            _ => None,
+        };
+        extra.outcome = Some(crate::report::outcome_name(&ended.outcome).to_owned());
+        extra.ended_at = Some(ended.ended_at);
+        if let Some(duration) = ended.duration
+            && let Ok(span) = jiff::SignedDuration::try_from(duration)
+            && let Ok(spawned) = ended.ended_at.checked_sub(span)
+        {
+            extra.started_at = Some(spawned);
+        }
+        let name = meta.pipeline.tasks[ended.task].name.clone();
+        meta.outputs
+            .insert(name, std::mem::take(&mut ended.outputs));
     }
 
     /// Stops every running attempt (shutdown); their rows stay `running` and are recovered

@@ -15,11 +15,13 @@
 //! `async fn(&impl Store)` in this module, so a failing test names the contract it checks.
 
 mod apply;
+mod faults;
 mod pipelines;
 mod runs;
 mod tokens;
 
 pub use apply::*;
+pub use faults::{Fault, FaultyStore};
 pub use pipelines::*;
 pub use runs::*;
 pub use tokens::*;

@@ -1,0 +1,198 @@
+//! [`FaultyStore`]: a store that dies at a planned write, for crash simulations.
+//!
+//! It wraps a real store and counts writes. At the planned one it fails, either before the
+//! write reaches the inner store (the crash came first) or after (the write is durable but its
+//! acknowledgement was lost). From then on every call fails, as a database that went away
+//! would: the code under test can only stop, and a restart on the inner store must recover.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use jiff::Timestamp;
+
+use crate::records::{
+    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
+    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+};
+use crate::{Error, Result, Store};
+
+/// When a [`FaultyStore`] dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The write (counting from 1) that fails.
+    pub write: u64,
+    /// Whether that write reaches the inner store before the failure.
+    pub after_write: bool,
+}
+
+/// A store that fails from a planned write on; see the module doc.
+#[derive(Debug)]
+pub struct FaultyStore<S> {
+    inner: Arc<S>,
+    fault: Option<Fault>,
+    writes: AtomicU64,
+    dead: AtomicBool,
+}
+
+impl<S: Store> FaultyStore<S> {
+    /// Wraps `inner`; with `fault` `None` it never fails.
+    pub fn new(inner: Arc<S>, fault: Option<Fault>) -> FaultyStore<S> {
+        FaultyStore {
+            inner,
+            fault,
+            writes: AtomicU64::new(0),
+            dead: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the planned fault has fired.
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    fn gone() -> Error {
+        Error::backend("simulated crash", "the store is gone")
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.is_dead() {
+            return Err(Self::gone());
+        }
+        Ok(())
+    }
+
+    /// Runs a write through the fault plan.
+    async fn write<T>(&self, write: impl Future<Output = Result<T>>) -> Result<T> {
+        self.check_alive()?;
+        let number = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(fault) = self.fault.filter(|fault| fault.write == number) else {
+            return write.await;
+        };
+        self.dead.store(true, Ordering::SeqCst);
+        if fault.after_write {
+            let _ = write.await;
+        }
+        Err(Self::gone())
+    }
+
+    async fn read<T>(&self, read: impl Future<Output = Result<T>>) -> Result<T> {
+        self.check_alive()?;
+        read.await
+    }
+}
+
+impl<S: Store> Store for FaultyStore<S> {
+    async fn record_pipeline_versions(
+        &self,
+        versions: Vec<NewVersion>,
+        at: Timestamp,
+    ) -> Result<Vec<PipelineVersion>> {
+        self.write(self.inner.record_pipeline_versions(versions, at))
+            .await
+    }
+
+    async fn get_pipeline(&self, name: &str) -> Result<PipelineRow> {
+        self.read(self.inner.get_pipeline(name)).await
+    }
+
+    async fn list_pipelines(
+        &self,
+        search: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<PipelineRow>, u64)> {
+        self.read(self.inner.list_pipelines(search, page)).await
+    }
+
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
+        self.write(self.inner.set_paused(name, paused)).await
+    }
+
+    async fn get_version(&self, id: i64) -> Result<PipelineVersion> {
+        self.read(self.inner.get_version(id)).await
+    }
+
+    async fn list_versions(&self, pipeline: &str) -> Result<Vec<PipelineVersion>> {
+        self.read(self.inner.list_versions(pipeline)).await
+    }
+
+    async fn create_run(&self, run: RunRecord) -> Result<RunRecord> {
+        self.write(self.inner.create_run(run)).await
+    }
+
+    async fn update_run(&self, update: RunUpdate) -> Result<RunRecord> {
+        self.write(self.inner.update_run(update)).await
+    }
+
+    async fn get_run(&self, pipeline: &str, run_id: &str) -> Result<RunRecord> {
+        self.read(self.inner.get_run(pipeline, run_id)).await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter, page: Page) -> Result<(Vec<RunRecord>, u64)> {
+        self.read(self.inner.list_runs(filter, page)).await
+    }
+
+    async fn latest_run_of_type(
+        &self,
+        pipeline: &str,
+        run_type: RunType,
+    ) -> Result<Option<RunRecord>> {
+        self.read(self.inner.latest_run_of_type(pipeline, run_type))
+            .await
+    }
+
+    async fn latest_logical_dates(&self, run_type: RunType) -> Result<Vec<(String, Timestamp)>> {
+        self.read(self.inner.latest_logical_dates(run_type)).await
+    }
+
+    async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {
+        self.write(self.inner.upsert_task_instance(task)).await
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        self.write(self.inner.apply(changes)).await
+    }
+
+    async fn list_task_instances(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskInstanceRecord>> {
+        self.read(self.inner.list_task_instances(pipeline, run_id))
+            .await
+    }
+
+    async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {
+        self.read(self.inner.active_runs()).await
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<TokenRecord> {
+        self.write(self.inner.create_token(name, role, hash, at))
+            .await
+    }
+
+    async fn get_token(&self, id: i64) -> Result<TokenRecord> {
+        self.read(self.inner.get_token(id)).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.read(self.inner.list_tokens()).await
+    }
+
+    async fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.write(self.inner.touch_token(id, at)).await
+    }
+
+    async fn delete_token(&self, id: i64) -> Result<()> {
+        self.write(self.inner.delete_token(id)).await
+    }
+
+    async fn prune_runs(&self, older_than: Timestamp) -> Result<Vec<RunKey>> {
+        self.write(self.inner.prune_runs(older_than)).await
+    }
+}
