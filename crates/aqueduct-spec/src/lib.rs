@@ -7,6 +7,7 @@
 //! is never an `Err`: it is a [`Diagnostic`] with file, line, column, excerpt and hint.
 
 pub mod diagnostic;
+pub mod diff;
 mod load;
 pub mod located;
 pub mod lower;
@@ -16,6 +17,7 @@ pub mod structure;
 
 pub use aqueduct_core::Pipeline;
 pub use diagnostic::{Code, Diagnostic};
+pub use diff::{DocumentDiff, FieldChange, PipelineDiff, diff_documents, diff_pipelines};
 pub use load::{Loaded, load_paths, parse_source};
 
 /// The JSON Schema of a pipeline document, generated from [`raw::PipelineDoc`].
