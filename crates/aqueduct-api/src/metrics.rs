@@ -74,6 +74,7 @@ pub struct Metrics {
     scheduler_loop_lag: Histogram,
     store_operation: HistogramFamily<OpLabels>,
     pool_slots_used: Family<PoolLabels, Gauge>,
+    task_log_write_errors: Family<PipelineLabels, Counter>,
 }
 
 /// 1 ms .. ~33 s: HTTP requests.
@@ -105,6 +106,7 @@ impl Metrics {
             scheduler_loop_lag: fast_buckets(),
             store_operation: Family::new_with_constructor(fast_buckets),
             pool_slots_used: Family::default(),
+            task_log_write_errors: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -161,6 +163,11 @@ impl Metrics {
             "pool_slots_used",
             "Slots in use, by pool",
             metrics.pool_slots_used.clone(),
+        );
+        registry.register(
+            "task_log_write_errors",
+            "Task attempts whose output could not all be written to their log file",
+            metrics.task_log_write_errors.clone(),
         );
         metrics
     }
@@ -249,6 +256,14 @@ impl Metrics {
         self.store_operation
             .get_or_create(&OpLabels { op })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Some of an attempt's output could not be written to its log file.
+    pub fn task_log_write_failed(&self, pipeline: &str) {
+        let labels = PipelineLabels {
+            pipeline: pipeline.to_owned(),
+        };
+        self.task_log_write_errors.get_or_create(&labels).inc();
     }
 
     /// A pool's used slot count changed.

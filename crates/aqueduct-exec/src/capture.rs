@@ -40,7 +40,7 @@ struct Batch {
 /// The running capture of one attempt.
 pub(crate) struct Capture {
     readers: Vec<JoinHandle<()>>,
-    writer: JoinHandle<()>,
+    writer: JoinHandle<Option<String>>,
 }
 
 pub(crate) fn start_capture(
@@ -62,8 +62,9 @@ pub(crate) fn start_capture(
 
 impl Capture {
     /// Waits until both pipes reached end-of-stream (or [`DRAIN_DEADLINE`] passed) and every
-    /// line read was written. Call it after the task's processes were killed.
-    pub(crate) async fn finish(mut self) {
+    /// line read was written. Call it after the task's processes were killed. Returns what went
+    /// wrong writing the log file, if anything did.
+    pub(crate) async fn finish(mut self) -> Option<String> {
         let all_readers = async {
             for reader in &mut self.readers {
                 let _ = reader.await;
@@ -78,7 +79,7 @@ impl Capture {
             }
         }
         // The writer ends once both readers dropped their senders.
-        let _ = (&mut self.writer).await;
+        (&mut self.writer).await.unwrap_or(None)
     }
 }
 
@@ -124,8 +125,10 @@ async fn write_log(
     masker: Masker,
     mut batch_queue: mpsc::Receiver<Batch>,
     mut lines: Option<mpsc::UnboundedSender<LogLine>>,
-) {
+) -> Option<String> {
     let mut formatted = String::new();
+    let mut lost_lines = 0_usize;
+    let mut first_error = None;
     while let Some(batch) = batch_queue.recv().await {
         let log_lines: Vec<LogLine> = batch
             .texts
@@ -141,8 +144,12 @@ async fn write_log(
             push_log_line(line, &mut formatted);
         }
         // A failed write (say, a full disk) loses these lines from the file only: the channel
-        // still gets them, and the pipes keep draining so the task never blocks on its output.
-        let _ = append(&mut log_file, formatted.as_bytes()).await;
+        // still gets them, the pipes keep draining so the task never blocks on its output, and
+        // the loss is reported with the attempt's end.
+        if let Err(error) = append(&mut log_file, formatted.as_bytes()).await {
+            lost_lines += log_lines.len();
+            first_error.get_or_insert(error);
+        }
         if let Some(sender) = &lines {
             let receiver_gone = log_lines.into_iter().any(|line| sender.send(line).is_err());
             if receiver_gone {
@@ -150,6 +157,7 @@ async fn write_log(
             }
         }
     }
+    first_error.map(|error| format!("{lost_lines} log lines could not be written: {error}"))
 }
 
 async fn append(log_file: &mut tokio::fs::File, bytes: &[u8]) -> std::io::Result<()> {

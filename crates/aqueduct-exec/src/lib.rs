@@ -119,6 +119,8 @@ pub struct Finished {
     pub outcome: Outcome,
     /// From just before the spawn until the group leader was reaped.
     pub duration: Duration,
+    /// Why some output lines are missing from the log file (a full disk, say), if they are.
+    pub log_error: Option<String>,
 }
 
 /// Why an attempt could not be started.

@@ -95,10 +95,14 @@ impl Supervisor {
         // Only fails if something else reaped our child, which nothing in aqueduct does.
         let leader_status = self.child.wait().await.ok();
         let duration = self.started.elapsed();
-        self.capture.finish().await;
+        let log_error = self.capture.finish().await;
         let oom_killed = self.memory.finish(leader_status).await;
         let outcome = decide_outcome(stop_reason, leader_status, oom_killed);
-        Finished { outcome, duration }
+        Finished {
+            outcome,
+            duration,
+            log_error,
+        }
     }
 
     async fn wait_for_exit_or_stop(&mut self) -> Option<StopReason> {

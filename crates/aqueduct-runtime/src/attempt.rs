@@ -23,6 +23,8 @@ pub(crate) struct Ended {
     pub(crate) outputs: BTreeMap<String, String>,
     /// When the attempt was seen to end (before its ending queued up for the loop).
     pub(crate) ended_at: jiff::Timestamp,
+    /// Why some of its output is missing from its log file (a full disk, say), if it is.
+    pub(crate) log_error: Option<String>,
 }
 
 /// What an attempt needs from its run.
@@ -80,6 +82,7 @@ pub(crate) fn start(
             duration: None,
             outputs: BTreeMap::new(),
             ended_at: jiff::Timestamp::now(),
+            log_error: None,
         });
     };
     let spec = match prepare(&input, &log_path, &output_path) {
@@ -120,6 +123,7 @@ pub(crate) fn start(
             duration: Some(finished.duration),
             outputs,
             ended_at: jiff::Timestamp::now(),
+            log_error: finished.log_error,
         });
     });
     Some(started)

@@ -161,6 +161,10 @@ impl Runner {
         };
         record.duration = ended.duration;
         let name = self.pipeline.tasks[ended.task].name.clone();
+        if let Some(error) = &ended.log_error {
+            let attempt = ended.attempt;
+            tracing::error!(task = %name, attempt, %error, "task log could not be written");
+        }
         self.outputs.insert(name, ended.outputs);
         Input::AttemptEnded {
             task: ended.task,

@@ -327,3 +327,78 @@ async fn an_unreadable_secret_fails_the_attempt_instead_of_running_without_it() 
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_write_failures_and_pool_usage_reach_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "chatty",
+        "  tasks:\n    - name: a\n      pool: db\n      run: echo hello; sleep 0.2\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut config = config(dir.path(), &pipelines);
+    let seen = events.clone();
+    config.observer = Some(Arc::new(move |event| seen.lock().unwrap().push(event)));
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
+    // the attempt's log file is a full disk
+    let date: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    let log_dir = dir
+        .path()
+        .join("logs/chatty/manual__2026-01-01T00:00:00+00:00/a");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    std::os::unix::fs::symlink("/dev/full", log_dir.join("1.log")).unwrap();
+    let info = handle.trigger("chatty", vec![], Some(date)).await.unwrap();
+    assert_eq!(info.run_id, "manual__2026-01-01T00:00:00+00:00");
+    wait_for_state(&*store, &info.key(), RunState::Success).await;
+    let events = events.lock().unwrap();
+    let failed_logs: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            server::ServerEvent::LogWriteFailed { pipeline } => Some(pipeline.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed_logs, ["chatty"], "the lost log lines are reported");
+    let pool_db: Vec<u32> = events
+        .iter()
+        .filter_map(|event| match event {
+            server::ServerEvent::PoolSlots { used } => used.get("db").copied(),
+            _ => None,
+        })
+        .collect();
+    assert!(pool_db.contains(&1), "the pool was in use: {pool_db:?}");
+    assert_eq!(pool_db.last(), Some(&0), "and emptied: {pool_db:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_log_directory_fails_the_attempt_visibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "p",
+        "  tasks:\n    - name: a\n      run: touch ran\n",
+    );
+    std::fs::write(dir.path().join("logs"), "not a directory").unwrap();
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, _join) = server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+        .await
+        .unwrap();
+    let info = handle.trigger("p", vec![], None).await.unwrap();
+    wait_for_state(&*store, &info.key(), RunState::Failed).await;
+    let tasks = store.list_task_instances("p", &info.run_id).await.unwrap();
+    assert_eq!(tasks[0].outcome.as_deref(), Some("not_started"));
+    assert!(
+        !pipelines.join("ran").exists(),
+        "the task ran without a log"
+    );
+}

@@ -66,6 +66,28 @@ impl Scheduler {
         usage
     }
 
+    /// Slots in use per pool, for every pool that is configured or named by a known pipeline's
+    /// task (so the set of pools is stable and a pool that empties reads 0).
+    pub fn pool_usage(&self) -> BTreeMap<String, u32> {
+        let mut pools: BTreeMap<String, u32> = self
+            .limits
+            .pools
+            .keys()
+            .map(|name| (name.clone(), 0))
+            .collect();
+        pools.insert(DEFAULT_POOL.to_owned(), 0);
+        for entry in self.pipelines.values() {
+            for task in &entry.def.pipeline.tasks {
+                let pool = task.pool.as_deref().unwrap_or(DEFAULT_POOL);
+                pools.entry(pool.to_owned()).or_default();
+            }
+        }
+        for (pool, used) in self.usage().per_pool {
+            pools.insert(pool, used);
+        }
+        pools
+    }
+
     /// Launches ready tasks of running runs while the limits allow.
     pub(super) fn admit(&mut self, _now: Timestamp, effects: &mut Vec<Effect>) {
         let mut usage = self.usage();

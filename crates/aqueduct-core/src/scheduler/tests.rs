@@ -226,8 +226,16 @@ fn max_active_tasks_and_pools_limit_launches() {
     sim.run_until("2026-01-01T00:00:10Z");
     // d, e, f need 2 slots each of a 3-slot pool: one at a time
     assert_eq!(sim.running.len(), 1, "{}", sim.trace);
+    let usage = sim.scheduler.pool_usage();
+    assert_eq!(usage.get("db"), Some(&2), "{usage:?}");
+    assert_eq!(usage.get("default_pool"), Some(&0), "{usage:?}");
     sim.run_until("2026-01-01T01:00:00Z");
     assert!(sim.trace.ends_with("@40s run r success\n"), "{}", sim.trace);
+    assert_eq!(
+        sim.scheduler.pool_usage().get("db"),
+        Some(&0),
+        "an emptied pool reads 0"
+    );
 }
 
 #[test]

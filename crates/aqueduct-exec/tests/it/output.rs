@@ -18,7 +18,7 @@ async fn exit_codes_are_reported() {
 async fn stdout_and_stderr_are_captured_with_streams_and_timestamps() {
     let fixture = Fixture::new();
     let before = Timestamp::now();
-    let command = "echo out-1; echo err-1 >&2; sleep 0.05; echo out-2; echo err-2 >&2";
+    let command = "echo out-1; echo err-1 >&2; sleep 0.3; echo out-2; echo err-2 >&2";
     let (finished, received) = run(fixture.spec(command)).await;
     let after = Timestamp::now();
 
@@ -113,4 +113,25 @@ async fn overlong_lines_are_split_and_invalid_utf8_is_replaced() {
         .collect();
     assert_eq!(lengths[..3], [65536, 65536, 150000 - 2 * 65536]);
     assert_eq!(fixture.log_lines()[3].text, "bad \u{fffd} byte");
+}
+
+/// A full disk loses lines from the file, not silently: the attempt's end says how many and why,
+/// the task still runs to its end, and the channel still gets every line.
+#[tokio::test]
+async fn a_log_that_cannot_be_written_is_reported_with_the_end() {
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("echo one; echo two; exit 4");
+    spec.log_path = "/dev/full".into(); // every write fails with ENOSPC
+    let (finished, received) = run(spec).await;
+    assert_eq!(finished.outcome, Outcome::Exited(4));
+    assert_eq!(texts(&received), ["one", "two"]);
+    let error = finished.log_error.expect("the loss is reported");
+    assert!(
+        error.starts_with("2 log lines could not be written"),
+        "{error}"
+    );
+    assert!(error.contains("No space left on device"), "{error}");
+
+    let (written, _) = run(fixture.spec("echo fine")).await;
+    assert_eq!(written.log_error, None);
 }

@@ -282,6 +282,7 @@ impl<S: Store> Server<S> {
 
     /// Feeds an input and turns a rejection into an error.
     pub(super) async fn checked(&mut self, input: Input) -> Result<(), CommandError> {
+        let started = std::time::Instant::now();
         let effects = self.scheduler.handle(Timestamp::now(), input);
         let rejected = effects.iter().find_map(|effect| match effect {
             Effect::Rejected { reason } => Some(reason.clone()),
@@ -290,6 +291,7 @@ impl<S: Store> Server<S> {
         self.carry_out(effects)
             .await
             .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        self.observe_step(started.elapsed());
         match rejected {
             Some(reason) if reason.starts_with("unknown pipeline") => {
                 Err(CommandError::NotFound(reason))

@@ -326,10 +326,14 @@ impl<S: Store> Server<S> {
         Ok(())
     }
 
-    fn observe_step(&self, took: Duration) {
+    pub(super) fn observe_step(&self, took: Duration) {
         self.observe(ServerEvent::Step { took });
         let (running, queued) = self.task_counts();
         self.observe(ServerEvent::TaskCounts { running, queued });
+        if self.config.observer.is_some() {
+            let used = self.scheduler.pool_usage();
+            self.observe(ServerEvent::PoolSlots { used });
+        }
     }
 
     fn observe(&self, event: ServerEvent) {
@@ -393,8 +397,19 @@ impl<S: Store> Server<S> {
             extra.started_at = Some(spawned);
         }
         let name = meta.pipeline.tasks[ended.task].name.clone();
+        let (pipeline, run_id, attempt) = (&run.pipeline, &run.run_id, ended.attempt);
+        if let AttemptOutcome::NotStarted(why) = &ended.outcome {
+            tracing::error!(%pipeline, %run_id, task = %name, attempt, error = %why, "attempt could not start");
+        }
+        if let Some(error) = &ended.log_error {
+            tracing::error!(%pipeline, %run_id, task = %name, attempt, %error, "task log could not be written");
+        }
         meta.outputs
             .insert(name, std::mem::take(&mut ended.outputs));
+        if ended.log_error.is_some() {
+            let pipeline = run.pipeline.clone();
+            self.observe(ServerEvent::LogWriteFailed { pipeline });
+        }
     }
 
     /// Stops every running attempt (shutdown); their rows stay `running` and are recovered

@@ -1,6 +1,7 @@
 //! What the server loop reports for metrics and logs: one event per thing that happened, so
 //! the binary can feed its Prometheus registry without the runtime knowing about it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,11 @@ pub enum ServerEvent {
     WokeLate { lag: Duration },
     /// Tasks running and waiting for a slot, after a step.
     TaskCounts { running: u64, queued: u64 },
+    /// Slots in use per pool, after a step (every known pool, so an emptied one reads 0).
+    PoolSlots { used: BTreeMap<String, u32> },
+    /// Some of an attempt's output could not be written to its log file (a full disk, an
+    /// unwritable log directory).
+    LogWriteFailed { pipeline: String },
     /// A store call and how long it took.
     Store {
         operation: &'static str,

@@ -158,6 +158,12 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
         ServerEvent::WokeLate { lag } => metrics.scheduler_woke_late(lag),
         ServerEvent::TaskCounts { running, queued } => metrics.task_counts_changed(running, queued),
         ServerEvent::Store { operation, took } => metrics.store_operation_finished(operation, took),
+        ServerEvent::PoolSlots { used } => {
+            for (pool, slots) in used {
+                metrics.pool_slots_changed(&pool, u64::from(slots));
+            }
+        }
+        ServerEvent::LogWriteFailed { pipeline } => metrics.task_log_write_failed(&pipeline),
     })
 }
 
