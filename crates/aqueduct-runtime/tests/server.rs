@@ -402,3 +402,68 @@ async fn an_unwritable_log_directory_fails_the_attempt_visibly() {
         "the task ran without a log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_backfill_keeps_its_own_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    write_pipeline(
+        &pipelines,
+        "daily",
+        "  schedule: \"@daily\"\n  startDate: 2026-01-01\n  tasks:\n    - name: t\n      run: sleep 0.3\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, join) = server::start(
+        store.clone(),
+        config(dir.path(), &pipelines),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let request = server::BackfillRequest {
+        pipeline: "daily".into(),
+        from: "2026-01-02".into(),
+        to: "2026-01-05".into(),
+        reprocess: server::Reprocess::Missing,
+        max_active_runs: 1,
+    };
+    let keys = handle.backfill(request).await.unwrap();
+    assert_eq!(keys.len(), 4);
+    let backfills = store.list_backfills("daily").await.unwrap();
+    assert_eq!(backfills.len(), 1);
+    assert_eq!(backfills[0].max_active_runs, 1);
+    // crash while the first run is running, then restart
+    wait_for_state(&*store, &keys[0], RunState::Running).await;
+    join.abort();
+    let _ = join.await;
+    drop(handle);
+    let (_handle, _, _join) =
+        server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
+            .await
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut running = 0;
+        let mut finished = 0;
+        for key in &keys {
+            let state = store
+                .get_run(&key.pipeline, &key.run_id)
+                .await
+                .unwrap()
+                .state;
+            running += usize::from(state == RunState::Running);
+            finished += usize::from(state.is_finished());
+        }
+        assert!(
+            running <= 1,
+            "{running} backfill runs at once after the restart"
+        );
+        if finished == keys.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backfill never finished");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

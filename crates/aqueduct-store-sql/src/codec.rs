@@ -5,7 +5,8 @@
 
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_store::{
-    PipelineRow, PipelineVersion, Role, RunRecord, RunType, TaskInstanceRecord, TokenRecord,
+    BackfillRecord, PipelineRow, PipelineVersion, Reprocess, Role, RunRecord, RunType,
+    TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::Row;
@@ -45,7 +46,15 @@ macro_rules! token_columns {
     };
 }
 
-pub(crate) use {pipeline_columns, run_columns, task_columns, token_columns, version_columns};
+macro_rules! backfill_columns {
+    () => {
+        "id, pipeline, from_date, to_date, reprocess, max_active_runs, created_at"
+    };
+}
+
+pub(crate) use {
+    backfill_columns, pipeline_columns, run_columns, task_columns, token_columns, version_columns,
+};
 
 /// How a timestamp is stored: microseconds since the Unix epoch.
 pub(crate) fn micros(at: Timestamp) -> i64 {
@@ -192,4 +201,16 @@ mod tests {
         assert_eq!(parse_run_state("up_for_retry"), None);
         assert_eq!(parse_task_state("Running"), None);
     }
+}
+
+pub(crate) fn decode_backfill(row: &AnyRow) -> Result<BackfillRecord> {
+    Ok(BackfillRecord {
+        id: row.try_get("id")?,
+        pipeline: text(row, "pipeline")?,
+        from: timestamp(row, "from_date")?,
+        to: timestamp(row, "to_date")?,
+        reprocess: parsed(row, "reprocess", Reprocess::parse)?,
+        max_active_runs: narrowed("max_active_runs", row.try_get("max_active_runs")?)?,
+        created_at: timestamp(row, "created_at")?,
+    })
 }

@@ -15,8 +15,22 @@ use sqlx::{Any, SqlStr, Transaction};
 
 use crate::error::{Error, Result, redact};
 
-const SQLITE_SCHEMA: &str = include_str!("../migrations/sqlite/0001_init.sql");
-const POSTGRES_SCHEMA: &str = include_str!("../migrations/postgres/0001_init.sql");
+/// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
+/// numbering on both backends, only the DDL differs.
+const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "backfills",
+        include_str!("../migrations/sqlite/0002_backfills.sql"),
+        include_str!("../migrations/postgres/0002_backfills.sql"),
+    ),
+];
 
 /// Set on every new SQLite connection: wait up to 5 s for a lock, fsync at checkpoints only
 /// (durable in WAL mode across process crashes), enforce foreign keys.
@@ -44,25 +58,26 @@ impl Backend {
             Err(Error::UnsupportedUrl(redact(url)))
         }
     }
-
-    fn schema(self) -> &'static str {
-        match self {
-            Backend::Sqlite => SQLITE_SCHEMA,
-            Backend::Postgres => POSTGRES_SCHEMA,
-        }
-    }
 }
 
 /// The embedded migrations of `backend` (same versions for every backend).
 pub(crate) fn migrator(backend: Backend) -> Migrator {
-    let init = Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        SqlStr::from_static(backend.schema()),
-        false,
-    );
-    Migrator::with_migrations(vec![init])
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, postgres)| {
+            let text = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            Migration::new(
+                *version,
+                (*description).into(),
+                MigrationType::Simple,
+                SqlStr::from_static(text),
+                false,
+            )
+        });
+    Migrator::with_migrations(migrations.collect())
 }
 
 /// Connects to `url`, prepares the database and applies pending migrations.

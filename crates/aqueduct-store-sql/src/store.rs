@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use aqueduct_store::{
-    Change, NewVersion, Page, PipelineRow, PipelineVersion, Result, Role, RunFilter, RunKey,
-    RunRecord, RunType, RunUpdate, Store, TaskInstanceRecord, TokenRecord,
+    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Result,
+    Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 use crate::SqlStore;
 use crate::connect::begin;
 use crate::error::{Context, Result as SqlResult};
-use crate::{pipelines, runs, tasks, tokens};
+use crate::{backfills, pipelines, runs, tasks, tokens};
 
 /// Runs `$body` (a future using `$connection`) in its own write transaction. A macro rather than
 /// a function taking a closure: a closure returning a future that borrows its argument needs
@@ -161,6 +161,25 @@ impl Store for SqlStore {
     ) -> Result<Option<RunRecord>> {
         let latest = runs::latest_run_of_type(&self.pool, pipeline, run_type).await;
         latest.context("find latest run")
+    }
+
+    async fn create_backfill(
+        &self,
+        backfill: NewBackfill,
+        at: Timestamp,
+    ) -> Result<BackfillRecord> {
+        let created = backfills::create_backfill(&self.pool, &backfill, at).await;
+        created.context("create backfill")
+    }
+
+    async fn get_backfill(&self, id: i64) -> Result<BackfillRecord> {
+        let backfill = backfills::get_backfill(&self.pool, id).await;
+        backfill.context("read backfill")
+    }
+
+    async fn list_backfills(&self, pipeline: &str) -> Result<Vec<BackfillRecord>> {
+        let backfills = backfills::list_backfills(&self.pool, pipeline).await;
+        backfills.context("list backfills")
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

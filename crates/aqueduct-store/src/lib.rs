@@ -25,8 +25,9 @@ pub mod testing;
 
 pub use mem::MemStore;
 pub use records::{
-    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, TaskInstanceRecord, TokenRecord, truncate_to_micros,
+    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Reprocess,
+    Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    truncate_to_micros,
 };
 pub use store::Store;
 

@@ -71,6 +71,63 @@ impl RunType {
     }
 }
 
+/// Which logical dates of a backfill's range get a run (Airflow 3's `reprocess_behavior`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reprocess {
+    /// Only dates without a run.
+    Missing,
+    /// Dates without a run and dates whose run failed (cleared and run again).
+    Failed,
+    /// Every date; finished runs are cleared and run again.
+    All,
+}
+
+impl Reprocess {
+    /// Every choice.
+    pub const ALL: [Reprocess; 3] = [Reprocess::Missing, Reprocess::Failed, Reprocess::All];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reprocess::Missing => "missing",
+            Reprocess::Failed => "failed",
+            Reprocess::All => "all",
+        }
+    }
+
+    /// The choice with this name.
+    pub fn parse(name: &str) -> Option<Reprocess> {
+        Reprocess::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A backfill to record; see [`crate::Store::create_backfill`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBackfill {
+    pub pipeline: String,
+    /// The range of logical dates, both ends included.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub reprocess: Reprocess,
+    /// Most runs of this backfill active at once (at least 1).
+    pub max_active_runs: u32,
+}
+
+/// A recorded backfill: its runs carry its id in [`RunRecord::backfill_id`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillRecord {
+    /// Store-wide id, increasing.
+    pub id: i64,
+    pub pipeline: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub reprocess: Reprocess,
+    pub max_active_runs: u32,
+    pub created_at: Timestamp,
+}
+
 /// One run of one pipeline. Identified by `(pipeline, id)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {

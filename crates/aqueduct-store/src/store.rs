@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use crate::Result;
 use crate::records::{
-    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
+    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -115,6 +115,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         run_type: RunType,
     ) -> impl Future<Output = Result<Vec<(String, Timestamp)>>> + Send;
+
+    // ---- backfills ----
+
+    /// Records a backfill created `at` and gives it a new id.
+    fn create_backfill(
+        &self,
+        backfill: NewBackfill,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<BackfillRecord>> + Send;
+
+    /// The backfill with this id.
+    fn get_backfill(&self, id: i64) -> impl Future<Output = Result<BackfillRecord>> + Send;
+
+    /// The backfills of a pipeline, newest first.
+    fn list_backfills(
+        &self,
+        pipeline: &str,
+    ) -> impl Future<Output = Result<Vec<BackfillRecord>>> + Send;
 
     // ---- task instances and the write-ahead batch ----
 

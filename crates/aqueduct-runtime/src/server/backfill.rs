@@ -7,12 +7,13 @@ use aqueduct_core::params::resolve_params;
 use aqueduct_core::schedule::Timetable;
 use aqueduct_core::scheduler::{Backfill, Input, RunInfo, RunKey, RunType};
 use aqueduct_core::template::airflow_ts;
-use aqueduct_store::{RunRecord, Store};
+use aqueduct_store::{NewBackfill, RunRecord, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::Reprocess;
 use super::Server;
-use super::commands::{BackfillRequest, CommandError, Reprocess};
+use super::commands::{BackfillRequest, CommandError};
 
 impl<S: Store> Server<S> {
     pub(super) async fn backfill(
@@ -42,9 +43,22 @@ impl<S: Store> Server<S> {
         }
         let params =
             resolve_params(&def.pipeline, &[]).map_err(|e| CommandError::Invalid(e.to_string()))?;
-        let backfill = Backfill {
-            id: Timestamp::now().as_microsecond(),
+        // recorded first: the runs carry its id, and a restart reads its concurrency back
+        let record = NewBackfill {
+            pipeline: name.clone(),
+            from,
+            to,
+            reprocess: request.reprocess,
             max_active_runs: request.max_active_runs.max(1),
+        };
+        let record = self
+            .store
+            .create_backfill(record, Timestamp::now())
+            .await
+            .map_err(|error| CommandError::Internal(error.to_string()))?;
+        let backfill = Backfill {
+            id: record.id,
+            max_active_runs: record.max_active_runs,
         };
         let mut created = Vec::new();
         let mut cleared = Vec::new();

@@ -1,6 +1,7 @@
 //! Commands from the API (or any other client) to the server loop, each with a reply.
 
 use aqueduct_core::scheduler::{RunInfo, RunKey};
+use aqueduct_store::Reprocess;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,17 +50,6 @@ pub(crate) enum Command {
         request: BackfillRequest,
         reply: Reply<Vec<RunKey>>,
     },
-}
-
-/// Which logical dates of a backfill's range get a run (Airflow 3's `reprocess_behavior`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reprocess {
-    /// Only dates without a run.
-    Missing,
-    /// Dates without a run and dates whose run failed (cleared and run again).
-    Failed,
-    /// Every date; finished runs are cleared and run again.
-    All,
 }
 
 /// A backfill of a date range.

@@ -386,7 +386,8 @@ impl<S: Store> Server<S> {
                         CommandError::Internal("stored definition no longer parses".to_owned())
                     })?;
             let pipeline = std::sync::Arc::new(pipeline);
-            let restored = records::restored_run(&record, &tasks, pipeline.clone());
+            let limit = self.backfill_limit(&record).await;
+            let restored = records::restored_run(&record, &tasks, pipeline.clone(), limit);
             self.track(&run, pipeline, restored.info.clone(), &tasks);
             if let Some(meta) = self.runs.get_mut(&run) {
                 meta.started_at = record.started_at;

@@ -27,7 +27,8 @@ use aqueduct_store::{Store, TaskInstanceRecord};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-pub use commands::{BackfillRequest, CommandError, Reprocess, ServerHandle};
+pub use aqueduct_store::Reprocess;
+pub use commands::{BackfillRequest, CommandError, ServerHandle};
 pub use observe::{Observer, ServerEvent};
 pub use status::{ServerStatus, StatusSnapshot};
 
@@ -238,7 +239,8 @@ impl<S: Store> Server<S> {
                 continue;
             };
             let pipeline = Arc::new(pipeline);
-            let run = records::restored_run(&record, &tasks, pipeline.clone());
+            let limit = self.backfill_limit(&record).await;
+            let run = records::restored_run(&record, &tasks, pipeline.clone(), limit);
             let key = records::key_of(&record);
             for (index, task) in pipeline.tasks.iter().enumerate() {
                 let Some(stored) = tasks.iter().find(|t| t.task == task.name) else {
@@ -275,6 +277,12 @@ impl<S: Store> Server<S> {
             .await?;
         }
         Ok(())
+    }
+
+    /// The stored concurrency of the backfill a run belongs to.
+    pub(super) async fn backfill_limit(&self, record: &aqueduct_store::RunRecord) -> Option<u32> {
+        let backfill = self.store.get_backfill(record.backfill_id?).await;
+        backfill.ok().map(|backfill| backfill.max_active_runs)
     }
 
     fn track(

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use aqueduct_core::run::TaskInstance;
 use aqueduct_core::scheduler::{Backfill, RestoredRun, RunInfo, RunKey, RunType};
 
-/// Concurrency of a restored backfill (the limit given at its start is not stored).
+/// Concurrency of a restored backfill whose record is missing (recorded before backfills were
+/// kept in the store).
 pub(crate) const DEFAULT_BACKFILL_ACTIVE: u32 = 4;
 use aqueduct_core::{ParamValue, Pipeline, RunState, TaskState};
 use aqueduct_store::{RunRecord, TaskInstanceRecord};
@@ -87,6 +88,7 @@ pub(crate) fn restored_run(
     record: &RunRecord,
     tasks: &[TaskInstanceRecord],
     pipeline: Arc<Pipeline>,
+    backfill_limit: Option<u32>,
 ) -> RestoredRun {
     let instances = pipeline
         .tasks
@@ -102,14 +104,15 @@ pub(crate) fn restored_run(
         })
         .collect();
     RestoredRun {
-        info: run_info(record),
+        info: run_info(record, backfill_limit),
         pipeline,
         state: record.state,
         tasks: instances,
     }
 }
 
-pub(crate) fn run_info(record: &RunRecord) -> RunInfo {
+/// The run's scheduler info; `backfill_limit` is its backfill's stored concurrency.
+pub(crate) fn run_info(record: &RunRecord, backfill_limit: Option<u32>) -> RunInfo {
     RunInfo {
         run_id: record.id.clone(),
         pipeline: record.pipeline.clone(),
@@ -120,10 +123,9 @@ pub(crate) fn run_info(record: &RunRecord) -> RunInfo {
         data_interval_end: record.data_interval_end,
         run_after: record.run_after,
         params: parse_params(&record.params_json),
-        // a backfill's concurrency is not stored: restored backfill runs use the default
         backfill: record.backfill_id.map(|id| Backfill {
             id,
-            max_active_runs: DEFAULT_BACKFILL_ACTIVE,
+            max_active_runs: backfill_limit.unwrap_or(DEFAULT_BACKFILL_ACTIVE),
         }),
     }
 }

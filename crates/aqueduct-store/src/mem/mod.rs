@@ -13,9 +13,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use jiff::Timestamp;
 
 use crate::Result;
+use crate::records::truncate_to_micros;
 use crate::records::{
-    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
+    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -151,6 +152,43 @@ impl Store for MemStore {
         Ok(latest
             .into_iter()
             .map(|(name, date)| (name.to_owned(), date))
+            .collect())
+    }
+
+    async fn create_backfill(
+        &self,
+        backfill: NewBackfill,
+        at: Timestamp,
+    ) -> Result<BackfillRecord> {
+        let mut state = self.lock();
+        let record = BackfillRecord {
+            id: state.backfills.len() as i64 + 1,
+            pipeline: backfill.pipeline,
+            from: truncate_to_micros(backfill.from),
+            to: truncate_to_micros(backfill.to),
+            reprocess: backfill.reprocess,
+            max_active_runs: backfill.max_active_runs,
+            created_at: truncate_to_micros(at),
+        };
+        state.backfills.push(record.clone());
+        Ok(record)
+    }
+
+    async fn get_backfill(&self, id: i64) -> Result<BackfillRecord> {
+        let state = self.lock();
+        let index = usize::try_from(id - 1).ok();
+        let found = index.and_then(|index| state.backfills.get(index));
+        found
+            .cloned()
+            .ok_or_else(|| crate::Error::NotFound(format!("backfill {id}")))
+    }
+
+    async fn list_backfills(&self, pipeline: &str) -> Result<Vec<BackfillRecord>> {
+        let state = self.lock();
+        let of_pipeline = state.backfills.iter().rev();
+        Ok(of_pipeline
+            .filter(|backfill| backfill.pipeline == pipeline)
+            .cloned()
             .collect())
     }
 

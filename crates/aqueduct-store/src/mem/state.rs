@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use crate::records::{
-    Change, PipelineRow, PipelineVersion, RunKey, RunRecord, RunUpdate, TaskInstanceRecord,
-    truncate_to_micros as micros,
+    BackfillRecord, Change, PipelineRow, PipelineVersion, RunKey, RunRecord, RunUpdate,
+    TaskInstanceRecord, truncate_to_micros as micros,
 };
 use crate::store::is_active;
 use crate::{Error, Result};
@@ -26,6 +26,8 @@ pub(super) struct MemState {
     pub(super) runs: BTreeMap<RunMapKey, RunRecord>,
     pub(super) tasks: BTreeMap<TaskMapKey, TaskInstanceRecord>,
     pub(super) tokens: super::tokens::Tokens,
+    /// Backfill `id` is at index `id - 1`.
+    pub(super) backfills: Vec<BackfillRecord>,
 }
 
 impl MemState {

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use jiff::Timestamp;
 
 use crate::records::{
-    Change, NewVersion, Page, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
+    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
 };
 use crate::{Error, Result, Store};
 
@@ -142,6 +142,22 @@ impl<S: Store> Store for FaultyStore<S> {
 
     async fn latest_logical_dates(&self, run_type: RunType) -> Result<Vec<(String, Timestamp)>> {
         self.read(self.inner.latest_logical_dates(run_type)).await
+    }
+
+    async fn create_backfill(
+        &self,
+        backfill: NewBackfill,
+        at: Timestamp,
+    ) -> Result<BackfillRecord> {
+        self.write(self.inner.create_backfill(backfill, at)).await
+    }
+
+    async fn get_backfill(&self, id: i64) -> Result<BackfillRecord> {
+        self.read(self.inner.get_backfill(id)).await
+    }
+
+    async fn list_backfills(&self, pipeline: &str) -> Result<Vec<BackfillRecord>> {
+        self.read(self.inner.list_backfills(pipeline)).await
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

@@ -77,6 +77,7 @@ macro_rules! store_test_suite {
             runs_are_listed_newest_first_with_filters_and_totals,
             latest_run_of_type_has_the_greatest_logical_date,
             latest_logical_dates_per_pipeline,
+            backfills_are_recorded_and_listed,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
             apply_commits_a_batch_in_order,

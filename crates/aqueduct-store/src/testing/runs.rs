@@ -4,7 +4,7 @@
 use aqueduct_core::RunState;
 use jiff::Timestamp;
 
-use crate::records::{Page, RunFilter, RunType, RunUpdate};
+use crate::records::{NewBackfill, Page, Reprocess, RunFilter, RunType, RunUpdate};
 use crate::testing::{at, create, run_record, version_of};
 use crate::{Error, Store};
 
@@ -259,4 +259,50 @@ pub async fn timestamps_keep_microseconds(store: &impl Store) {
     assert_eq!(fetched.data_interval_start, before_1970);
     assert_eq!(fetched.created_at, micros, "nanoseconds are truncated");
     assert_eq!(fetched.started_at, Some(micros));
+}
+
+/// A backfill keeps its range, choice and concurrency, so a restart can resume it as asked.
+pub async fn backfills_are_recorded_and_listed(store: &impl Store) {
+    let new = |pipeline: &str, max_active_runs| NewBackfill {
+        pipeline: pipeline.to_owned(),
+        from: at(100),
+        to: at(500),
+        reprocess: Reprocess::Failed,
+        max_active_runs,
+    };
+    let first = store
+        .create_backfill(new("etl", 2), at(10))
+        .await
+        .expect("first");
+    let other = store
+        .create_backfill(new("load", 1), at(20))
+        .await
+        .expect("other");
+    let second = store
+        .create_backfill(new("etl", 7), at(30))
+        .await
+        .expect("second");
+    assert!(first.id < other.id && other.id < second.id, "ids increase");
+    assert_eq!(
+        (
+            first.pipeline.as_str(),
+            first.from,
+            first.to,
+            first.reprocess
+        ),
+        ("etl", at(100), at(500), Reprocess::Failed)
+    );
+    assert_eq!((first.max_active_runs, first.created_at), (2, at(10)));
+    assert_eq!(store.get_backfill(second.id).await.expect("get"), second);
+    let listed = store.list_backfills("etl").await.expect("list");
+    assert_eq!(listed, vec![second.clone(), first], "newest first");
+    assert!(
+        store
+            .list_backfills("none")
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    let missing = store.get_backfill(second.id + 100).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
 }
