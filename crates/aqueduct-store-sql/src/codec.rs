@@ -186,6 +186,18 @@ pub(crate) fn decode_token(row: &AnyRow) -> Result<TokenRecord> {
     })
 }
 
+pub(crate) fn decode_backfill(row: &AnyRow) -> Result<BackfillRecord> {
+    Ok(BackfillRecord {
+        id: row.try_get("id")?,
+        pipeline: text(row, "pipeline")?,
+        from: timestamp(row, "from_date")?,
+        to: timestamp(row, "to_date")?,
+        reprocess: parsed(row, "reprocess", Reprocess::parse)?,
+        max_active_runs: narrowed("max_active_runs", row.try_get("max_active_runs")?)?,
+        created_at: timestamp(row, "created_at")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,16 +213,4 @@ mod tests {
         assert_eq!(parse_run_state("up_for_retry"), None);
         assert_eq!(parse_task_state("Running"), None);
     }
-}
-
-pub(crate) fn decode_backfill(row: &AnyRow) -> Result<BackfillRecord> {
-    Ok(BackfillRecord {
-        id: row.try_get("id")?,
-        pipeline: text(row, "pipeline")?,
-        from: timestamp(row, "from_date")?,
-        to: timestamp(row, "to_date")?,
-        reprocess: parsed(row, "reprocess", Reprocess::parse)?,
-        max_active_runs: narrowed("max_active_runs", row.try_get("max_active_runs")?)?,
-        created_at: timestamp(row, "created_at")?,
-    })
 }
