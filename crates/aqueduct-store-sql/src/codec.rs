@@ -5,8 +5,8 @@
 
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_store::{
-    BackfillRecord, PipelineRow, PipelineVersion, Reprocess, Role, RunRecord, RunType,
-    TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, PipelineRow, PipelineVersion, Reprocess, Role, RunRecord, RunType,
+    SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::Row;
@@ -52,8 +52,22 @@ macro_rules! backfill_columns {
     };
 }
 
+macro_rules! app_columns {
+    () => {
+        "name, spec_json, origin, applied_commit, auto_sync_suspended, created_at, updated_at"
+    };
+}
+
+macro_rules! sync_columns {
+    () => {
+        "id, app, commit_id, revision, message, author, committed_at, initiator, result, \
+         detail_json, started_at, ended_at"
+    };
+}
+
 pub(crate) use {
-    backfill_columns, pipeline_columns, run_columns, task_columns, token_columns, version_columns,
+    app_columns, backfill_columns, pipeline_columns, run_columns, sync_columns, task_columns,
+    token_columns, version_columns,
 };
 
 /// How a timestamp is stored: microseconds since the Unix epoch.
@@ -198,6 +212,35 @@ pub(crate) fn decode_backfill(row: &AnyRow) -> Result<BackfillRecord> {
     })
 }
 
+pub(crate) fn decode_app(row: &AnyRow) -> Result<AppRecord> {
+    Ok(AppRecord {
+        name: text(row, "name")?,
+        spec_json: text(row, "spec_json")?,
+        origin: text(row, "origin")?,
+        applied_commit: row.try_get("applied_commit")?,
+        auto_sync_suspended: row.try_get::<i64, _>("auto_sync_suspended")? != 0,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn decode_sync(row: &AnyRow) -> Result<SyncRecord> {
+    Ok(SyncRecord {
+        id: row.try_get("id")?,
+        app: text(row, "app")?,
+        commit: text(row, "commit_id")?,
+        revision: text(row, "revision")?,
+        message: text(row, "message")?,
+        author: text(row, "author")?,
+        committed_at: timestamp(row, "committed_at")?,
+        initiator: text(row, "initiator")?,
+        result: parsed(row, "result", SyncResult::parse)?,
+        detail_json: text(row, "detail_json")?,
+        started_at: timestamp(row, "started_at")?,
+        ended_at: timestamp(row, "ended_at")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +255,9 @@ mod tests {
         }
         assert_eq!(parse_run_state("up_for_retry"), None);
         assert_eq!(parse_task_state("Running"), None);
+        for result in SyncResult::ALL {
+            assert_eq!(SyncResult::parse(result.as_str()), Some(result));
+        }
+        assert_eq!(SyncResult::parse("Succeeded"), None);
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
     (
         1,
         "init",
@@ -29,6 +29,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
         "backfills",
         include_str!("../migrations/sqlite/0002_backfills.sql"),
         include_str!("../migrations/postgres/0002_backfills.sql"),
+    ),
+    (
+        3,
+        "apps",
+        include_str!("../migrations/sqlite/0003_apps.sql"),
+        include_str!("../migrations/postgres/0003_apps.sql"),
     ),
 ];
 

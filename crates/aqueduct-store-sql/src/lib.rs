@@ -10,12 +10,13 @@
 //! `foreign_keys=ON` on every connection, and takes its write lock when a transaction begins.
 //!
 //! Modules: `connect` (URLs, pool, migrations, transactions), `codec` (rows ↔ records),
-//! `pipelines`, `runs`, `tasks`, `tokens`, `backfills` (the queries), `store` (the trait, mapping errors with
-//! what was being done), `error`.
+//! `pipelines`, `runs`, `tasks`, `tokens`, `backfills`, `apps` (the queries), `store` (the trait,
+//! mapping errors with what was being done), `error`.
 //!
 //! Both backends pass the `aqueduct_store` conformance suite (`tests/`); PostgreSQL when
 //! `AQ_TEST_POSTGRES_URL` is set.
 
+mod apps;
 mod backfills;
 mod codec;
 mod connect;

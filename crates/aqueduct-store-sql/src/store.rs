@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use aqueduct_store::{
-    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Result,
-    Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
+    PipelineVersion, Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store,
+    SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -13,7 +14,7 @@ use sqlx::AnyConnection;
 use crate::SqlStore;
 use crate::connect::begin;
 use crate::error::{Context, Result as SqlResult};
-use crate::{backfills, pipelines, runs, tasks, tokens};
+use crate::{apps, backfills, pipelines, runs, tasks, tokens};
 
 /// Runs `$body` (a future using `$connection`) in its own write transaction. A macro rather than
 /// a function taking a closure: a closure returning a future that borrows its argument needs
@@ -180,6 +181,64 @@ impl Store for SqlStore {
     async fn list_backfills(&self, pipeline: &str) -> Result<Vec<BackfillRecord>> {
         let backfills = backfills::list_backfills(&self.pool, pipeline).await;
         backfills.context("list backfills")
+    }
+
+    async fn upsert_app(
+        &self,
+        name: &str,
+        spec_json: &str,
+        origin: &str,
+        at: Timestamp,
+    ) -> Result<AppRecord> {
+        let upserted = apps::upsert_app(&self.pool, name, spec_json, origin, at).await;
+        upserted.context("write app")
+    }
+
+    async fn get_app(&self, name: &str) -> Result<AppRecord> {
+        apps::get_app(&self.pool, name).await.context("get app")
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>> {
+        apps::list_apps(&self.pool).await.context("list apps")
+    }
+
+    async fn delete_app(&self, name: &str) -> Result<()> {
+        apps::delete_app(&self.pool, name)
+            .await
+            .context("delete app")
+    }
+
+    async fn set_auto_sync_suspended(
+        &self,
+        name: &str,
+        suspended: bool,
+        at: Timestamp,
+    ) -> Result<()> {
+        let written = apps::set_auto_sync_suspended(&self.pool, name, suspended, at).await;
+        written.context("set auto-sync suspension")
+    }
+
+    async fn record_sync(
+        &self,
+        sync: NewSync,
+        applied: Option<Vec<NewVersion>>,
+        at: Timestamp,
+    ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
+        let recorded = in_transaction!(self, |connection| {
+            apps::record_sync(connection, &sync, applied.as_deref(), at)
+        });
+        recorded.await.context("record sync")
+    }
+
+    async fn list_syncs(&self, app: &str, page: Page) -> Result<(Vec<SyncRecord>, u64)> {
+        let listed = apps::list_syncs(&self.pool, app, page).await;
+        listed.context("list syncs")
+    }
+
+    async fn get_sync(&self, app: &str, id: i64) -> Result<SyncRecord> {
+        apps::get_sync(&self.pool, app, id)
+            .await
+            .context("get sync")
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

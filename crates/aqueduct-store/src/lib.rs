@@ -2,8 +2,8 @@
 //! conformance suite every backend must pass.
 //!
 //! The server keeps all durable state behind [`Store`]: versioned pipeline definitions (each run
-//! records the exact version it started with), runs and their task instances, API tokens, and
-//! retention. The runtime commits each batch of state changes with [`Store::apply`] in one
+//! records the exact version it started with), runs and their task instances, backfills, GitOps
+//! apps and their sync history, API tokens, and retention. The runtime commits each batch of state changes with [`Store::apply`] in one
 //! transaction *before* carrying out their effects (write-ahead), and after a crash reloads
 //! [`Store::active_runs`] to recover.
 //!
@@ -25,9 +25,9 @@ pub mod testing;
 
 pub use mem::MemStore;
 pub use records::{
-    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Reprocess,
-    Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
-    truncate_to_micros,
+    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
+    PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
+    SyncResult, TaskInstanceRecord, TokenRecord, truncate_to_micros,
 };
 pub use store::Store;
 
@@ -40,7 +40,7 @@ pub enum Error {
     /// The object already exists (a run with the same pipeline and id, a token name).
     #[error("{0} already exists")]
     Conflict(String),
-    /// The object does not exist (a pipeline, version, run or token).
+    /// The object does not exist (a pipeline, version, run, token, app or sync).
     #[error("{0} not found")]
     NotFound(String),
     /// The backend failed (connection, query, unreadable row); the source says why.

@@ -241,6 +241,115 @@ pub struct TokenRecord {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// A GitOps app: a git source bound to the server (declared in the config file or through the
+/// API). Identified by `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    pub name: String,
+    /// The declaration (repository URL, revision, path, overlay, sync policy, poll interval...)
+    /// as JSON text; the store keeps it opaque.
+    pub spec_json: String,
+    /// Where the declaration comes from: `config` or `api`.
+    pub origin: String,
+    /// The commit the app's pipelines run from (full hex); `None` before the first successful
+    /// sync.
+    pub applied_commit: Option<String>,
+    /// True after a rollback: automated sync stays off until re-enabled (Argo CD's behaviour).
+    pub auto_sync_suspended: bool,
+    pub created_at: Timestamp,
+    /// When the row last changed: its declaration, its suspension, or a successful sync.
+    pub updated_at: Timestamp,
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncResult {
+    Succeeded,
+    Failed,
+}
+
+impl SyncResult {
+    /// Every result.
+    pub const ALL: [SyncResult; 2] = [SyncResult::Succeeded, SyncResult::Failed];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncResult::Succeeded => "succeeded",
+            SyncResult::Failed => "failed",
+        }
+    }
+
+    /// The result with this name.
+    pub fn parse(name: &str) -> Option<SyncResult> {
+        SyncResult::ALL
+            .into_iter()
+            .find(|result| result.as_str() == name)
+    }
+}
+
+/// One sync of an app to record with [`crate::Store::record_sync`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSync {
+    pub app: String,
+    /// The commit synced to (full hex).
+    pub commit: String,
+    /// What was asked: a branch, a tag or a sha.
+    pub revision: String,
+    /// The commit's message.
+    pub message: String,
+    /// The commit's author, `Name <email>`.
+    pub author: String,
+    pub committed_at: Timestamp,
+    /// Who or what started it: `automated`, `webhook`, `user:<token name>`,
+    /// `rollback:<sync id>`...
+    pub initiator: String,
+    pub result: SyncResult,
+    /// What was applied (the diff) or why it failed (diagnostics), as JSON text; the store keeps
+    /// it opaque.
+    pub detail_json: String,
+    pub started_at: Timestamp,
+}
+
+/// A recorded sync: one row of an app's sync history. Kept when the app is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRecord {
+    /// Store-wide id, increasing in the order syncs were recorded.
+    pub id: i64,
+    pub app: String,
+    pub commit: String,
+    pub revision: String,
+    pub message: String,
+    pub author: String,
+    pub committed_at: Timestamp,
+    pub initiator: String,
+    pub result: SyncResult,
+    pub detail_json: String,
+    pub started_at: Timestamp,
+    /// When it was recorded (the `at` of [`crate::Store::record_sync`]).
+    pub ended_at: Timestamp,
+}
+
+impl SyncRecord {
+    /// The history row of `sync`, ended `ended_at`, as a store that keeps microseconds returns it.
+    pub fn of(id: i64, sync: NewSync, ended_at: Timestamp) -> SyncRecord {
+        SyncRecord {
+            id,
+            app: sync.app,
+            commit: sync.commit,
+            revision: sync.revision,
+            message: sync.message,
+            author: sync.author,
+            committed_at: truncate_to_micros(sync.committed_at),
+            initiator: sync.initiator,
+            result: sync.result,
+            detail_json: sync.detail_json,
+            started_at: truncate_to_micros(sync.started_at),
+            ended_at: truncate_to_micros(ended_at),
+        }
+    }
+}
+
 /// A window of a list: at most `limit` items after skipping `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -7,8 +7,9 @@ use jiff::Timestamp;
 
 use crate::Result;
 use crate::records::{
-    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
-    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
+    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
+    TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -133,6 +134,62 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pipeline: &str,
     ) -> impl Future<Output = Result<Vec<BackfillRecord>>> + Send;
+
+    // ---- GitOps apps and their sync history ----
+
+    /// Creates the app `name` (no applied commit, automated sync on) or replaces the `spec_json`
+    /// and `origin` of an existing one, keeping its applied commit, suspension and creation date;
+    /// `updated_at` becomes `at` only when something changed. Returns the app as stored.
+    fn upsert_app(
+        &self,
+        name: &str,
+        spec_json: &str,
+        origin: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<AppRecord>> + Send;
+
+    /// The app with this name.
+    fn get_app(&self, name: &str) -> impl Future<Output = Result<AppRecord>> + Send;
+
+    /// Every app, by name.
+    fn list_apps(&self) -> impl Future<Output = Result<Vec<AppRecord>>> + Send;
+
+    /// Deletes an app. Its sync history, pipelines, versions and runs stay.
+    fn delete_app(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Suspends (after a rollback) or resumes an app's automated sync; `updated_at` becomes `at`
+    /// when the flag changes.
+    fn set_auto_sync_suspended(
+        &self,
+        name: &str,
+        suspended: bool,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records a sync of an existing app, ended `at`, in one transaction: its history row and,
+    /// for a successful sync (`applied` is `Some`), the pipeline versions it applied (exactly as
+    /// [`Store::record_pipeline_versions`] does, returned in the order given) with the app's
+    /// applied commit set to `sync.commit` (and `updated_at` to `at`). A failed sync (`applied`
+    /// `None`) leaves the app and the pipelines alone. All or nothing: an unknown app is
+    /// [`crate::Error::NotFound`] and nothing is written. The store does not check that
+    /// `applied` agrees with `sync.result`.
+    fn record_sync(
+        &self,
+        sync: NewSync,
+        applied: Option<Vec<NewVersion>>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(SyncRecord, Vec<PipelineVersion>)>> + Send;
+
+    /// The syncs of an app, newest (highest id) first, and how many there are in all; also
+    /// those of a deleted app (the history of a name outlives the app).
+    fn list_syncs(
+        &self,
+        app: &str,
+        page: Page,
+    ) -> impl Future<Output = Result<(Vec<SyncRecord>, u64)>> + Send;
+
+    /// The sync with this id, if it belongs to `app`.
+    fn get_sync(&self, app: &str, id: i64) -> impl Future<Output = Result<SyncRecord>> + Send;
 
     // ---- task instances and the write-ahead batch ----
 

@@ -4,6 +4,7 @@
 //! including microsecond timestamps and all-or-nothing [`Store::apply`], but nothing survives
 //! the process.
 
+mod apps;
 mod state;
 mod tokens;
 
@@ -15,8 +16,9 @@ use jiff::Timestamp;
 use crate::Result;
 use crate::records::truncate_to_micros;
 use crate::records::{
-    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
-    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
+    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
+    TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -46,17 +48,7 @@ impl Store for MemStore {
         versions: Vec<NewVersion>,
         at: Timestamp,
     ) -> Result<Vec<PipelineVersion>> {
-        let mut state = self.lock();
-        let recorded = versions.iter().map(|version| {
-            let NewVersion {
-                pipeline,
-                hash,
-                definition,
-                source,
-            } = version;
-            state.record_version(pipeline, hash, definition, source, at)
-        });
-        Ok(recorded.collect())
+        Ok(self.lock().record_versions(&versions, at))
     }
 
     async fn get_pipeline(&self, name: &str) -> Result<PipelineRow> {
@@ -190,6 +182,54 @@ impl Store for MemStore {
             .filter(|backfill| backfill.pipeline == pipeline)
             .cloned()
             .collect())
+    }
+
+    async fn upsert_app(
+        &self,
+        name: &str,
+        spec_json: &str,
+        origin: &str,
+        at: Timestamp,
+    ) -> Result<AppRecord> {
+        Ok(self.lock().apps.upsert(name, spec_json, origin, at))
+    }
+
+    async fn get_app(&self, name: &str) -> Result<AppRecord> {
+        self.lock().apps.get(name).cloned()
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>> {
+        Ok(self.lock().apps.list())
+    }
+
+    async fn delete_app(&self, name: &str) -> Result<()> {
+        self.lock().apps.delete(name)
+    }
+
+    async fn set_auto_sync_suspended(
+        &self,
+        name: &str,
+        suspended: bool,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.lock().apps.set_suspended(name, suspended, at)
+    }
+
+    async fn record_sync(
+        &self,
+        sync: NewSync,
+        applied: Option<Vec<NewVersion>>,
+        at: Timestamp,
+    ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
+        self.lock().record_sync(sync, applied, at)
+    }
+
+    async fn list_syncs(&self, app: &str, page: Page) -> Result<(Vec<SyncRecord>, u64)> {
+        Ok(self.lock().apps.syncs_of(app, page))
+    }
+
+    async fn get_sync(&self, app: &str, id: i64) -> Result<SyncRecord> {
+        self.lock().apps.sync(app, id).cloned()
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use crate::records::{
-    BackfillRecord, Change, PipelineRow, PipelineVersion, RunKey, RunRecord, RunUpdate,
-    TaskInstanceRecord, truncate_to_micros as micros,
+    BackfillRecord, Change, NewSync, NewVersion, PipelineRow, PipelineVersion, RunKey, RunRecord,
+    RunUpdate, SyncRecord, TaskInstanceRecord, truncate_to_micros as micros,
 };
 use crate::store::is_active;
 use crate::{Error, Result};
@@ -28,6 +28,7 @@ pub(super) struct MemState {
     pub(super) tokens: super::tokens::Tokens,
     /// Backfill `id` is at index `id - 1`.
     pub(super) backfills: Vec<BackfillRecord>,
+    pub(super) apps: super::apps::Apps,
 }
 
 impl MemState {
@@ -74,6 +75,41 @@ impl MemState {
             row.updated_at = at;
         }
         version
+    }
+
+    /// Records `versions` in order, as [`crate::Store::record_pipeline_versions`] does.
+    pub(super) fn record_versions(
+        &mut self,
+        versions: &[NewVersion],
+        at: Timestamp,
+    ) -> Vec<PipelineVersion> {
+        let recorded = versions.iter().map(|version| {
+            let NewVersion {
+                pipeline,
+                hash,
+                definition,
+                source,
+            } = version;
+            self.record_version(pipeline, hash, definition, source, at)
+        });
+        recorded.collect()
+    }
+
+    /// Records a sync and what it applied. Only the app lookup can fail, and it comes first, so
+    /// a failure leaves `self` unchanged.
+    pub(super) fn record_sync(
+        &mut self,
+        sync: NewSync,
+        applied: Option<Vec<NewVersion>>,
+        at: Timestamp,
+    ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
+        self.apps.get(&sync.app)?;
+        let Some(applied) = applied else {
+            return Ok((self.apps.push_sync(sync, at), Vec::new()));
+        };
+        let versions = self.record_versions(&applied, at);
+        self.apps.mark_applied(&sync.app, &sync.commit, at)?;
+        Ok((self.apps.push_sync(sync, at), versions))
     }
 
     pub(super) fn version(&self, id: i64) -> Result<&PipelineVersion> {

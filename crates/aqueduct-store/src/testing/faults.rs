@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use jiff::Timestamp;
 
 use crate::records::{
-    BackfillRecord, Change, NewBackfill, NewVersion, Page, PipelineRow, PipelineVersion, Role,
-    RunFilter, RunKey, RunRecord, RunType, RunUpdate, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
+    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
+    TaskInstanceRecord, TokenRecord,
 };
 use crate::{Error, Result, Store};
 
@@ -158,6 +159,56 @@ impl<S: Store> Store for FaultyStore<S> {
 
     async fn list_backfills(&self, pipeline: &str) -> Result<Vec<BackfillRecord>> {
         self.read(self.inner.list_backfills(pipeline)).await
+    }
+
+    async fn upsert_app(
+        &self,
+        name: &str,
+        spec_json: &str,
+        origin: &str,
+        at: Timestamp,
+    ) -> Result<AppRecord> {
+        self.write(self.inner.upsert_app(name, spec_json, origin, at))
+            .await
+    }
+
+    async fn get_app(&self, name: &str) -> Result<AppRecord> {
+        self.read(self.inner.get_app(name)).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>> {
+        self.read(self.inner.list_apps()).await
+    }
+
+    async fn delete_app(&self, name: &str) -> Result<()> {
+        self.write(self.inner.delete_app(name)).await
+    }
+
+    async fn set_auto_sync_suspended(
+        &self,
+        name: &str,
+        suspended: bool,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.write(self.inner.set_auto_sync_suspended(name, suspended, at))
+            .await
+    }
+
+    async fn record_sync(
+        &self,
+        sync: NewSync,
+        applied: Option<Vec<NewVersion>>,
+        at: Timestamp,
+    ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
+        self.write(self.inner.record_sync(sync, applied, at)).await
+    }
+
+    async fn list_syncs(&self, app: &str, page: Page) -> Result<(Vec<SyncRecord>, u64)> {
+        self.read(self.inner.list_syncs(app, page)).await
+    }
+
+    async fn get_sync(&self, app: &str, id: i64) -> Result<SyncRecord> {
+        self.read(self.inner.get_sync(app, id)).await
     }
 
     async fn upsert_task_instance(&self, task: TaskInstanceRecord) -> Result<()> {

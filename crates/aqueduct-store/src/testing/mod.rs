@@ -15,12 +15,14 @@
 //! `async fn(&impl Store)` in this module, so a failing test names the contract it checks.
 
 mod apply;
+mod apps;
 mod faults;
 mod pipelines;
 mod runs;
 mod tokens;
 
 pub use apply::*;
+pub use apps::*;
 pub use faults::{Fault, FaultyStore};
 pub use pipelines::*;
 pub use runs::*;
@@ -78,6 +80,14 @@ macro_rules! store_test_suite {
             latest_run_of_type_has_the_greatest_logical_date,
             latest_logical_dates_per_pipeline,
             backfills_are_recorded_and_listed,
+            apps_are_upserted_listed_and_deleted,
+            upserting_an_app_keeps_its_commit_and_suspension,
+            auto_sync_is_suspended_and_resumed,
+            successful_sync_records_versions_and_commit,
+            failed_sync_records_only_history,
+            record_sync_is_all_or_nothing,
+            syncs_are_listed_newest_first_per_app,
+            deleted_app_keeps_its_history_and_pipelines,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
             apply_commits_a_batch_in_order,
