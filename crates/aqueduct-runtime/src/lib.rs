@@ -2,9 +2,11 @@
 //!
 //! [`run_once`] drives one [`aqueduct_core::RunMachine`] with the real clock and the process
 //! executor: it renders templates, builds each attempt's environment, spawns, reports progress as
-//! [`RunEvent`]s, and returns a [`RunReport`]. It is the only place that awaits.
+//! [`RunEvent`]s, and returns a [`RunReport`]. [`server`] is the long-running loop behind
+//! `aqueduct up`; [`gitops`] reads its apps' pipelines from git.
 
 mod attempt;
+pub mod gitops;
 mod report;
 mod runner;
 pub mod server;

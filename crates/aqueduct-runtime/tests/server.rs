@@ -14,7 +14,8 @@ use tokio::sync::watch;
 fn config(home: &Path, pipelines: &Path) -> ServerConfig {
     ServerConfig {
         home: home.to_path_buf(),
-        pipelines_dir: pipelines.to_path_buf(),
+        pipelines_dir: Some(pipelines.to_path_buf()),
+        apps: Vec::new(),
         limits: Limits::new(4),
         kill_grace: Duration::from_millis(200),
         reload_interval: Duration::from_millis(50),

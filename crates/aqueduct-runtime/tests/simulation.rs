@@ -63,7 +63,8 @@ fn plan(rng: &mut Rng) -> Ending {
 fn config(home: &Path, pipelines: &Path) -> ServerConfig {
     ServerConfig {
         home: home.to_path_buf(),
-        pipelines_dir: pipelines.to_path_buf(),
+        pipelines_dir: Some(pipelines.to_path_buf()),
+        apps: Vec::new(),
         limits: Limits::new(3),
         kill_grace: Duration::from_millis(100),
         reload_interval: Duration::from_millis(50),

@@ -46,6 +46,22 @@ pub(crate) enum Command {
         downstream: bool,
         reply: Reply<()>,
     },
+    SyncApp {
+        app: String,
+        revision: Option<String>,
+        initiator: String,
+        reply: Reply<super::SyncOutcome>,
+    },
+    RefreshApp {
+        app: String,
+        reply: Reply<super::AppView>,
+    },
+    RollbackApp {
+        app: String,
+        sync_id: i64,
+        initiator: String,
+        reply: Reply<super::SyncOutcome>,
+    },
     Backfill {
         request: BackfillRequest,
         reply: Reply<Vec<RunKey>>,
@@ -116,6 +132,48 @@ impl ServerHandle {
     /// Creates (or clears) the runs of a date range; returns them, oldest first.
     pub async fn backfill(&self, request: BackfillRequest) -> Result<Vec<RunKey>, CommandError> {
         self.ask(|reply| Command::Backfill { request, reply }).await
+    }
+
+    /// Syncs a GitOps app to its revision, or to `revision` (a branch, tag or commit), whatever
+    /// its sync policy; `initiator` is kept in the history (`user:<token name>`, ...).
+    pub async fn sync_app(
+        &self,
+        app: &str,
+        revision: Option<String>,
+        initiator: &str,
+    ) -> Result<super::SyncOutcome, CommandError> {
+        let (app, initiator) = (app.to_owned(), initiator.to_owned());
+        self.ask(|reply| Command::SyncApp {
+            app,
+            revision,
+            initiator,
+            reply,
+        })
+        .await
+    }
+
+    /// Fetches a GitOps app now (auto-sync applies as usual) and returns it.
+    pub async fn refresh_app(&self, app: &str) -> Result<super::AppView, CommandError> {
+        let app = app.to_owned();
+        self.ask(|reply| Command::RefreshApp { app, reply }).await
+    }
+
+    /// Syncs a GitOps app back to the commit of an earlier sync and turns its automated sync
+    /// off until it is re-enabled, as Argo CD does.
+    pub async fn rollback_app(
+        &self,
+        app: &str,
+        sync_id: i64,
+        initiator: &str,
+    ) -> Result<super::SyncOutcome, CommandError> {
+        let (app, initiator) = (app.to_owned(), initiator.to_owned());
+        self.ask(|reply| Command::RollbackApp {
+            app,
+            sync_id,
+            initiator,
+            reply,
+        })
+        .await
     }
 
     /// Clears a whole run, one task, or a task and everything downstream of it.

@@ -49,6 +49,7 @@ impl<S: Store> Server<S> {
                     }
                 }
                 Effect::RunState { run, state } if state.is_finished() => {
+                    self.note_run_finished(&run.pipeline, &run.run_id, state);
                     self.runs.remove(&run);
                 }
                 _ => {}
@@ -272,6 +273,28 @@ impl<S: Store> Server<S> {
                 let result = self.clear(run, task, downstream).await;
                 let _ = reply.send(result);
             }
+            Command::SyncApp {
+                app,
+                revision,
+                initiator,
+                reply,
+            } => self.start_app_sync(&app, revision, initiator, reply),
+            Command::RefreshApp { app, reply } => match self.apps.get(&app) {
+                Some(state) => {
+                    let purpose = super::apps::FetchPurpose::Refresh(reply);
+                    let tx = self.app_tx.clone();
+                    super::apps::spawn_fetch(state, self.git.clone(), None, purpose, tx);
+                }
+                None => {
+                    let _ = reply.send(Err(CommandError::NotFound(format!("no app {app}"))));
+                }
+            },
+            Command::RollbackApp {
+                app,
+                sync_id,
+                initiator,
+                reply,
+            } => self.rollback_app(&app, sync_id, initiator, reply).await,
             Command::Backfill { request, reply } => {
                 let result = self.backfill(request).await;
                 let _ = reply.send(result);

@@ -144,10 +144,17 @@ fn definition_hash(name: &str, text: &str) -> String {
         .collect()
 }
 
-/// The pipeline `name` as defined by a stored version (for runs restored after a restart).
+/// The pipeline `name` as defined by a stored version (for runs restored after a restart). A
+/// GitOps app's pipeline (`app/name`) is found by its name in the file and qualified again.
 pub(crate) fn parse_version(name: &str, source: &str, definition: &str) -> Option<Pipeline> {
-    aqueduct_spec::parse_source(Path::new(source), definition)
-        .pipelines
-        .into_iter()
-        .find(|pipeline| pipeline.name == name)
+    let (app, local) = match name.rsplit_once('/') {
+        Some((app, local)) => (Some(app), local),
+        None => (None, name),
+    };
+    let parsed = aqueduct_spec::parse_source(Path::new(source), definition);
+    let mut pipeline = parsed.pipelines.into_iter().find(|p| p.name == local)?;
+    if let Some(app) = app {
+        pipeline.name = crate::gitops::qualified_name(app, local);
+    }
+    Some(pipeline)
 }

@@ -6,6 +6,7 @@
 //! output can no longer be captured) and reports them as lost, which retries them per policy.
 //! Scheduled run ids are unique in the store, so a slot is never run twice.
 
+mod apps;
 mod backfill;
 mod commands;
 mod effects;
@@ -27,6 +28,7 @@ use aqueduct_store::{Store, TaskInstanceRecord};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
+pub use apps::{AppView, CommitView, SyncOutcome};
 pub use aqueduct_store::Reprocess;
 pub use commands::{BackfillRequest, CommandError, ServerHandle};
 pub use observe::{Observer, ServerEvent};
@@ -43,8 +45,10 @@ pub type SecretResolver =
 pub struct ServerConfig {
     /// State directory: logs go to `<home>/logs/<pipeline>/<run_id>/<task>/<attempt>.log`.
     pub home: PathBuf,
-    /// The folder of pipeline files, watched for changes.
-    pub pipelines_dir: PathBuf,
+    /// The folder of pipeline files, watched for changes, if any.
+    pub pipelines_dir: Option<PathBuf>,
+    /// GitOps apps: pipelines reconciled from git repositories.
+    pub apps: Vec<crate::gitops::AppSpec>,
     pub limits: Limits,
     pub kill_grace: Duration,
     /// How often the folder is checked for changes.
@@ -88,6 +92,15 @@ struct Server<S: Store> {
     fingerprint: load::Fingerprint,
     ended_tx: mpsc::UnboundedSender<(RunKey, Ended)>,
     status: ServerStatus,
+    apps: BTreeMap<String, apps::AppState>,
+    app_tx: mpsc::UnboundedSender<apps::AppEvent>,
+    git: apps::GitDirs,
+    /// How each pipeline's latest run ended (GitOps health), since this start.
+    last_finished: HashMap<String, aqueduct_core::reconcile::LastRun>,
+    /// When the apps' views were last published.
+    apps_published: std::time::Instant,
+    /// The problems of the folder's invalid files.
+    folder_diagnostics: Vec<aqueduct_spec::Diagnostic>,
 }
 
 /// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
@@ -103,6 +116,7 @@ pub async fn start<S: Store>(
 )> {
     let (tx, mut commands) = mpsc::channel(64);
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let (app_tx, mut app_rx) = mpsc::unbounded_channel();
     let status = ServerStatus::default();
     let mut server = Server {
         store,
@@ -114,15 +128,25 @@ pub async fn start<S: Store>(
         fingerprint: Vec::new(),
         ended_tx,
         status: status.clone(),
+        apps: BTreeMap::new(),
+        app_tx,
+        git: apps::GitDirs::under(&config.home),
+        last_finished: HashMap::new(),
+        apps_published: std::time::Instant::now(),
+        folder_diagnostics: Vec::new(),
         config,
     };
     server.startup().await?;
+    for state in server.apps.values() {
+        apps::spawn_poller(state, server.git.clone(), server.app_tx.clone());
+    }
     let join = tokio::spawn(async move {
         let mut reload = tokio::time::interval(server.config.reload_interval);
         loop {
             let wake = server.scheduler.next_wake();
             tokio::select! {
                 Some(command) = commands.recv() => server.command(command).await?,
+                Some(event) = app_rx.recv() => server.app_event(event).await?,
                 Some(first) = ended_rx.recv() => {
                     // endings that queued up while the loop was busy share one transaction
                     let mut endings = vec![first];
@@ -139,12 +163,14 @@ pub async fn start<S: Store>(
                     server.step(Input::Tick).await?
                 }
                 _ = reload.tick() => {
-                    if load::fingerprint(&server.config.pipelines_dir) != server.fingerprint {
+                    let folder = server.config.pipelines_dir.as_deref();
+                    if folder.is_some_and(|dir| load::fingerprint(dir) != server.fingerprint) {
                         server.reload().await?;
                     }
                 }
                 _ = shutdown.changed() => break,
             }
+            server.maybe_publish_apps();
         }
         server.stop_attempts();
         Ok(())
@@ -177,6 +203,7 @@ impl<S: Store> Server<S> {
             .collect();
         self.step(Input::ScheduleState(states)).await?;
         self.restore().await?;
+        self.load_apps().await?;
         self.reload().await
     }
 
@@ -199,12 +226,14 @@ impl<S: Store> Server<S> {
         }
     }
 
+    /// Reads the pipelines folder again, then hands every pipeline to the scheduler.
     async fn reload(&mut self) -> anyhow::Result<()> {
-        self.fingerprint = load::fingerprint(&self.config.pipelines_dir);
-        let loaded =
-            load::load_folder(&*self.store, &self.config.pipelines_dir, &self.defs_by_file).await?;
+        let Some(folder) = self.config.pipelines_dir.clone() else {
+            return self.publish_pipelines().await;
+        };
+        self.fingerprint = load::fingerprint(&folder);
+        let loaded = load::load_folder(&*self.store, &folder, &self.defs_by_file).await?;
         self.defs_by_file = loaded.by_file;
-        let defs: Vec<PipelineDef> = self.defs_by_file.values().flatten().cloned().collect();
         let previous = self.status.snapshot().diagnostics;
         if previous != loaded.diagnostics {
             for problem in &loaded.diagnostics {
@@ -215,7 +244,14 @@ impl<S: Store> Server<S> {
                 );
             }
         }
-        let files = self
+        self.folder_diagnostics = loaded.diagnostics;
+        self.publish_pipelines().await
+    }
+
+    /// The folder's and the apps' pipelines, to the status and the scheduler.
+    async fn publish_pipelines(&mut self) -> anyhow::Result<()> {
+        let mut defs: Vec<PipelineDef> = self.defs_by_file.values().flatten().cloned().collect();
+        let mut files: BTreeMap<String, PathBuf> = self
             .defs_by_file
             .iter()
             .flat_map(|(file, defs)| {
@@ -223,7 +259,13 @@ impl<S: Store> Server<S> {
                     .map(move |def| (def.pipeline.name.clone(), file.clone()))
             })
             .collect();
-        self.status.set_pipelines(&defs, files, loaded.diagnostics);
+        for def in self.app_defs() {
+            let file = def.pipeline.source_dir.clone();
+            files.insert(def.pipeline.name.clone(), file);
+            defs.push(def);
+        }
+        let diagnostics = self.folder_diagnostics.clone();
+        self.status.set_pipelines(&defs, files, diagnostics);
         self.step(Input::Pipelines(defs)).await
     }
 
@@ -341,6 +383,13 @@ impl<S: Store> Server<S> {
         if self.config.observer.is_some() {
             let used = self.scheduler.pool_usage();
             self.observe(ServerEvent::PoolSlots { used });
+        }
+    }
+
+    /// Publishes the apps' views again at most once a second (their health follows runs).
+    fn maybe_publish_apps(&mut self) {
+        if !self.apps.is_empty() && self.apps_published.elapsed() >= Duration::from_secs(1) {
+            self.publish_apps();
         }
     }
 

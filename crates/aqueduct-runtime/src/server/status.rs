@@ -14,6 +14,8 @@ pub struct StatusSnapshot {
     pub files: std::collections::BTreeMap<String, std::path::PathBuf>,
     /// Problems of the files that failed validation.
     pub diagnostics: Vec<Diagnostic>,
+    /// The GitOps apps, by name.
+    pub apps: Vec<super::AppView>,
 }
 
 /// Shared, cheap to clone.
@@ -38,6 +40,12 @@ impl ServerStatus {
             status.pipelines = pipelines.to_vec();
             status.files = files;
             status.diagnostics = diagnostics;
+        }
+    }
+
+    pub(crate) fn set_apps(&self, apps: Vec<super::AppView>) {
+        if let Ok(mut status) = self.inner.lock() {
+            status.apps = apps;
         }
     }
 }

@@ -1,0 +1,227 @@
+//! The blocking half of a sync: fetch the app's mirror, resolve its revision, read every
+//! pipeline file of its folder at that commit, parse them as one set, and (when the set is
+//! valid) materialize the commit as a read-only tree.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aqueduct_core::Pipeline;
+use aqueduct_core::reconcile::{CommitDiagnostic, CommitId, DesiredState};
+use aqueduct_gitsync::{CommitInfo, Mirror};
+use sha2::{Digest, Sha256};
+
+use super::AppSpec;
+
+/// One pipeline of a fetched commit.
+#[derive(Debug, Clone)]
+pub struct FetchedPipeline {
+    /// Qualified (`app/name`), with its `source_dir` inside the materialized tree.
+    pub pipeline: Pipeline,
+    /// The text of the file that defines it, and the file inside the materialized tree.
+    pub text: String,
+    pub file: PathBuf,
+    /// Hex SHA-256 of the name, the commit and the text: a new commit is a new version, since
+    /// the scripts next to the file may have changed.
+    pub hash: String,
+}
+
+/// What an app's revision holds right now.
+#[derive(Debug, Clone)]
+pub struct FetchedApp {
+    pub app: String,
+    /// The revision that was resolved.
+    pub revision: String,
+    pub commit: CommitInfo,
+    /// The pipelines, valid or not, for `aqueduct_core::reconcile`.
+    pub desired: DesiredState,
+    /// Every pipeline of the commit when it is valid; empty otherwise.
+    pub pipelines: Vec<FetchedPipeline>,
+    /// The pipeline file texts by unqualified name, for field-level diffs.
+    pub texts: BTreeMap<String, String>,
+}
+
+/// `app/name`.
+pub fn qualified_name(app: &str, name: &str) -> String {
+    format!("{app}/{name}")
+}
+
+/// Fetches `spec.repo` into its mirror under `cache`, resolves `revision` (the app's own when
+/// `None`), and reads the app's folder at that commit. A valid commit is materialized under
+/// `trees` so its tasks can run from it.
+pub fn fetch_app(
+    spec: &AppSpec,
+    revision: Option<&str>,
+    cache: &Path,
+    trees: &Path,
+) -> Result<FetchedApp, String> {
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| error.to_string())?;
+    mirror.fetch().map_err(|error| error.to_string())?;
+    read_at(spec, &mirror, revision.unwrap_or(&spec.revision), trees)
+}
+
+/// Reads the app's folder at `revision` of `mirror`.
+fn read_at(
+    spec: &AppSpec,
+    mirror: &Mirror,
+    revision: &str,
+    trees: &Path,
+) -> Result<FetchedApp, String> {
+    let revision = revision.to_owned();
+    let commit = mirror
+        .resolve(&revision)
+        .map_err(|error| error.to_string())?;
+    let files = mirror
+        .files_at(&commit.id, &spec.path)
+        .map_err(|error| error.to_string())?;
+    let parsed = parse_files(spec, &files);
+    let commit_id = CommitId::new(commit.id.to_string());
+    let mut desired = DesiredState {
+        commit: commit_id.clone(),
+        pipelines: BTreeMap::new(),
+        diagnostics: parsed.diagnostics,
+    };
+    let mut pipelines = Vec::new();
+    if desired.is_valid() {
+        let tree = mirror
+            .materialize(&commit.id, trees)
+            .map_err(|error| error.to_string())?;
+        let folder = tree.join(spec.path.trim_matches('/'));
+        for (pipeline, relative, text) in parsed.pipelines {
+            let fetched = pin(spec, commit_id.as_str(), &folder, pipeline, &relative, text);
+            desired
+                .pipelines
+                .insert(fetched.pipeline.name.clone(), fetched.hash.clone());
+            pipelines.push(fetched);
+        }
+    } else {
+        for (pipeline, _, text) in &parsed.pipelines {
+            let name = qualified_name(&spec.name, &pipeline.name);
+            let hash = definition_hash(&name, commit_id.as_str(), text);
+            desired.pipelines.insert(name, hash);
+        }
+    }
+    Ok(FetchedApp {
+        app: spec.name.clone(),
+        revision,
+        commit,
+        desired,
+        pipelines,
+        texts: parsed.texts,
+    })
+}
+
+/// Reads the app at `commit` (after a restart): from the mirror as it is when it has the
+/// commit, fetching first only when it does not.
+pub fn read_app_at(
+    spec: &AppSpec,
+    commit: &str,
+    cache: &Path,
+    trees: &Path,
+) -> Result<FetchedApp, String> {
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| error.to_string())?;
+    if mirror.resolve(commit).is_err() {
+        mirror.fetch().map_err(|error| error.to_string())?;
+    }
+    read_at(spec, &mirror, commit, trees)
+}
+
+/// The parsed files of a commit: pipelines with their file (relative to the app's folder) and
+/// text, and every diagnostic, with paths relative to the repository root.
+struct Parsed {
+    pipelines: Vec<(Pipeline, PathBuf, String)>,
+    diagnostics: Vec<CommitDiagnostic>,
+    texts: BTreeMap<String, String>,
+}
+
+fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
+    let mut parsed = Parsed {
+        pipelines: Vec::new(),
+        diagnostics: Vec::new(),
+        texts: BTreeMap::new(),
+    };
+    let folder = Path::new(spec.path.trim_matches('/'));
+    for (relative, bytes) in files {
+        let is_yaml = matches!(
+            relative.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        let hidden = relative
+            .components()
+            .any(|part| part.as_os_str().to_string_lossy().starts_with('.'));
+        if !is_yaml || hidden {
+            continue;
+        }
+        let shown = folder.join(relative);
+        let Ok(text) = String::from_utf8(bytes.clone()) else {
+            parsed.diagnostics.push(CommitDiagnostic {
+                file: shown.display().to_string(),
+                line: 1,
+                column: 1,
+                code: "invalid_utf8".to_owned(),
+                message: "the file is not UTF-8 text".to_owned(),
+            });
+            continue;
+        };
+        let result = aqueduct_spec::parse_source(&shown, &text);
+        parsed
+            .diagnostics
+            .extend(result.diagnostics.iter().map(|problem| CommitDiagnostic {
+                file: problem.file.display().to_string(),
+                line: problem.line,
+                column: problem.column,
+                code: problem.code.as_str().to_owned(),
+                message: problem.message.clone(),
+            }));
+        for pipeline in result.pipelines {
+            if parsed.texts.contains_key(&pipeline.name) {
+                parsed.diagnostics.push(CommitDiagnostic {
+                    file: shown.display().to_string(),
+                    line: 1,
+                    column: 1,
+                    code: "duplicate_pipeline".to_owned(),
+                    message: format!("pipeline `{}` is defined twice in the app", pipeline.name),
+                });
+                continue;
+            }
+            parsed.texts.insert(pipeline.name.clone(), text.clone());
+            parsed
+                .pipelines
+                .push((pipeline, relative.clone(), text.clone()));
+        }
+    }
+    parsed
+}
+
+/// Qualifies a pipeline and points it at the materialized tree.
+fn pin(
+    spec: &AppSpec,
+    commit: &str,
+    folder: &Path,
+    mut pipeline: Pipeline,
+    relative: &Path,
+    text: String,
+) -> FetchedPipeline {
+    let file = folder.join(relative);
+    pipeline.name = qualified_name(&spec.name, &pipeline.name);
+    pipeline.source_dir = file.parent().unwrap_or(folder).to_path_buf();
+    let hash = definition_hash(&pipeline.name, commit, &text);
+    FetchedPipeline {
+        pipeline,
+        text,
+        file,
+        hash,
+    }
+}
+
+fn definition_hash(name: &str, commit: &str, text: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [name, commit, text] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -1,0 +1,42 @@
+//! GitOps apps, the Argo CD way: an app binds a git source (repository, revision, folder) to
+//! the server. Its pipelines are read from the commit the revision points at, validated as one
+//! set, and applied together: every pipeline of the app moves to the new commit, or none does.
+//!
+//! - `fetch`: the blocking git work (fetch the mirror, resolve the revision, read and parse the
+//!   folder, materialize the commit read-only), run off the server loop.
+//! - The server loop (`server::apps`) decides with `aqueduct_core::reconcile` and applies.
+//!
+//! **Naming.** A pipeline `etl` of app `dev` is the pipeline `dev/etl`: the same file in two
+//! apps is two pipelines, with their own runs, as Argo CD's resources are per application.
+//!
+//! **Pinning.** A run's definition and the files its tasks use come from the commit its version
+//! was recorded from: tasks run in `<home>/git/trees/<commit>/<folder>`, a read-only tree shared
+//! by every run of that commit and never rewritten, so a later sync cannot change a run in
+//! flight.
+
+mod fetch;
+
+use std::time::Duration;
+
+use aqueduct_core::reconcile::SyncPolicy;
+
+pub use fetch::{FetchedApp, FetchedPipeline, fetch_app, qualified_name, read_app_at};
+
+/// How an app is declared (config file, `--repo`, API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSpec {
+    /// Unique among apps; the prefix of its pipelines' names.
+    pub name: String,
+    /// A local path, `file://`, `https://`, `http://` or `ssh://` URL.
+    pub repo: String,
+    /// The branch, tag or commit to follow.
+    pub revision: String,
+    /// The folder inside the repository that holds the pipeline files (`""` for the root).
+    pub path: String,
+    pub policy: SyncPolicy,
+    /// How often the repository is fetched (jittered by up to a tenth).
+    pub poll_interval: Duration,
+}
+
+/// Argo CD's default reconciliation interval.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(180);

@@ -1,0 +1,699 @@
+//! GitOps apps in the server loop: what each app has applied, what its revision holds now, and
+//! the sync that moves the first to the second, decided by `aqueduct_core::reconcile`.
+//!
+//! Fetches run off the loop (one poller task per app, plus one task per manual sync or
+//! refresh); their results come back as [`AppEvent`]s. A sync is one store transaction
+//! (`Store::record_sync`): the history row, every pipeline version at the new commit and the
+//! app's applied commit, all or nothing; only then does the scheduler see the new definitions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueduct_core::reconcile::{
+    self, Action, AppStatus, CommitId, LastRun, LivePipeline, LiveState, Source, SyncAttempt,
+    SyncFailure,
+};
+use aqueduct_core::scheduler::PipelineDef;
+use aqueduct_gitsync::CommitInfo;
+use aqueduct_store::{NewSync, NewVersion, Store, SyncRecord, SyncResult};
+use jiff::Timestamp;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::Server;
+use super::commands::CommandError;
+use crate::gitops::{AppSpec, FetchedApp, fetch_app};
+
+/// What a client sees of an app.
+#[derive(Debug, Clone)]
+pub struct AppView {
+    pub spec: AppSpec,
+    /// The commit the app's pipelines run from.
+    pub applied: Option<CommitView>,
+    /// What the tracked revision pointed at when last fetched.
+    pub latest: Option<CommitView>,
+    /// Why the last fetch failed, if it did.
+    pub fetch_error: Option<String>,
+    pub status: AppStatus,
+    /// Automated sync is off after a rollback until re-enabled.
+    pub auto_sync_suspended: bool,
+    /// The applied pipelines' file texts, by unqualified name (for diffs).
+    pub applied_texts: BTreeMap<String, String>,
+}
+
+/// A commit as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitView {
+    pub id: String,
+    pub message: String,
+    pub author: String,
+    pub time: Timestamp,
+}
+
+impl CommitView {
+    fn of(commit: &CommitInfo) -> CommitView {
+        CommitView {
+            id: commit.id.to_string(),
+            message: commit.message.clone(),
+            author: format!("{} <{}>", commit.author_name, commit.author_email),
+            time: commit.time,
+        }
+    }
+}
+
+/// The result of a sync: its history record, and whether it changed what runs.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    pub record: SyncRecord,
+    pub applied: bool,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+/// Why a fetch was made, and who waits for its result.
+#[derive(Debug)]
+pub(crate) enum FetchPurpose {
+    /// A poll: auto-sync decides.
+    Poll,
+    /// A refresh: auto-sync decides, the caller gets the app afterwards.
+    Refresh(Reply<AppView>),
+    /// A sync (manual, or a rollback): applied whatever the policy says.
+    Sync {
+        initiator: String,
+        reply: Reply<SyncOutcome>,
+    },
+}
+
+/// A fetch's result, back on the loop.
+#[derive(Debug)]
+pub(crate) struct AppEvent {
+    pub(crate) app: String,
+    pub(crate) result: Result<FetchedApp, String>,
+    pub(crate) purpose: FetchPurpose,
+}
+
+/// The live side of an app.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) spec: AppSpec,
+    pub(crate) applied: Option<Applied>,
+    pub(crate) latest: Option<Result<FetchedApp, String>>,
+    pub(crate) last_attempt: Option<SyncAttempt>,
+    pub(crate) auto_sync_suspended: bool,
+    pub(crate) refresh: Arc<Notify>,
+    /// One fetch at a time per app: the mirror is a shared folder.
+    pub(crate) fetch_lock: Arc<std::sync::Mutex<()>>,
+}
+
+/// What an app has applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    pub(crate) commit: CommitInfo,
+    pub(crate) defs: Vec<PipelineDef>,
+    /// Definition hashes by qualified name.
+    pub(crate) hashes: BTreeMap<String, String>,
+    /// File texts by unqualified name.
+    pub(crate) texts: BTreeMap<String, String>,
+}
+
+/// Where an app's git data lives under the server's home.
+#[derive(Debug, Clone)]
+pub(crate) struct GitDirs {
+    pub(crate) mirrors: PathBuf,
+    pub(crate) trees: PathBuf,
+}
+
+impl GitDirs {
+    pub(crate) fn under(home: &std::path::Path) -> GitDirs {
+        GitDirs {
+            mirrors: home.join("git").join("mirrors"),
+            trees: home.join("git").join("trees"),
+        }
+    }
+}
+
+/// Runs `fetch_app` off the loop and sends the result back.
+pub(crate) fn spawn_fetch(
+    state: &AppState,
+    dirs: GitDirs,
+    revision: Option<String>,
+    purpose: FetchPurpose,
+    tx: mpsc::UnboundedSender<AppEvent>,
+) {
+    let (spec, lock) = (state.spec.clone(), state.fetch_lock.clone());
+    tokio::spawn(fetch_and_send(spec, lock, dirs, revision, purpose, tx));
+}
+
+async fn fetch_and_send(
+    spec: AppSpec,
+    lock: Arc<std::sync::Mutex<()>>,
+    dirs: GitDirs,
+    revision: Option<String>,
+    purpose: FetchPurpose,
+    tx: mpsc::UnboundedSender<AppEvent>,
+) {
+    let app = spec.name.clone();
+    let fetched = tokio::task::spawn_blocking(move || {
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        fetch_app(&spec, revision.as_deref(), &dirs.mirrors, &dirs.trees)
+    })
+    .await;
+    let result = fetched.unwrap_or_else(|error| Err(format!("fetch task failed: {error}")));
+    let _ = tx.send(AppEvent {
+        app,
+        result,
+        purpose,
+    });
+}
+
+/// Polls an app: fetches at start, then every poll interval (jittered by up to a tenth) or
+/// when asked to refresh. Ends when the server loop is gone.
+pub(crate) fn spawn_poller(state: &AppState, dirs: GitDirs, tx: mpsc::UnboundedSender<AppEvent>) {
+    let (spec, lock) = (state.spec.clone(), state.fetch_lock.clone());
+    let refresh = state.refresh.clone();
+    tokio::spawn(async move {
+        while !tx.is_closed() {
+            let purpose = FetchPurpose::Poll;
+            let fetch = fetch_and_send(
+                spec.clone(),
+                lock.clone(),
+                dirs.clone(),
+                None,
+                purpose,
+                tx.clone(),
+            );
+            fetch.await;
+            let wait = jittered(spec.poll_interval, &spec.name);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = refresh.notified() => {}
+            }
+        }
+    });
+}
+
+/// `interval` plus up to a tenth of it, so many apps do not fetch in step.
+fn jittered(interval: Duration, seed: &str) -> Duration {
+    let nanos = u64::from(Timestamp::now().subsec_nanosecond().unsigned_abs());
+    let mixed = seed.bytes().fold(nanos, |acc, byte| {
+        acc.wrapping_mul(31).wrapping_add(u64::from(byte))
+    });
+    let tenth = interval.as_millis() as u64 / 10;
+    interval + Duration::from_millis(if tenth == 0 { 0 } else { mixed % tenth })
+}
+
+impl<S: Store> Server<S> {
+    /// Handles a fetch's result: remember it, then sync when asked to or when auto-sync says so.
+    pub(super) async fn app_event(&mut self, event: AppEvent) -> anyhow::Result<()> {
+        let AppEvent {
+            app,
+            result,
+            purpose,
+        } = event;
+        let Some(state) = self.apps.get_mut(&app) else {
+            return Ok(());
+        };
+        let tracked = match &result {
+            Ok(fetched) => fetched.revision == state.spec.revision,
+            Err(_) => true,
+        };
+        if tracked && !matches!(purpose, FetchPurpose::Sync { .. }) {
+            if let Err(error) = &result {
+                tracing::warn!(app = %app, %error, "failed to fetch the app's repository");
+            }
+            state.latest = Some(result.clone());
+        }
+        match purpose {
+            FetchPurpose::Sync { initiator, reply } => {
+                let outcome = match result {
+                    Ok(fetched) => self.sync(fetched, &initiator).await,
+                    Err(error) => Err(CommandError::Invalid(error)),
+                };
+                let _ = reply.send(outcome);
+            }
+            FetchPurpose::Poll => self.auto_sync(&app).await?,
+            FetchPurpose::Refresh(reply) => {
+                self.auto_sync(&app).await?;
+                self.publish_apps();
+                let view = self.app_view(&app);
+                let _ = reply.send(view.ok_or_else(|| unknown_app(&app)));
+            }
+        }
+        self.publish_apps();
+        Ok(())
+    }
+
+    /// Syncs the app's latest fetch when its policy and state call for it.
+    async fn auto_sync(&mut self, app: &str) -> anyhow::Result<()> {
+        let Some(state) = self.apps.get(app) else {
+            return Ok(());
+        };
+        let Some(Ok(fetched)) = state.latest.clone() else {
+            return Ok(());
+        };
+        if state.auto_sync_suspended {
+            return Ok(());
+        }
+        let live = self.live_state(app);
+        let decision = reconcile::should_auto_sync(&fetched.desired, &live, &state.spec.policy);
+        if decision.should_sync() {
+            tracing::info!(app = %app, commit = %fetched.desired.commit, reason = %decision.reason, "automated sync");
+            if let Err(error) = self.sync(fetched, "automated").await {
+                tracing::error!(app = %app, %error, "automated sync failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a fetched commit to its app, or records why it cannot be applied.
+    pub(super) async fn sync(
+        &mut self,
+        fetched: FetchedApp,
+        initiator: &str,
+    ) -> Result<SyncOutcome, CommandError> {
+        let app = fetched.app.clone();
+        let state = self.apps.get(&app).ok_or_else(|| unknown_app(&app))?;
+        let live = self.live_state(&app);
+        let plan = reconcile::plan(&fetched.desired, &live, &state.spec.policy);
+        let old_texts = state
+            .applied
+            .as_ref()
+            .map(|applied| applied.texts.clone())
+            .unwrap_or_default();
+        let now = Timestamp::now();
+        let commit = CommitView::of(&fetched.commit);
+        let mut new_sync = NewSync {
+            app: app.clone(),
+            commit: commit.id.clone(),
+            revision: fetched.revision.clone(),
+            message: commit.message.clone(),
+            author: commit.author.clone(),
+            committed_at: commit.time,
+            initiator: initiator.to_owned(),
+            result: SyncResult::Succeeded,
+            detail_json: String::new(),
+            started_at: now,
+        };
+        if let Some(failure) = plan.failure() {
+            new_sync.result = SyncResult::Failed;
+            new_sync.detail_json = failure_json(failure);
+            let failure = failure.clone();
+            let (record, _) = self
+                .store
+                .record_sync(new_sync, None, Timestamp::now())
+                .await
+                .map_err(internal)?;
+            tracing::warn!(app = %app, commit = %commit.id, reason = %failure, "sync failed; the app stays on its last good commit");
+            if let Some(state) = self.apps.get_mut(&app) {
+                state.last_attempt = Some(SyncAttempt {
+                    commit: fetched.desired.commit.clone(),
+                    failure: Some(failure),
+                });
+            }
+            return Ok(SyncOutcome {
+                record,
+                applied: false,
+            });
+        }
+        let diff = aqueduct_spec::diff_pipelines(&old_texts, &fetched.texts);
+        new_sync.detail_json = diff_json(&diff);
+        // pipelines removed from git stay, at their applied version, unless the plan prunes them
+        let kept: Vec<PipelineDef> = self.apps[&app]
+            .applied
+            .iter()
+            .flat_map(|applied| applied.defs.iter())
+            .filter(|def| {
+                plan.changes.iter().any(|change| {
+                    change.name == def.pipeline.name && change.action == Action::RequiresPruning
+                })
+            })
+            .cloned()
+            .collect();
+        let versions = fetched
+            .pipelines
+            .iter()
+            .map(|fetched| NewVersion {
+                pipeline: fetched.pipeline.name.clone(),
+                hash: fetched.hash.clone(),
+                definition: fetched.text.clone(),
+                source: fetched.file.display().to_string(),
+            })
+            .collect();
+        let (record, recorded) = self
+            .store
+            .record_sync(new_sync, Some(versions), Timestamp::now())
+            .await
+            .map_err(internal)?;
+        let mut defs: Vec<PipelineDef> = fetched
+            .pipelines
+            .iter()
+            .zip(&recorded)
+            .map(|(fetched, version)| PipelineDef {
+                pipeline: Arc::new(fetched.pipeline.clone()),
+                version: version.id,
+            })
+            .collect();
+        let mut hashes = fetched.desired.pipelines.clone();
+        let mut texts = fetched.texts.clone();
+        for def in kept {
+            let local = def
+                .pipeline
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(live) = live.pipelines.get(&def.pipeline.name) {
+                hashes.insert(def.pipeline.name.clone(), live.hash.clone());
+            }
+            if let Some(text) = old_texts.get(&local) {
+                texts.insert(local, text.clone());
+            }
+            defs.push(def);
+        }
+        tracing::info!(app = %app, commit = %commit.id, initiator, pipelines = defs.len(), "sync applied");
+        if let Some(state) = self.apps.get_mut(&app) {
+            state.applied = Some(Applied {
+                commit: fetched.commit.clone(),
+                defs,
+                hashes,
+                texts,
+            });
+            state.last_attempt = Some(SyncAttempt {
+                commit: fetched.desired.commit.clone(),
+                failure: None,
+            });
+        }
+        self.publish_pipelines()
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        Ok(SyncOutcome {
+            record,
+            applied: true,
+        })
+    }
+
+    /// The app's live side, for `reconcile`.
+    fn live_state(&self, app: &str) -> LiveState {
+        let Some(state) = self.apps.get(app) else {
+            return LiveState::default();
+        };
+        let mut pipelines = BTreeMap::new();
+        if let Some(applied) = &state.applied {
+            for (name, hash) in &applied.hashes {
+                let active_runs = self
+                    .scheduler
+                    .runs()
+                    .filter(|run| &run.info.pipeline == name)
+                    .count();
+                let live = LivePipeline {
+                    hash: hash.clone(),
+                    changed_live: false,
+                    paused: self.scheduler.is_paused(name).unwrap_or(false),
+                    active_runs,
+                    last_finished: self.last_finished.get(name).cloned(),
+                };
+                pipelines.insert(name.clone(), live);
+            }
+        }
+        LiveState {
+            commit: state
+                .applied
+                .as_ref()
+                .map(|applied| CommitId::new(applied.commit.id.to_string())),
+            pipelines,
+            last_attempt: state.last_attempt.clone(),
+        }
+    }
+
+    /// The app as clients see it now.
+    pub(super) fn app_view(&self, app: &str) -> Option<AppView> {
+        let state = self.apps.get(app)?;
+        let live = self.live_state(app);
+        let source = match &state.latest {
+            Some(Ok(fetched)) => Source::Fetched(fetched.desired.clone()),
+            Some(Err(error)) => Source::Unavailable {
+                error: error.clone(),
+            },
+            None => Source::Unavailable {
+                error: "not fetched yet".to_owned(),
+            },
+        };
+        let latest = match &state.latest {
+            Some(Ok(fetched)) => Some(CommitView::of(&fetched.commit)),
+            _ => None,
+        };
+        let fetch_error = match &state.latest {
+            Some(Err(error)) => Some(error.clone()),
+            _ => None,
+        };
+        Some(AppView {
+            spec: state.spec.clone(),
+            applied: state
+                .applied
+                .as_ref()
+                .map(|applied| CommitView::of(&applied.commit)),
+            latest,
+            fetch_error,
+            status: reconcile::app_status(&source, &live),
+            auto_sync_suspended: state.auto_sync_suspended,
+            applied_texts: state
+                .applied
+                .as_ref()
+                .map(|applied| applied.texts.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Refreshes every app's view in the shared status.
+    pub(super) fn publish_apps(&mut self) {
+        let views = self
+            .apps
+            .keys()
+            .filter_map(|app| self.app_view(app))
+            .collect();
+        self.status.set_apps(views);
+        self.apps_published = std::time::Instant::now();
+    }
+
+    /// Remembers how each run ended, for the health of GitOps pipelines.
+    pub(super) fn note_run_finished(
+        &mut self,
+        pipeline: &str,
+        run_id: &str,
+        state: aqueduct_core::RunState,
+    ) {
+        if self.apps.is_empty() {
+            return;
+        }
+        let last = LastRun {
+            run_id: run_id.to_owned(),
+            state,
+        };
+        self.last_finished.insert(pipeline.to_owned(), last);
+    }
+
+    /// Startup: records each declared app and brings back what it had applied, from the
+    /// mirror at the applied commit (no network needed when the mirror has it).
+    pub(super) async fn load_apps(&mut self) -> anyhow::Result<()> {
+        for spec in self.config.apps.clone() {
+            let spec_json = spec_json(&spec);
+            let now = Timestamp::now();
+            let record = self
+                .store
+                .upsert_app(&spec.name, &spec_json, "config", now)
+                .await?;
+            let mut state = AppState {
+                spec: spec.clone(),
+                applied: None,
+                latest: None,
+                last_attempt: None,
+                auto_sync_suspended: record.auto_sync_suspended,
+                refresh: Arc::new(Notify::new()),
+                fetch_lock: Arc::new(std::sync::Mutex::new(())),
+            };
+            if let Some(commit) = record.applied_commit {
+                state.applied = self.reapply(&spec, &commit).await;
+            }
+            self.apps.insert(spec.name.clone(), state);
+        }
+        self.publish_apps();
+        Ok(())
+    }
+
+    /// The pipelines an app applied at `commit`, read again after a restart.
+    async fn reapply(&self, spec: &AppSpec, commit: &str) -> Option<Applied> {
+        let (spec_owned, commit_owned, dirs) = (spec.clone(), commit.to_owned(), self.git.clone());
+        let fetched = tokio::task::spawn_blocking(move || {
+            crate::gitops::read_app_at(&spec_owned, &commit_owned, &dirs.mirrors, &dirs.trees)
+        })
+        .await
+        .ok()?;
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for the next sync");
+                return None;
+            }
+        };
+        let versions = fetched
+            .pipelines
+            .iter()
+            .map(|fetched| NewVersion {
+                pipeline: fetched.pipeline.name.clone(),
+                hash: fetched.hash.clone(),
+                definition: fetched.text.clone(),
+                source: fetched.file.display().to_string(),
+            })
+            .collect();
+        let recorded = self
+            .store
+            .record_pipeline_versions(versions, Timestamp::now())
+            .await
+            .ok()?;
+        let defs = fetched
+            .pipelines
+            .iter()
+            .zip(&recorded)
+            .map(|(fetched, version)| PipelineDef {
+                pipeline: Arc::new(fetched.pipeline.clone()),
+                version: version.id,
+            })
+            .collect();
+        Some(Applied {
+            commit: fetched.commit,
+            defs,
+            hashes: fetched.desired.pipelines,
+            texts: fetched.texts,
+        })
+    }
+
+    /// Starts a manual sync: the fetch runs off the loop, the sync happens when it returns.
+    pub(super) fn start_app_sync(
+        &mut self,
+        app: &str,
+        revision: Option<String>,
+        initiator: String,
+        reply: Reply<SyncOutcome>,
+    ) {
+        let Some(state) = self.apps.get(app) else {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        };
+        let purpose = FetchPurpose::Sync { initiator, reply };
+        spawn_fetch(
+            state,
+            self.git.clone(),
+            revision,
+            purpose,
+            self.app_tx.clone(),
+        );
+    }
+
+    /// Rolls an app back to an earlier sync's commit and suspends its automated sync.
+    pub(super) async fn rollback_app(
+        &mut self,
+        app: &str,
+        sync_id: i64,
+        initiator: String,
+        reply: Reply<SyncOutcome>,
+    ) {
+        if !self.apps.contains_key(app) {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        }
+        let earlier = match self.store.get_sync(app, sync_id).await {
+            Ok(earlier) => earlier,
+            Err(_) => {
+                let message = format!("no sync {sync_id} in the history of {app}");
+                let _ = reply.send(Err(CommandError::NotFound(message)));
+                return;
+            }
+        };
+        let suspended = self
+            .store
+            .set_auto_sync_suspended(app, true, Timestamp::now());
+        if let Err(error) = suspended.await {
+            let _ = reply.send(Err(internal(error)));
+            return;
+        }
+        if let Some(state) = self.apps.get_mut(app) {
+            state.auto_sync_suspended = true;
+        }
+        tracing::info!(app, sync_id, commit = %earlier.commit, "rollback: automated sync is off until re-enabled");
+        let initiator = format!("{initiator} (rollback to sync {sync_id})");
+        self.start_app_sync(app, Some(earlier.commit), initiator, reply);
+    }
+
+    /// Every app pipeline definition, for the scheduler.
+    pub(super) fn app_defs(&self) -> Vec<PipelineDef> {
+        let applied = self
+            .apps
+            .values()
+            .filter_map(|state| state.applied.as_ref());
+        applied
+            .flat_map(|applied| applied.defs.iter().cloned())
+            .collect()
+    }
+}
+
+fn unknown_app(app: &str) -> CommandError {
+    CommandError::NotFound(format!("no app {app}"))
+}
+
+fn internal(error: aqueduct_store::Error) -> CommandError {
+    CommandError::Internal(error.to_string())
+}
+
+/// Why a sync could not be applied, as the history keeps it.
+fn failure_json(failure: &SyncFailure) -> String {
+    let diagnostics: Vec<String> = match failure {
+        SyncFailure::Invalid { diagnostics } => {
+            diagnostics.iter().map(ToString::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
+    serde_json::json!({ "error": failure.to_string(), "diagnostics": diagnostics }).to_string()
+}
+
+/// The field-level diff a sync applied, as the history keeps it.
+fn diff_json(diff: &[aqueduct_spec::PipelineDiff]) -> String {
+    let pipelines: Vec<serde_json::Value> = diff
+        .iter()
+        .filter(|pipeline| pipeline.is_change())
+        .map(|pipeline| {
+            let (change, fields) = match &pipeline.diff {
+                aqueduct_spec::DocumentDiff::Added => ("added", Vec::new()),
+                aqueduct_spec::DocumentDiff::Removed => ("removed", Vec::new()),
+                aqueduct_spec::DocumentDiff::Changed { fields } => ("changed", fields.clone()),
+                aqueduct_spec::DocumentDiff::Unchanged => ("unchanged", Vec::new()),
+            };
+            let fields: Vec<serde_json::Value> = fields
+                .iter()
+                .map(|field| serde_json::json!({"path": field.path, "old": field.old, "new": field.new}))
+                .collect();
+            serde_json::json!({"name": pipeline.name, "change": change, "fields": fields})
+        })
+        .collect();
+    serde_json::json!({ "pipelines": pipelines }).to_string()
+}
+
+/// The app's declaration as the store keeps it.
+fn spec_json(spec: &AppSpec) -> String {
+    serde_json::json!({
+        "repo": spec.repo,
+        "revision": spec.revision,
+        "path": spec.path,
+        "policy": {
+            "automated": spec.policy.automated,
+            "prune": spec.policy.prune,
+            "selfHeal": spec.policy.self_heal,
+            "allowEmpty": spec.policy.allow_empty,
+        },
+        "pollIntervalSeconds": spec.poll_interval.as_secs(),
+    })
+    .to_string()
+}

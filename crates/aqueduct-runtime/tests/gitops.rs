@@ -1,0 +1,364 @@
+//! GitOps apps through the real server loop, against real git repositories made with the git
+//! CLI: auto-sync, runs pinned to their commit (definition and files), a broken commit that is
+//! not applied and is superseded by the next good one, history, manual sync and rollback.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aqueduct_core::RunState;
+use aqueduct_core::reconcile::{ConditionKind, SyncCode, SyncPolicy};
+use aqueduct_core::scheduler::{Limits, RunKey};
+use aqueduct_runtime::gitops::AppSpec;
+use aqueduct_runtime::server::{self, ServerConfig, ServerHandle, ServerStatus};
+use aqueduct_store::{MemStore, Page, Store, SyncResult};
+use tokio::sync::watch;
+
+/// A git repository in a temp dir, driven by the git CLI.
+struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    fn new(root: &Path) -> Repo {
+        let dir = root.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let file = self.dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+fn pipeline(name: &str, run: &str) -> String {
+    format!(
+        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n  tasks:\n    - name: t\n      run: {run}\n"
+    )
+}
+
+fn app(repo: &Repo, automated: bool) -> AppSpec {
+    AppSpec {
+        name: "dev".into(),
+        repo: repo.dir.display().to_string(),
+        revision: "main".into(),
+        path: "pipelines".into(),
+        policy: SyncPolicy {
+            automated,
+            prune: true,
+            self_heal: true,
+            allow_empty: false,
+        },
+        poll_interval: Duration::from_millis(100),
+    }
+}
+
+fn config(home: &Path, apps: Vec<AppSpec>) -> ServerConfig {
+    ServerConfig {
+        home: home.to_path_buf(),
+        pipelines_dir: None,
+        apps,
+        limits: Limits::new(4),
+        kill_grace: Duration::from_millis(200),
+        reload_interval: Duration::from_millis(50),
+        secrets: Arc::new(|_| Ok(Vec::new())),
+        observer: None,
+    }
+}
+
+async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn run_state(store: &MemStore, run: &RunKey) -> Option<RunState> {
+    store
+        .get_run(&run.pipeline, &run.run_id)
+        .await
+        .ok()
+        .map(|r| r.state)
+}
+
+async fn finish(store: &MemStore, run: &RunKey) -> RunState {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(state) = run_state(store, run).await
+            && state.is_finished()
+        {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {} never finished",
+            run.run_id
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn log_of(home: &Path, run: &RunKey) -> String {
+    let path = home
+        .join("logs")
+        .join(&run.pipeline)
+        .join(&run.run_id)
+        .join("t/1.log");
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn applied(status: &ServerStatus) -> Option<String> {
+    let apps = status.snapshot().apps;
+    apps.first()?
+        .applied
+        .as_ref()
+        .map(|commit| commit.id.clone())
+}
+
+async fn start(
+    store: &Arc<MemStore>,
+    home: &Path,
+    apps: Vec<AppSpec>,
+) -> (ServerHandle, ServerStatus, watch::Sender<bool>) {
+    let (stop, shutdown) = watch::channel(false);
+    let (handle, status, _join) = server::start(store.clone(), config(home, apps), shutdown)
+        .await
+        .unwrap();
+    (handle, status, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automated_app_syncs_each_good_commit_and_pins_runs_to_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let repo = Repo::new(dir.path());
+    repo.write(
+        "pipelines/report.yaml",
+        &pipeline("report", "sleep 0.5; cat data.txt"),
+    );
+    repo.write("pipelines/data.txt", "first data");
+    let first = repo.commit("first");
+    let store = Arc::new(MemStore::new());
+    let (handle, status, _stop) = start(&store, &home, vec![app(&repo, true)]).await;
+
+    until("the first sync", || {
+        (applied(&status) == Some(first.clone())).then_some(())
+    })
+    .await;
+    let names: Vec<String> = status
+        .snapshot()
+        .pipelines
+        .iter()
+        .map(|def| def.pipeline.name.clone())
+        .collect();
+    assert_eq!(names, ["dev/report"], "an app's pipelines carry its name");
+    let view = status.snapshot().apps[0].clone();
+    assert_eq!(view.status.sync.app.code, SyncCode::Synced, "{view:?}");
+    assert_eq!(view.applied.as_ref().unwrap().message.trim(), "first");
+    assert_eq!(
+        view.applied.as_ref().unwrap().author,
+        "Ada <ada@example.com>"
+    );
+
+    // a run in flight keeps its commit's definition and files when a new commit is synced
+    let pinned = handle
+        .trigger("dev/report", vec![], None)
+        .await
+        .unwrap()
+        .key();
+    repo.write("pipelines/data.txt", "second data");
+    let second = repo.commit("second");
+    until("the second sync", || {
+        (applied(&status) == Some(second.clone())).then_some(())
+    })
+    .await;
+    assert_eq!(finish(&store, &pinned).await, RunState::Success);
+    assert_eq!(log_tail(&home, &pinned), "first data");
+    let fresh = handle
+        .trigger("dev/report", vec![], None)
+        .await
+        .unwrap()
+        .key();
+    assert_eq!(finish(&store, &fresh).await, RunState::Success);
+    assert_eq!(log_tail(&home, &fresh), "second data");
+    let old = store
+        .get_run(&pinned.pipeline, &pinned.run_id)
+        .await
+        .unwrap();
+    let new = store.get_run(&fresh.pipeline, &fresh.run_id).await.unwrap();
+    assert_ne!(
+        old.version_id, new.version_id,
+        "each commit is its own version"
+    );
+
+    // a broken commit is not applied: the app stays, OutOfSync with the diagnostic's place
+    repo.write(
+        "pipelines/report.yaml",
+        &pipeline("report", "cat data.txt").replace("tasks:", "taks:"),
+    );
+    let broken = repo.commit("broken");
+    let view = until("the failed sync", || {
+        let apps = status.snapshot().apps;
+        let view = apps.first()?.clone();
+        let failed = view
+            .status
+            .conditions
+            .iter()
+            .any(|condition| condition.kind == ConditionKind::SyncFailed);
+        failed.then_some(view)
+    })
+    .await;
+    assert_eq!(
+        view.applied.as_ref().unwrap().id,
+        second,
+        "stays on the last good commit"
+    );
+    assert_eq!(view.status.sync.app.code, SyncCode::OutOfSync);
+    let condition = &view.status.conditions[0];
+    let place = condition.diagnostics[0].to_string();
+    assert!(place.starts_with("pipelines/report.yaml:6:"), "{place}");
+    let (history, total) = store.list_syncs("dev", Page::first(10)).await.unwrap();
+    assert_eq!(total, 3, "{history:?}");
+    assert_eq!(history[0].result, SyncResult::Failed);
+    assert_eq!(history[0].commit, broken);
+    assert!(
+        history[0].detail_json.contains("pipelines/report.yaml:6:"),
+        "{}",
+        history[0].detail_json
+    );
+
+    // the next good commit supersedes it on its own
+    repo.write("pipelines/report.yaml", &pipeline("report", "echo fixed"));
+    let fixed = repo.commit("fixed");
+    until("the fixed sync", || {
+        (applied(&status) == Some(fixed.clone())).then_some(())
+    })
+    .await;
+    let view = status.snapshot().apps[0].clone();
+    assert!(
+        view.status.conditions.is_empty(),
+        "{:?}",
+        view.status.conditions
+    );
+    let (history, _) = store.list_syncs("dev", Page::first(10)).await.unwrap();
+    assert_eq!(history[0].result, SyncResult::Succeeded);
+    assert!(
+        history[0].detail_json.contains("spec.tasks[t].run"),
+        "{}",
+        history[0].detail_json
+    );
+}
+
+fn log_tail(home: &Path, run: &RunKey) -> String {
+    let log = log_of(home, run);
+    let line = log.lines().last().unwrap_or_default();
+    line.splitn(3, ' ').nth(2).unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_app_waits_for_sync_and_rollback_turns_automation_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let repo = Repo::new(dir.path());
+    repo.write("pipelines/a.yaml", &pipeline("a", "echo one"));
+    let first = repo.commit("one");
+    let store = Arc::new(MemStore::new());
+    let (handle, status, stop) = start(&store, &home, vec![app(&repo, false)]).await;
+    until("the first fetch", || {
+        let apps = status.snapshot().apps;
+        let view = apps.first()?;
+        (view.latest.as_ref()?.id == first).then_some(())
+    })
+    .await;
+    let view = status.snapshot().apps[0].clone();
+    assert_eq!(view.applied, None, "a manual app does not sync on its own");
+    assert_eq!(view.status.sync.app.code, SyncCode::OutOfSync);
+    assert!(status.snapshot().pipelines.is_empty());
+
+    let outcome = handle.sync_app("dev", None, "user:ops").await.unwrap();
+    assert!(outcome.applied);
+    assert_eq!(outcome.record.initiator, "user:ops");
+    repo.write("pipelines/a.yaml", &pipeline("a", "echo two"));
+    repo.write("pipelines/b.yaml", &pipeline("b", "echo b"));
+    let second = repo.commit("two");
+    let outcome = handle
+        .sync_app("dev", Some("main".into()), "user:ops")
+        .await
+        .unwrap();
+    assert_eq!(outcome.record.commit, second);
+    assert_eq!(status.snapshot().pipelines.len(), 2);
+
+    // rollback to the first sync: b is pruned, automation is off and stays off after a restart
+    let (history, _) = store.list_syncs("dev", Page::first(10)).await.unwrap();
+    let first_sync = history.last().unwrap().id;
+    let outcome = handle
+        .rollback_app("dev", first_sync, "user:ops")
+        .await
+        .unwrap();
+    assert!(outcome.applied);
+    assert_eq!(outcome.record.commit, first);
+    assert!(
+        outcome.record.initiator.contains("rollback"),
+        "{}",
+        outcome.record.initiator
+    );
+    let names: Vec<String> = status
+        .snapshot()
+        .pipelines
+        .iter()
+        .map(|d| d.pipeline.name.clone())
+        .collect();
+    assert_eq!(names, ["dev/a"]);
+    assert!(store.get_app("dev").await.unwrap().auto_sync_suspended);
+    let unknown = handle.rollback_app("dev", 999, "user:ops").await;
+    assert!(unknown.is_err());
+    let _ = stop.send(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // a restart brings back the applied commit from the store, without syncing
+    let mut automated = app(&repo, true);
+    automated.poll_interval = Duration::from_secs(60);
+    let (handle, status, _stop) = start(&store, &home, vec![automated]).await;
+    assert_eq!(applied(&status), Some(first.clone()), "restored at startup");
+    let info = handle.trigger("dev/a", vec![], None).await.unwrap();
+    assert_eq!(finish(&store, &info.key()).await, RunState::Success);
+    assert_eq!(log_tail(&home, &info.key()), "one");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        applied(&status),
+        Some(first),
+        "rolled back: no automated sync"
+    );
+}
