@@ -66,6 +66,13 @@ pub(crate) async fn authorize(
     next.run(request).await
 }
 
+/// Who made an authorized request, as histories record it: `token:<id>` of its bearer token
+/// (never the secret), or `api` for a token without the `aq_<id>_<secret>` shape.
+pub(crate) fn initiator(headers: &HeaderMap) -> String {
+    let id = bearer_token(headers).ok().and_then(crate::token::token_id);
+    id.map_or_else(|| "api".to_owned(), |id| format!("token:{id}"))
+}
+
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
 fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {

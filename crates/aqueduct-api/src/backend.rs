@@ -10,7 +10,10 @@ use std::future::Future;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunState, RunSummary};
+use crate::dto::{
+    AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
+    RollbackResult, RunDetail, RunState, RunSummary, SyncRecord,
+};
 
 /// What a caller may do. Ordered: each role can do everything the roles before it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +55,10 @@ pub enum BackendError {
     Conflict(String),
     /// The request is well-formed but wrong, e.g. an unknown parameter (`invalid_request`, 400).
     Invalid(String),
+    /// No app has this name (`app_not_found`, 404).
+    AppNotFound(String),
+    /// A branch, tag or commit that the app's repository does not have (`unknown_revision`, 400).
+    UnknownRevision(String),
     /// A dependency is down or the server is not ready, e.g. no store lease (`unavailable`, 503).
     Unavailable(String),
     /// A bug or an unexpected failure (`internal`, 500); logged, never shown.
@@ -64,6 +71,8 @@ impl fmt::Display for BackendError {
             BackendError::NotFound(message)
             | BackendError::Conflict(message)
             | BackendError::Invalid(message)
+            | BackendError::AppNotFound(message)
+            | BackendError::UnknownRevision(message)
             | BackendError::Unavailable(message)
             | BackendError::Internal(message) => f.write_str(message),
         }
@@ -126,6 +135,37 @@ pub struct ClearRequest {
     pub task: Option<String>,
     /// Also clear every task downstream of `task`.
     pub downstream: bool,
+}
+
+/// `GET /apps/{name}/history`: a page of an app's syncs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub app: String,
+    /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// `POST /apps/{name}/sync`: sync an app now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRequest {
+    pub app: String,
+    /// A branch, tag or commit to sync instead of the tracked revision (which stays tracked);
+    /// `None` syncs the tracked revision's newest commit.
+    pub revision: Option<String>,
+    /// Who asked, for the history: `token:<id>` of the caller's token.
+    pub initiator: String,
+}
+
+/// `POST /apps/{name}/rollback`: sync the commit of an earlier history entry and turn automated
+/// sync off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRequest {
+    pub app: String,
+    /// A history id, from 1 (the API never passes 0).
+    pub id: u64,
+    /// Who asked, as in [`SyncRequest::initiator`].
+    pub initiator: String,
 }
 
 /// Everything the API needs from the server.
@@ -222,16 +262,66 @@ pub trait Backend: Send + Sync + 'static {
         count: u32,
     ) -> impl Future<Output = Result<Vec<NextRun>, BackendError>> + Send;
 
-    /// The role of a presented bearer token, or `None` when it is unknown, revoked or expired.
-    ///
-    /// Tokens look like `aq_<id>_<secret>` ([`crate::token`]): find the row by
-    /// [`crate::token_id`], then check it with one [`crate::verify_token_hash`].
     /// Creates (or clears, per `reprocess`) the runs of a date range.
     fn backfill(
         &self,
         request: BackfillRequest,
     ) -> impl Future<Output = Result<crate::dto::BackfillResult, BackendError>> + Send;
 
+    /// Every app, sorted by name, with its sync status and health.
+    fn list_apps(&self) -> impl Future<Output = Result<Vec<AppSummary>, BackendError>> + Send;
+
+    /// One app: source, policy, commits, sync, health, conditions and per-pipeline status.
+    /// An unknown name is [`BackendError::AppNotFound`], here and in every app method below.
+    fn get_app(&self, name: &str) -> impl Future<Output = Result<AppDetail, BackendError>> + Send;
+
+    /// The app's live pipelines against `revision` (the tracked revision when `None`), field by
+    /// field. A revision the repository does not have is [`BackendError::UnknownRevision`]; a
+    /// source that cannot be read is [`BackendError::Unavailable`].
+    fn diff_app(
+        &self,
+        name: &str,
+        revision: Option<&str>,
+    ) -> impl Future<Output = Result<AppDiff, BackendError>> + Send;
+
+    /// What syncing `revision` would do, without doing it. Errors as [`Backend::diff_app`].
+    fn plan_app(
+        &self,
+        name: &str,
+        revision: &str,
+    ) -> impl Future<Output = Result<AppPlan, BackendError>> + Send;
+
+    /// A page of the app's syncs, newest first, with the total.
+    fn app_history(
+        &self,
+        query: HistoryQuery,
+    ) -> impl Future<Output = Result<Page<SyncRecord>, BackendError>> + Send;
+
+    /// Syncs the app now and records it. A sync that was tried and not applied (invalid commit,
+    /// prune-everything refused, apply failed) is `Ok` with `result: failed`: it is a recorded
+    /// outcome, not an API error. A sync already under way is [`BackendError::Conflict`].
+    fn sync_app(
+        &self,
+        request: SyncRequest,
+    ) -> impl Future<Output = Result<SyncRecord, BackendError>> + Send;
+
+    /// Fetches the app's source now, then returns the app as [`Backend::get_app`] does.
+    fn refresh_app(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<AppDetail, BackendError>> + Send;
+
+    /// Syncs the commit of history entry `id` and turns automated sync off (Argo CD's rollback).
+    /// An unknown id is [`BackendError::NotFound`].
+    fn rollback_app(
+        &self,
+        request: RollbackRequest,
+    ) -> impl Future<Output = Result<RollbackResult, BackendError>> + Send;
+
+    /// The role of a presented bearer token, or `None` when it is unknown, revoked or expired.
+    ///
+    /// Tokens look like `aq_<id>_<secret>` ([`crate::token`]): find the row by
+    /// [`crate::token_id`], then check it with one [`crate::verify_token_hash`].
     fn verify_token(
         &self,
         presented: &str,

@@ -11,10 +11,13 @@ use std::pin::Pin;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Backend, BackendError, BackfillRequest, ClearRequest, PipelineQuery, Role, RunQuery,
-    TriggerRequest,
+    Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
+    RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
 };
-use crate::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunSummary};
+use crate::dto::{
+    AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
+    RollbackResult, RunDetail, RunSummary, SyncRecord,
+};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
 
@@ -45,6 +48,14 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
     fn backfill(&self, request: BackfillRequest) -> BoxFuture<'_, crate::dto::BackfillResult>;
+    fn list_apps(&self) -> BoxFuture<'_, Vec<AppSummary>>;
+    fn get_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
+    fn diff_app<'a>(&'a self, name: &'a str, revision: Option<&'a str>) -> BoxFuture<'a, AppDiff>;
+    fn plan_app<'a>(&'a self, name: &'a str, revision: &'a str) -> BoxFuture<'a, AppPlan>;
+    fn app_history(&self, query: HistoryQuery) -> BoxFuture<'_, Page<SyncRecord>>;
+    fn sync_app(&self, request: SyncRequest) -> BoxFuture<'_, SyncRecord>;
+    fn refresh_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
+    fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -98,5 +109,29 @@ impl<B: Backend> DynBackend for B {
     }
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>> {
         Box::pin(Backend::verify_token(self, presented))
+    }
+    fn list_apps(&self) -> BoxFuture<'_, Vec<AppSummary>> {
+        Box::pin(Backend::list_apps(self))
+    }
+    fn get_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail> {
+        Box::pin(Backend::get_app(self, name))
+    }
+    fn diff_app<'a>(&'a self, name: &'a str, revision: Option<&'a str>) -> BoxFuture<'a, AppDiff> {
+        Box::pin(Backend::diff_app(self, name, revision))
+    }
+    fn plan_app<'a>(&'a self, name: &'a str, revision: &'a str) -> BoxFuture<'a, AppPlan> {
+        Box::pin(Backend::plan_app(self, name, revision))
+    }
+    fn app_history(&self, query: HistoryQuery) -> BoxFuture<'_, Page<SyncRecord>> {
+        Box::pin(Backend::app_history(self, query))
+    }
+    fn sync_app(&self, request: SyncRequest) -> BoxFuture<'_, SyncRecord> {
+        Box::pin(Backend::sync_app(self, request))
+    }
+    fn refresh_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail> {
+        Box::pin(Backend::refresh_app(self, name))
+    }
+    fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult> {
+        Box::pin(Backend::rollback_app(self, request))
     }
 }

@@ -45,12 +45,17 @@ error_codes! {
     /// The request is malformed: bad JSON, unknown fields, bad query or path parameters, or a
     /// value the backend rejects (unknown param, bad date).
     InvalidRequest => ("invalid_request", BAD_REQUEST);
+    /// The app's repository has no such branch, tag or commit (a more precise
+    /// `invalid_request`).
+    UnknownRevision => ("unknown_revision", BAD_REQUEST);
     /// No token, a malformed `Authorization` header, or a token the server does not know.
     Unauthorized => ("unauthorized", UNAUTHORIZED);
     /// The token is valid but its role may not do this.
     Forbidden => ("forbidden", FORBIDDEN);
     /// No such route, pipeline, run, task or attempt.
     NotFound => ("not_found", NOT_FOUND);
+    /// No app has this name (a more precise `not_found`).
+    AppNotFound => ("app_not_found", NOT_FOUND);
     /// The route exists but not for this HTTP method.
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED);
     /// The request conflicts with the current state (e.g. cancelling a finished run).
@@ -64,7 +69,8 @@ error_codes! {
 }
 
 impl ErrorCode {
-    /// The code for a bare HTTP status produced outside the handlers (router, tower layers).
+    /// The code for a bare HTTP status produced outside the handlers (router, tower layers):
+    /// always the generic code of that status, never a precise one like `app_not_found`.
     pub fn for_status(status: StatusCode) -> ErrorCode {
         match status {
             StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
@@ -151,6 +157,10 @@ impl From<BackendError> for ApiError {
             BackendError::NotFound(message) => ApiError::not_found(message),
             BackendError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             BackendError::Invalid(message) => ApiError::invalid(message),
+            BackendError::AppNotFound(message) => ApiError::new(ErrorCode::AppNotFound, message),
+            BackendError::UnknownRevision(message) => {
+                ApiError::new(ErrorCode::UnknownRevision, message)
+            }
             BackendError::Unavailable(message) => {
                 tracing::warn!(error = %message, "backend unavailable");
                 ApiError::new(ErrorCode::Unavailable, message)

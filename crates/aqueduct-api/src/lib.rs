@@ -36,8 +36,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use backend::{
-    Backend, BackendError, BackfillRequest, ClearRequest, PipelineQuery, Role, RunQuery,
-    TriggerRequest,
+    Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
+    RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};

@@ -18,7 +18,7 @@ const BEARER: &str = "bearer";
 #[openapi(
     info(
         title = "aqueduct",
-        description = "Pipelines, runs, logs and schedules of an aqueduct server. Every route \
+        description = "Pipelines, runs, logs, schedules and GitOps apps of an aqueduct server. Every route \
                        except /healthz and /metrics needs `Authorization: Bearer <token>`; \
                        errors are `{code, message}` with a stable code.",
     ),
@@ -29,6 +29,7 @@ const BEARER: &str = "bearer";
         (name = "pipelines", description = "Pipeline definitions, schedules and manual triggers"),
         (name = "runs", description = "Runs and their task instances"),
         (name = "logs", description = "Task attempt logs, whole or live"),
+        (name = "apps", description = "GitOps apps: pipelines synced from git, Argo CD's way"),
         (name = "system", description = "Health, metrics and this document"),
     )
 )]

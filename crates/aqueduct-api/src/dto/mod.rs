@@ -5,6 +5,7 @@
 //! which serializes as an RFC 3339 string in UTC (`2026-03-01T12:00:00Z`). Field names follow the
 //! run JSON of `aqueduct run --output json`.
 
+mod app;
 mod pipeline;
 mod request;
 mod run;
@@ -12,6 +13,13 @@ mod run;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use app::{
+    AppCondition, AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary, AppliedChange,
+    CommitInfo, ConditionKind, DiffKind, DiffParams, FailureKind, FieldChange, HealthCode,
+    HealthStatus, HistoryParams, NextRunMove, PipelineDiff, PlanAction, PlanParams, PlannedChange,
+    RollbackBody, RollbackResult, SyncBody, SyncCode, SyncFailure, SyncPolicy, SyncRecord,
+    SyncResult, SyncStatus,
+};
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,
     PipelineVersion, Schedule, TaskInfo,

@@ -3,6 +3,7 @@
 //! Every handler carries a `#[utoipa::path]` annotation and is registered with `routes!`, which
 //! adds it to the axum router and to the OpenAPI document at once.
 
+mod apps;
 mod logs;
 mod pipelines;
 mod runs;
@@ -28,6 +29,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(pipelines::routes())
         .merge(runs::routes())
         .merge(logs::routes())
+        .merge(apps::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

@@ -19,7 +19,11 @@ fn every_code_has_one_status() {
     for code in ErrorCode::ALL {
         let json = serde_json::to_value(code).expect("serializes");
         assert_eq!(json, code.as_str());
-        assert_eq!(ErrorCode::for_status(code.status()), *code);
+        // A bare status maps to its generic code; a precise code shares its generic's status.
+        let generic = ErrorCode::for_status(code.status());
+        assert_eq!(generic.status(), code.status(), "{code}");
+        let precise = matches!(code, ErrorCode::AppNotFound | ErrorCode::UnknownRevision);
+        assert_eq!(generic == *code, !precise, "{code}");
     }
 }
 

@@ -3,22 +3,25 @@
 //!
 //! Special names drive error paths: run `explode` fails with an internal error, pipeline
 //! `offline` is unavailable, pipeline `broken` has no valid version (trigger → conflict).
+//! GitOps apps live in `fake_apps`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aqueduct_api::dto::{
-    NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunState, RunSummary, RunType,
-    TaskState,
+    AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
+    RollbackResult, RunDetail, RunState, RunSummary, RunType, SyncRecord, TaskState,
 };
 use aqueduct_api::{
-    Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+    Backend, BackendError, ClearRequest, HistoryQuery, PipelineQuery, Role, RollbackRequest,
+    RunQuery, SyncRequest, TriggerRequest,
 };
 use aqueduct_core::template::airflow_ts;
 use jiff::{Timestamp, ToSpan};
 use tokio::sync::mpsc;
 
 use crate::data::{self, page, summary};
+use crate::fake_apps::Apps;
 
 pub(crate) const VIEWER: &str = "viewer-token";
 pub(crate) const OPERATOR: &str = "operator-token";
@@ -35,6 +38,7 @@ pub(crate) fn ts(text: &str) -> Timestamp {
 
 pub(crate) struct FakeBackend {
     state: Mutex<State>,
+    apps: Mutex<Apps>,
 }
 
 struct State {
@@ -52,11 +56,16 @@ impl FakeBackend {
                 runs: data::runs(),
                 logs: data::logs(),
             }),
+            apps: Mutex::new(Apps::new()),
         }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().expect("fake state lock"))
+    }
+
+    fn apps<T>(&self, f: impl FnOnce(&mut Apps) -> T) -> T {
+        f(&mut self.apps.lock().expect("fake apps lock"))
     }
 }
 
@@ -333,6 +342,38 @@ impl Backend for FakeBackend {
                 runs: Vec::new(),
             })
         })
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppSummary>, BackendError> {
+        Ok(self.apps(|apps| apps.list()))
+    }
+
+    async fn get_app(&self, name: &str) -> Result<AppDetail, BackendError> {
+        self.apps(|apps| apps.get(name))
+    }
+
+    async fn diff_app(&self, name: &str, revision: Option<&str>) -> Result<AppDiff, BackendError> {
+        self.apps(|apps| apps.diff(name, revision))
+    }
+
+    async fn plan_app(&self, name: &str, revision: &str) -> Result<AppPlan, BackendError> {
+        self.apps(|apps| apps.plan(name, revision))
+    }
+
+    async fn app_history(&self, query: HistoryQuery) -> Result<Page<SyncRecord>, BackendError> {
+        self.apps(|apps| apps.history(query))
+    }
+
+    async fn sync_app(&self, request: SyncRequest) -> Result<SyncRecord, BackendError> {
+        self.apps(|apps| apps.sync(request))
+    }
+
+    async fn refresh_app(&self, name: &str) -> Result<AppDetail, BackendError> {
+        self.apps(|apps| apps.get(name))
+    }
+
+    async fn rollback_app(&self, request: RollbackRequest) -> Result<RollbackResult, BackendError> {
+        self.apps(|apps| apps.rollback(request))
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

@@ -5,7 +5,9 @@
 
 mod data;
 mod fake;
+mod fake_apps;
 
+mod apps;
 mod auth;
 mod errors;
 mod logs;

@@ -48,6 +48,135 @@ pub(crate) enum ClientCommand {
     /// Cancel a run: running attempts are stopped, the rest never start.
     #[command(after_help = EXIT_STATUS)]
     Cancel(RunArgs),
+    /// Manage a server's GitOps apps: pipelines reconciled from git, the Argo CD way.
+    ///
+    /// An app binds a repository, a revision and a path to the server; each app and each of
+    /// its pipelines has a sync status (Synced, OutOfSync, Unknown) and a health (Healthy,
+    /// Progressing, Degraded, Suspended, Missing, Unknown), each with the reason.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+/// `aqueduct app ...`: the verbs on a server's GitOps apps.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppCommand {
+    /// List apps: sync status, health, tracked revision, applied commit and why.
+    #[command(after_help = EXIT_STATUS)]
+    List(AppListArgs),
+    /// Show one app: sync status, health, conditions and each of its pipelines.
+    ///
+    /// Also its source, sync policy, the applied commit and the tracked revision's latest
+    /// commit; a SyncFailed condition lists each diagnostic as file:line:col: code: message.
+    #[command(after_help = EXIT_STATUS)]
+    Get(AppArgs),
+    /// Show how the live pipelines differ from git, field by field.
+    ///
+    /// Per pipeline (`+ name` added in git, `- name` removed from git, `~ name` changed), one
+    /// line per field: `+ path: value` added, `- path: value` removed, `~ path: old -> new`
+    /// changed. Compares with the app's tracked revision, or with --revision.
+    #[command(after_help = EXIT_STATUS)]
+    Diff(AppDiffArgs),
+    /// Show what syncing a branch, tag or commit would do, without doing it.
+    ///
+    /// Lists the pipelines added, updated (with their fields) and removed, schedules whose next
+    /// run moves, and whether the sync would be blocked, with each diagnostic. A preview for
+    /// pull requests.
+    ///
+    /// Exit status: 0 when the sync could be applied, 1 when it would be blocked or the server
+    /// answers an error or cannot be reached, 2 on usage errors.
+    Plan(AppPlanArgs),
+    /// Sync an app now: all its pipelines move to the commit, or none do.
+    ///
+    /// Syncs the tracked revision's latest commit, or --revision.
+    ///
+    /// Exit status: 0 when the sync was applied, 1 when it failed (for example a commit that
+    /// fails validation; its diagnostics are printed) or the server answers an error or cannot
+    /// be reached, 2 on usage errors.
+    Sync(AppSyncArgs),
+    /// List an app's syncs, newest first: id, commit, who started it and the result.
+    #[command(after_help = EXIT_STATUS)]
+    History(AppHistoryArgs),
+    /// Go back to the commit of an earlier sync, and turn automated sync off.
+    ///
+    /// ID is a sync id from `aqueduct app history`. Automated sync of the app stays off until
+    /// it is re-enabled, as in Argo CD, so the next poll does not undo the rollback; the output
+    /// says so.
+    ///
+    /// Exit status: 0 when the rollback was applied, 1 when its sync failed or the server
+    /// answers an error or cannot be reached, 2 on usage errors.
+    Rollback(AppRollbackArgs),
+    /// Fetch an app's repository now, instead of waiting for the next poll, and show the app.
+    #[command(after_help = EXIT_STATUS)]
+    Refresh(AppArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppListArgs {
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppDiffArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    /// Compare with this branch, tag or commit. [default: the app's tracked revision]
+    #[arg(long, value_name = "REF")]
+    pub(crate) revision: Option<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppPlanArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    /// The branch, tag or commit whose sync is planned.
+    #[arg(long, value_name = "REF")]
+    pub(crate) revision: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppSyncArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    /// Sync this branch, tag or commit instead (the app keeps tracking its own revision).
+    /// [default: the app's tracked revision]
+    #[arg(long, value_name = "REF")]
+    pub(crate) revision: Option<String>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppHistoryArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    #[command(flatten)]
+    pub(crate) page: PageArgs,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppRollbackArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    /// The id of the sync to go back to, as `aqueduct app history` lists it.
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) id: u64,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 /// Which server, with which token, and how to print its answers; shared by every client verb.

@@ -1,10 +1,13 @@
 //! The client verbs: the same binary talks to a running `aqueduct up` over its HTTP API
 //! (`AQUEDUCT_URL`, `AQUEDUCT_TOKEN`), printing tables for people or the API's JSON for scripts.
+//! `aqueduct app ...` (GitOps apps) is one subcommand group, in `apps`.
 //!
 //! `args` holds the flags, `http` the HTTP client, `wire` the fields the tables read back from
 //! the API's documents, `table` the shared output helpers; one file per group of verbs.
 //! Every failure is printed here as `error: <message> (<code>)` and exits 1.
 
+mod apps;
+mod apps_text;
 mod args;
 mod http;
 mod logs;
@@ -54,6 +57,7 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
         ClientCommand::Logs(args) => logs::logs(args).map(|()| exit::SUCCESS),
         ClientCommand::Trigger(args) => trigger::trigger(args),
         ClientCommand::Backfill(args) => trigger::backfill(args).map(|()| exit::SUCCESS),
+        ClientCommand::App(command) => apps::run(command),
     };
     result.unwrap_or_else(|error| {
         report(&error);

@@ -404,6 +404,55 @@ impl<S: Store> Backend for ServerBackend<S> {
         Ok(aqueduct_api::dto::BackfillResult { pipeline, runs })
     }
 
+    async fn list_apps(&self) -> Result<Vec<aqueduct_api::dto::AppSummary>, BackendError> {
+        super::apps::list_apps()
+    }
+
+    async fn get_app(&self, name: &str) -> Result<aqueduct_api::dto::AppDetail, BackendError> {
+        super::apps::get_app(name)
+    }
+
+    async fn diff_app(
+        &self,
+        name: &str,
+        revision: Option<&str>,
+    ) -> Result<aqueduct_api::dto::AppDiff, BackendError> {
+        super::apps::diff_app(name, revision)
+    }
+
+    async fn plan_app(
+        &self,
+        name: &str,
+        revision: &str,
+    ) -> Result<aqueduct_api::dto::AppPlan, BackendError> {
+        super::apps::plan_app(name, revision)
+    }
+
+    async fn app_history(
+        &self,
+        query: aqueduct_api::HistoryQuery,
+    ) -> Result<Page<aqueduct_api::dto::SyncRecord>, BackendError> {
+        super::apps::app_history(&query)
+    }
+
+    async fn sync_app(
+        &self,
+        request: aqueduct_api::SyncRequest,
+    ) -> Result<aqueduct_api::dto::SyncRecord, BackendError> {
+        super::apps::sync_app(&request)
+    }
+
+    async fn refresh_app(&self, name: &str) -> Result<aqueduct_api::dto::AppDetail, BackendError> {
+        super::apps::refresh_app(name)
+    }
+
+    async fn rollback_app(
+        &self,
+        request: aqueduct_api::RollbackRequest,
+    ) -> Result<aqueduct_api::dto::RollbackResult, BackendError> {
+        super::apps::rollback_app(&request)
+    }
+
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
         if let Ok(cache) = self.verified.lock()
             && let Some((role, at)) = cache.get(presented)

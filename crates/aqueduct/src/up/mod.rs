@@ -1,5 +1,6 @@
 //! `aqueduct up`: the server: scheduler, executor, SQLite store and HTTP API in one process.
 
+mod apps;
 mod backend;
 mod convert;
 mod follow;

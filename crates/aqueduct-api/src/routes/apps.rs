@@ -1,0 +1,197 @@
+//! `/api/v1/apps…`: GitOps apps (issue 4). Reads (list, detail, diff, plan, history) need a
+//! viewer; sync, refresh and rollback change state and need an operator (`auth`).
+//!
+//! A sync that was tried and not applied answers 200 with `result: failed`: it is recorded in
+//! the history like any other sync, and its record carries the diagnostics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::backend::{HistoryQuery, RollbackRequest, SyncRequest};
+use crate::dto::{
+    AppDetail, AppDiff, AppPlan, AppSummary, DiffParams, HistoryParams, Page, PlanParams,
+    RollbackBody, RollbackResult, SyncBody, SyncRecord,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_apps))
+        .routes(routes!(get_app))
+        .routes(routes!(diff_app))
+        .routes(routes!(plan_app))
+        .routes(routes!(app_history))
+        .routes(routes!(sync_app))
+        .routes(routes!(refresh_app))
+        .routes(routes!(rollback_app))
+}
+
+/// List apps, sorted by name, with their sync status and health.
+#[utoipa::path(get, path = "/apps", tag = "apps",
+    responses((status = 200, description = "Every app", body = Vec<AppSummary>)))]
+async fn list_apps(State(state): State<AppState>) -> Result<Json<Vec<AppSummary>>, ApiError> {
+    Ok(Json(state.backend.list_apps().await?))
+}
+
+/// One app: source, sync policy, applied and latest commits, sync status, health, conditions,
+/// and each pipeline's sync status and health.
+#[utoipa::path(get, path = "/apps/{name}", tag = "apps",
+    params(("name" = String, Path, description = "App name")),
+    responses(
+        (status = 200, description = "The app", body = AppDetail),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+    ))]
+async fn get_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<AppDetail>, ApiError> {
+    Ok(Json(state.backend.get_app(&name).await?))
+}
+
+/// The live pipelines against the tracked revision (or `revision`), field by field.
+#[utoipa::path(get, path = "/apps/{name}/diff", tag = "apps",
+    params(("name" = String, Path, description = "App name"), DiffParams),
+    responses(
+        (status = 200, description = "The pipelines that differ", body = AppDiff),
+        (status = 400, description = "No such branch, tag or commit (`unknown_revision`)", body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+    ))]
+async fn diff_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DiffParams>,
+) -> Result<Json<AppDiff>, ApiError> {
+    let revision = params.revision.filter(|revision| !revision.is_empty());
+    Ok(Json(
+        state.backend.diff_app(&name, revision.as_deref()).await?,
+    ))
+}
+
+/// What syncing `revision` would do, without doing it: pipelines added, updated and removed,
+/// and whether the sync would be blocked, with the diagnostics. A pull request's preview.
+#[utoipa::path(get, path = "/apps/{name}/plan", tag = "apps",
+    params(("name" = String, Path, description = "App name"), PlanParams),
+    responses(
+        (status = 200, description = "The plan", body = AppPlan),
+        (status = 400, description = "No such branch, tag or commit (`unknown_revision`)", body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+    ))]
+async fn plan_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PlanParams>,
+) -> Result<Json<AppPlan>, ApiError> {
+    check_revision(&params.revision)?;
+    Ok(Json(state.backend.plan_app(&name, &params.revision).await?))
+}
+
+/// The app's syncs, newest first.
+#[utoipa::path(get, path = "/apps/{name}/history", tag = "apps",
+    params(("name" = String, Path, description = "App name"), HistoryParams),
+    responses(
+        (status = 200, description = "A page of syncs", body = Page<SyncRecord>),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+    ))]
+async fn app_history(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<Json<Page<SyncRecord>>, ApiError> {
+    let (limit, offset) = super::page_bounds(params.limit, params.offset)?;
+    let query = HistoryQuery {
+        app: name,
+        limit,
+        offset,
+    };
+    Ok(Json(state.backend.app_history(query).await?))
+}
+
+/// Sync the app now: its tracked revision's newest commit, or `revision`. A sync that is not
+/// applied (invalid commit, refused prune of every pipeline) answers 200 with `result: failed`.
+#[utoipa::path(post, path = "/apps/{name}/sync", tag = "apps",
+    params(("name" = String, Path, description = "App name")),
+    request_body(content = Option<SyncBody>, description = "The revision to sync; may be empty"),
+    responses(
+        (status = 200, description = "The sync, applied or failed", body = SyncRecord),
+        (status = 400, description = "No such branch, tag or commit (`unknown_revision`)", body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+        (status = 409, description = "A sync of the app is under way (`conflict`)", body = ErrorBody),
+    ))]
+async fn sync_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SyncBody>,
+) -> Result<Json<SyncRecord>, ApiError> {
+    if let Some(revision) = &body.revision {
+        check_revision(revision)?;
+    }
+    let request = SyncRequest {
+        app: name,
+        revision: body.revision,
+        initiator: crate::auth::initiator(&headers),
+    };
+    let record = state.backend.sync_app(request).await?;
+    tracing::info!(app = %record.app, commit = %record.commit, result = ?record.result, "app synced through the api");
+    Ok(Json(record))
+}
+
+/// Fetch the app's source now, then answer the app as `GET /apps/{name}` does.
+#[utoipa::path(post, path = "/apps/{name}/refresh", tag = "apps",
+    params(("name" = String, Path, description = "App name")),
+    responses(
+        (status = 200, description = "The app after the fetch", body = AppDetail),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+    ))]
+async fn refresh_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<AppDetail>, ApiError> {
+    Ok(Json(state.backend.refresh_app(&name).await?))
+}
+
+/// Sync the commit of an earlier history entry and turn automated sync off until it is
+/// re-enabled, as Argo CD does (otherwise the next poll would undo the rollback).
+#[utoipa::path(post, path = "/apps/{name}/rollback", tag = "apps",
+    params(("name" = String, Path, description = "App name")),
+    request_body(content = RollbackBody, description = "The history id to go back to"),
+    responses(
+        (status = 200, description = "The sync, and automated sync now off", body = RollbackResult),
+        (status = 404, description = "No such app (`app_not_found`) or history id (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A sync of the app is under way (`conflict`)", body = ErrorBody),
+    ))]
+async fn rollback_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RollbackBody>,
+) -> Result<Json<RollbackResult>, ApiError> {
+    if body.id == 0 {
+        return Err(ApiError::invalid(
+            "id is required: the history id to roll back to, from 1",
+        ));
+    }
+    let request = RollbackRequest {
+        app: name,
+        id: body.id,
+        initiator: crate::auth::initiator(&headers),
+    };
+    let result = state.backend.rollback_app(request).await?;
+    tracing::info!(app = %result.sync.app, commit = %result.sync.commit, "app rolled back through the api");
+    Ok(Json(result))
+}
+
+/// Refuses an empty or blank revision, which names no branch, tag or commit.
+fn check_revision(revision: &str) -> Result<(), ApiError> {
+    if revision.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "revision must be a branch, tag or commit, got an empty string",
+        ));
+    }
+    Ok(())
+}
