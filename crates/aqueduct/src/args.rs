@@ -58,10 +58,27 @@ pub(crate) struct UpArgs {
     /// State directory (database and task logs). [default: ./.aqueduct]
     #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
-    /// Folder of pipeline files, watched for changes. [default: ./examples]
+    /// Folder of pipeline files, watched for changes. Without it, --repo or apps in the config
+    /// file, a server started at the top of an aqueduct clone syncs the clone's examples/
+    /// folder as the GitOps app `examples`; elsewhere it serves the folder ./examples.
     #[arg(long, env = "AQUEDUCT_PIPELINES", value_name = "DIR")]
     pub(crate) pipelines: Option<PathBuf>,
-    /// Config file (YAML) with the keys listen, home, pipelines, parallelism, pools,
+    /// Git repository to reconcile pipelines from (local path, file://, https://, http://,
+    /// ssh://), as an automated GitOps app named after the repository.
+    #[arg(long, env = "AQUEDUCT_REPO", value_name = "PATH_OR_URL")]
+    pub(crate) repo: Option<String>,
+    /// Folder inside --repo that holds the pipeline files. [default: the root]
+    #[arg(
+        long,
+        env = "AQUEDUCT_REPO_PATH",
+        value_name = "DIR",
+        requires = "repo"
+    )]
+    pub(crate) path: Option<String>,
+    /// Branch, tag or commit of --repo to follow. [default: main]
+    #[arg(long, env = "AQUEDUCT_REVISION", value_name = "REF", requires = "repo")]
+    pub(crate) revision: Option<String>,
+    /// Config file (YAML) with the keys listen, home, pipelines, apps, parallelism, pools,
     /// retentionDays; flags and environment variables win over it.
     #[arg(long, env = "AQUEDUCT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,

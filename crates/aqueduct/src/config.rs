@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::apps_config::{AppConfig, Sources, own_examples, repo_app};
+
 /// The config file's keys.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -23,6 +25,9 @@ pub(crate) struct ConfigFile {
     pub(crate) pools: BTreeMap<String, u32>,
     /// Days finished runs are kept (0 keeps them forever).
     pub(crate) retention_days: Option<u32>,
+    /// GitOps apps (see `apps_config`).
+    #[serde(default)]
+    pub(crate) apps: Vec<AppConfig>,
 }
 
 impl ConfigFile {
@@ -43,7 +48,8 @@ impl ConfigFile {
 pub(crate) struct Settings {
     pub(crate) listen: SocketAddr,
     pub(crate) home: PathBuf,
-    pub(crate) pipelines: PathBuf,
+    /// The pipelines folder and the GitOps apps.
+    pub(crate) sources: Sources,
     pub(crate) parallelism: usize,
     pub(crate) pools: BTreeMap<String, u32>,
     pub(crate) retention_days: u32,
@@ -55,14 +61,23 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_PARALLELISM: usize = 32;
 /// Default state directory.
 pub(crate) const DEFAULT_HOME: &str = ".aqueduct";
-/// Default pipelines folder: the bundled examples.
+/// Default pipelines folder when not inside a git clone: the bundled examples.
 pub(crate) const DEFAULT_PIPELINES: &str = "examples";
+
+/// The one-line GitOps app of `--repo`, `--path`, `--revision`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RepoFlags {
+    pub(crate) repo: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) revision: Option<String>,
+}
 
 impl Settings {
     pub(crate) fn resolve(
         listen: Option<String>,
         home: Option<PathBuf>,
         pipelines: Option<PathBuf>,
+        repo: RepoFlags,
         parallelism: Option<usize>,
         file: ConfigFile,
     ) -> anyhow::Result<Settings> {
@@ -75,13 +90,30 @@ impl Settings {
         let home = home
             .or(file.home)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
-        let pipelines = pipelines
-            .or(file.pipelines)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_PIPELINES));
+        let mut apps = file
+            .apps
+            .iter()
+            .map(AppConfig::to_spec)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(url) = &repo.repo {
+            apps.push(repo_app(url, repo.path, repo.revision)?);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for app in &apps {
+            anyhow::ensure!(names.insert(&app.name), "two apps are named `{}`", app.name);
+        }
+        let mut folder = pipelines.or(file.pipelines);
+        if folder.is_none() && apps.is_empty() {
+            match own_examples(&std::env::current_dir()?)? {
+                Some(examples) => apps.push(examples),
+                None => folder = Some(PathBuf::from(DEFAULT_PIPELINES)),
+            }
+        }
+        let folder = folder.map(|dir| std::path::absolute(&dir)).transpose()?;
         Ok(Settings {
             listen,
             home: std::path::absolute(&home)?,
-            pipelines: std::path::absolute(&pipelines)?,
+            sources: Sources { folder, apps },
             parallelism: parallelism
                 .or(file.parallelism)
                 .unwrap_or(DEFAULT_PARALLELISM)

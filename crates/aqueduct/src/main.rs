@@ -4,6 +4,7 @@
 //! error from (or failure to reach) the server; 2 usage errors and pipelines that cannot start;
 //! 130 a run cancelled with Ctrl-C.
 
+mod apps_config;
 mod args;
 mod client;
 mod config;

@@ -54,8 +54,8 @@ pub fn fetch_app(
     cache: &Path,
     trees: &Path,
 ) -> Result<FetchedApp, String> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| error.to_string())?;
-    mirror.fetch().map_err(|error| error.to_string())?;
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| chain(&error))?;
+    mirror.fetch().map_err(|error| chain(&error))?;
     read_at(spec, &mirror, revision.unwrap_or(&spec.revision), trees)
 }
 
@@ -67,12 +67,10 @@ fn read_at(
     trees: &Path,
 ) -> Result<FetchedApp, String> {
     let revision = revision.to_owned();
-    let commit = mirror
-        .resolve(&revision)
-        .map_err(|error| error.to_string())?;
+    let commit = mirror.resolve(&revision).map_err(|error| chain(&error))?;
     let files = mirror
         .files_at(&commit.id, &spec.path)
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| chain(&error))?;
     let parsed = parse_files(spec, &files);
     let commit_id = CommitId::new(commit.id.to_string());
     let mut desired = DesiredState {
@@ -84,7 +82,7 @@ fn read_at(
     if desired.is_valid() {
         let tree = mirror
             .materialize(&commit.id, trees)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| chain(&error))?;
         let folder = tree.join(spec.path.trim_matches('/'));
         for (pipeline, relative, text) in parsed.pipelines {
             let fetched = pin(spec, commit_id.as_str(), &folder, pipeline, &relative, text);
@@ -118,9 +116,9 @@ pub fn read_app_at(
     cache: &Path,
     trees: &Path,
 ) -> Result<FetchedApp, String> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| error.to_string())?;
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| chain(&error))?;
     if mirror.resolve(commit).is_err() {
-        mirror.fetch().map_err(|error| error.to_string())?;
+        mirror.fetch().map_err(|error| chain(&error))?;
     }
     read_at(spec, &mirror, commit, trees)
 }
@@ -224,4 +222,16 @@ fn definition_hash(name: &str, commit: &str, text: &str) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// An error with its causes: `failed to fetch URL: connection refused`.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -35,6 +35,8 @@ pub struct AppView {
     pub latest: Option<CommitView>,
     /// Why the last fetch failed, if it did.
     pub fetch_error: Option<String>,
+    /// When the source was last fetched successfully.
+    pub fetched_at: Option<Timestamp>,
     pub status: AppStatus,
     /// Automated sync is off after a rollback until re-enabled.
     pub auto_sync_suspended: bool,
@@ -52,7 +54,8 @@ pub struct CommitView {
 }
 
 impl CommitView {
-    fn of(commit: &CommitInfo) -> CommitView {
+    /// The view of a git commit.
+    pub fn of(commit: &CommitInfo) -> CommitView {
         CommitView {
             id: commit.id.to_string(),
             message: commit.message.clone(),
@@ -60,6 +63,18 @@ impl CommitView {
             time: commit.time,
         }
     }
+}
+
+/// A revision of an app next to what it runs: for diffs and plans.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub fetched: FetchedApp,
+    /// What syncing it would do.
+    pub plan: reconcile::Plan,
+    /// The applied pipelines' file texts, by unqualified name.
+    pub applied_texts: BTreeMap<String, String>,
+    /// The applied commit, if any.
+    pub live_commit: Option<String>,
 }
 
 /// The result of a sync: its history record, and whether it changed what runs.
@@ -78,6 +93,8 @@ pub(crate) enum FetchPurpose {
     Poll,
     /// A refresh: auto-sync decides, the caller gets the app afterwards.
     Refresh(Reply<AppView>),
+    /// A diff or a plan: nothing is applied.
+    Inspect(Reply<Inspection>),
     /// A sync (manual, or a rollback): applied whatever the policy says.
     Sync {
         initiator: String,
@@ -99,6 +116,7 @@ pub(crate) struct AppState {
     pub(crate) spec: AppSpec,
     pub(crate) applied: Option<Applied>,
     pub(crate) latest: Option<Result<FetchedApp, String>>,
+    pub(crate) fetched_at: Option<Timestamp>,
     pub(crate) last_attempt: Option<SyncAttempt>,
     pub(crate) auto_sync_suspended: bool,
     pub(crate) refresh: Arc<Notify>,
@@ -220,9 +238,13 @@ impl<S: Store> Server<S> {
             Ok(fetched) => fetched.revision == state.spec.revision,
             Err(_) => true,
         };
-        if tracked && !matches!(purpose, FetchPurpose::Sync { .. }) {
+        let remembered = matches!(purpose, FetchPurpose::Poll | FetchPurpose::Refresh(_));
+        if tracked && remembered {
             if let Err(error) = &result {
                 tracing::warn!(app = %app, %error, "failed to fetch the app's repository");
+            }
+            if result.is_ok() {
+                state.fetched_at = Some(Timestamp::now());
             }
             state.latest = Some(result.clone());
         }
@@ -233,6 +255,13 @@ impl<S: Store> Server<S> {
                     Err(error) => Err(CommandError::Invalid(error)),
                 };
                 let _ = reply.send(outcome);
+            }
+            FetchPurpose::Inspect(reply) => {
+                let inspection = match result {
+                    Ok(fetched) => Ok(self.inspect(fetched)),
+                    Err(error) => Err(CommandError::Invalid(error)),
+                };
+                let _ = reply.send(inspection);
             }
             FetchPurpose::Poll => self.auto_sync(&app).await?,
             FetchPurpose::Refresh(reply) => {
@@ -458,6 +487,7 @@ impl<S: Store> Server<S> {
                 .map(|applied| CommitView::of(&applied.commit)),
             latest,
             fetch_error,
+            fetched_at: state.fetched_at,
             status: reconcile::app_status(&source, &live),
             auto_sync_suspended: state.auto_sync_suspended,
             applied_texts: state
@@ -496,6 +526,26 @@ impl<S: Store> Server<S> {
         self.last_finished.insert(pipeline.to_owned(), last);
     }
 
+    fn inspect(&self, fetched: FetchedApp) -> Inspection {
+        let live = self.live_state(&fetched.app);
+        let policy = self
+            .apps
+            .get(&fetched.app)
+            .map(|state| state.spec.policy)
+            .unwrap_or_default();
+        let plan = reconcile::plan(&fetched.desired, &live, &policy);
+        let applied = self
+            .apps
+            .get(&fetched.app)
+            .and_then(|state| state.applied.as_ref());
+        Inspection {
+            plan,
+            applied_texts: applied.map(|a| a.texts.clone()).unwrap_or_default(),
+            live_commit: applied.map(|a| a.commit.id.to_string()),
+            fetched,
+        }
+    }
+
     /// Startup: records each declared app and brings back what it had applied, from the
     /// mirror at the applied commit (no network needed when the mirror has it).
     pub(super) async fn load_apps(&mut self) -> anyhow::Result<()> {
@@ -510,6 +560,7 @@ impl<S: Store> Server<S> {
                 spec: spec.clone(),
                 applied: None,
                 latest: None,
+                fetched_at: None,
                 last_attempt: None,
                 auto_sync_suspended: record.auto_sync_suspended,
                 refresh: Arc::new(Notify::new()),
@@ -628,6 +679,27 @@ impl<S: Store> Server<S> {
         self.start_app_sync(app, Some(earlier.commit), initiator, reply);
     }
 
+    /// Fetches a revision of an app for a diff or a plan, without applying anything.
+    pub(super) fn start_inspection(
+        &mut self,
+        app: &str,
+        revision: Option<String>,
+        reply: Reply<Inspection>,
+    ) {
+        let Some(state) = self.apps.get(app) else {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        };
+        let purpose = FetchPurpose::Inspect(reply);
+        spawn_fetch(
+            state,
+            self.git.clone(),
+            revision,
+            purpose,
+            self.app_tx.clone(),
+        );
+    }
+
     /// Every app pipeline definition, for the scheduler.
     pub(super) fn app_defs(&self) -> Vec<PipelineDef> {
         let applied = self
@@ -648,15 +720,26 @@ fn internal(error: aqueduct_store::Error) -> CommandError {
     CommandError::Internal(error.to_string())
 }
 
-/// Why a sync could not be applied, as the history keeps it.
+/// Why a sync could not be applied, as the history keeps it:
+/// `{"failure": {"kind", "message", "diagnostics": [{file, line, column, code, message}], "pipelines"}}`.
 fn failure_json(failure: &SyncFailure) -> String {
-    let diagnostics: Vec<String> = match failure {
-        SyncFailure::Invalid { diagnostics } => {
-            diagnostics.iter().map(ToString::to_string).collect()
+    let (kind, diagnostics, pipelines) = match failure {
+        SyncFailure::Invalid { diagnostics } => ("invalid", diagnostics.clone(), Vec::new()),
+        SyncFailure::PruneAllRefused { pipelines } => {
+            ("prune_all_refused", Vec::new(), pipelines.clone())
         }
-        _ => Vec::new(),
+        SyncFailure::Apply { .. } => ("apply", Vec::new(), Vec::new()),
     };
-    serde_json::json!({ "error": failure.to_string(), "diagnostics": diagnostics }).to_string()
+    let diagnostics: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({"file": d.file, "line": d.line, "column": d.column,
+                "code": d.code, "message": d.message})
+        })
+        .collect();
+    let failure = serde_json::json!({"kind": kind, "message": failure.to_string(),
+        "diagnostics": diagnostics, "pipelines": pipelines});
+    serde_json::json!({ "failure": failure }).to_string()
 }
 
 /// The field-level diff a sync applied, as the history keeps it.

@@ -52,6 +52,11 @@ pub(crate) enum Command {
         initiator: String,
         reply: Reply<super::SyncOutcome>,
     },
+    InspectApp {
+        app: String,
+        revision: Option<String>,
+        reply: Reply<super::Inspection>,
+    },
     RefreshApp {
         app: String,
         reply: Reply<super::AppView>,
@@ -147,6 +152,22 @@ impl ServerHandle {
             app,
             revision,
             initiator,
+            reply,
+        })
+        .await
+    }
+
+    /// Fetches a revision of a GitOps app (its own when `None`) and says what syncing it would
+    /// do, without applying anything.
+    pub async fn inspect_app(
+        &self,
+        app: &str,
+        revision: Option<String>,
+    ) -> Result<super::Inspection, CommandError> {
+        let app = app.to_owned();
+        self.ask(|reply| Command::InspectApp {
+            app,
+            revision,
             reply,
         })
         .await

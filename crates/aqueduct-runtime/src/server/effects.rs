@@ -279,6 +279,11 @@ impl<S: Store> Server<S> {
                 initiator,
                 reply,
             } => self.start_app_sync(&app, revision, initiator, reply),
+            Command::InspectApp {
+                app,
+                revision,
+                reply,
+            } => self.start_inspection(&app, revision, reply),
             Command::RefreshApp { app, reply } => match self.apps.get(&app) {
                 Some(state) => {
                     let purpose = super::apps::FetchPurpose::Refresh(reply);

@@ -1,55 +1,415 @@
-//! The GitOps app routes of the server's API `Backend`, until the runtime's app controller
-//! answers them: a server without that controller has no apps, so the list is empty and every
-//! call that names an app is `app_not_found`. `backend.rs` delegates each method here.
+//! The GitOps app routes of the server's API `Backend`: views from the server's status, syncs,
+//! refreshes, rollbacks, diffs and plans through the server loop's handle, history from the
+//! store. `backend.rs` delegates each method here.
+
+use std::collections::BTreeMap;
 
 use aqueduct_api::dto::{
-    AppDetail, AppDiff, AppPlan, AppSummary, Page, RollbackResult, SyncRecord,
+    AppCondition, AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary, AppliedChange,
+    CommitInfo, Diagnostic, DiffKind, FailureKind, FieldChange, HealthStatus, Page, PipelineDiff,
+    PlanAction, PlannedChange, RollbackResult, SyncFailure, SyncRecord, SyncResult, SyncStatus,
 };
 use aqueduct_api::{BackendError, HistoryQuery, RollbackRequest, SyncRequest};
+use aqueduct_core::reconcile;
+use aqueduct_runtime::server::{AppView, CommandError, CommitView, ServerHandle, ServerStatus};
+use aqueduct_store::Store;
 
-/// The answer to every call that names an app on a server with no apps.
 fn no_app(name: &str) -> BackendError {
     BackendError::AppNotFound(format!("no app named {name}"))
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn list_apps() -> Result<Vec<AppSummary>, BackendError> {
-    Ok(Vec::new())
+/// A command's error, with an unknown app or revision told apart.
+fn app_error(app: &str, error: CommandError) -> BackendError {
+    match error {
+        CommandError::NotFound(what) if what.starts_with("no app ") => no_app(app),
+        CommandError::NotFound(what) => BackendError::NotFound(what),
+        CommandError::Invalid(what) if what.contains("unknown revision") => {
+            BackendError::UnknownRevision(what)
+        }
+        CommandError::Invalid(what) => {
+            BackendError::Unavailable(format!("cannot read the repository of app {app}: {what}"))
+        }
+        CommandError::Conflict(what) => BackendError::Conflict(what),
+        CommandError::Unavailable => {
+            BackendError::Unavailable("the server is shutting down".to_owned())
+        }
+        CommandError::Internal(what) => BackendError::Internal(what),
+    }
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn get_app(name: &str) -> Result<AppDetail, BackendError> {
-    Err(no_app(name))
+fn view(status: &ServerStatus, name: &str) -> Result<AppView, BackendError> {
+    let apps = status.snapshot().apps;
+    apps.into_iter()
+        .find(|app| app.spec.name == name)
+        .ok_or_else(|| no_app(name))
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn diff_app(name: &str, _revision: Option<&str>) -> Result<AppDiff, BackendError> {
-    Err(no_app(name))
+fn commit_info(commit: &CommitView) -> CommitInfo {
+    CommitInfo {
+        id: commit.id.clone(),
+        short: commit.id.chars().take(7).collect(),
+        message: commit.message.lines().next().unwrap_or_default().to_owned(),
+        author: commit.author.clone(),
+        committed_at: commit.time,
+    }
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn plan_app(name: &str, _revision: &str) -> Result<AppPlan, BackendError> {
-    Err(no_app(name))
+fn source(app: &AppView) -> AppSource {
+    AppSource {
+        repo_url: app.spec.repo.clone(),
+        revision: app.spec.revision.clone(),
+        path: if app.spec.path.is_empty() {
+            ".".to_owned()
+        } else {
+            app.spec.path.clone()
+        },
+    }
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn app_history(query: &HistoryQuery) -> Result<Page<SyncRecord>, BackendError> {
-    Err(no_app(&query.app))
+fn summary(app: &AppView) -> AppSummary {
+    AppSummary {
+        name: app.spec.name.clone(),
+        source: source(app),
+        automated: app.spec.policy.automated && !app.auto_sync_suspended,
+        sync: SyncStatus::from(&app.status.sync.app),
+        health: HealthStatus::from(&app.status.health.app),
+        applied_commit: app.applied.as_ref().map(|commit| commit.id.clone()),
+        pipeline_count: u32::try_from(app.status.sync.pipelines.len()).unwrap_or(u32::MAX),
+    }
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn sync_app(request: &SyncRequest) -> Result<SyncRecord, BackendError> {
-    Err(no_app(&request.app))
+fn detail(app: &AppView) -> AppDetail {
+    let mut policy = aqueduct_api::dto::SyncPolicy::from(app.spec.policy);
+    policy.automated &= !app.auto_sync_suspended;
+    let pipelines = app
+        .status
+        .sync
+        .pipelines
+        .iter()
+        .map(|(name, sync)| {
+            let health = app.status.health.pipelines.get(name);
+            AppPipeline {
+                name: name.clone(),
+                sync: SyncStatus::from(sync),
+                health: health.map_or(
+                    HealthStatus {
+                        status: aqueduct_api::dto::HealthCode::Unknown,
+                        reason: "no health known".to_owned(),
+                    },
+                    HealthStatus::from,
+                ),
+            }
+        })
+        .collect();
+    AppDetail {
+        name: app.spec.name.clone(),
+        source: source(app),
+        policy,
+        applied_commit: app.applied.as_ref().map(commit_info),
+        latest_commit: app.latest.as_ref().map(commit_info),
+        fetched_at: app.fetched_at,
+        sync: SyncStatus::from(&app.status.sync.app),
+        health: HealthStatus::from(&app.status.health.app),
+        conditions: app
+            .status
+            .conditions
+            .iter()
+            .map(AppCondition::from)
+            .collect(),
+        pipelines,
+    }
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn refresh_app(name: &str) -> Result<AppDetail, BackendError> {
-    Err(no_app(name))
+pub(super) fn list_apps(status: &ServerStatus) -> Result<Vec<AppSummary>, BackendError> {
+    let mut apps: Vec<AppSummary> = status.snapshot().apps.iter().map(summary).collect();
+    apps.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(apps)
 }
 
-// wired to the runtime's app controller in the GitOps integration
-pub(super) fn rollback_app(request: &RollbackRequest) -> Result<RollbackResult, BackendError> {
-    Err(no_app(&request.app))
+pub(super) fn get_app(status: &ServerStatus, name: &str) -> Result<AppDetail, BackendError> {
+    Ok(detail(&view(status, name)?))
+}
+
+fn field_changes(fields: &[aqueduct_spec::FieldChange]) -> Vec<FieldChange> {
+    fields
+        .iter()
+        .map(|field| FieldChange {
+            path: field.path.clone(),
+            old: field.old.clone(),
+            new: field.new.clone(),
+        })
+        .collect()
+}
+
+/// Field diffs by qualified pipeline name, between two sets of texts by unqualified name.
+fn diffs(
+    app: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> (Vec<PipelineDiff>, u32) {
+    let mut changed = Vec::new();
+    let mut unchanged = 0;
+    for pipeline in aqueduct_spec::diff_pipelines(old, new) {
+        let name = format!("{app}/{}", pipeline.name);
+        let (change, fields) = match &pipeline.diff {
+            aqueduct_spec::DocumentDiff::Added => (DiffKind::Added, Vec::new()),
+            aqueduct_spec::DocumentDiff::Removed => (DiffKind::Removed, Vec::new()),
+            aqueduct_spec::DocumentDiff::Changed { fields } => {
+                (DiffKind::Changed, field_changes(fields))
+            }
+            aqueduct_spec::DocumentDiff::Unchanged => {
+                unchanged += 1;
+                continue;
+            }
+        };
+        changed.push(PipelineDiff {
+            name,
+            change,
+            fields,
+        });
+    }
+    (changed, unchanged)
+}
+
+pub(super) async fn diff_app(
+    handle: &ServerHandle,
+    name: &str,
+    revision: Option<&str>,
+) -> Result<AppDiff, BackendError> {
+    let inspection = handle
+        .inspect_app(name, revision.map(str::to_owned))
+        .await
+        .map_err(|error| app_error(name, error))?;
+    let fetched = &inspection.fetched;
+    let (pipelines, unchanged) = diffs(name, &inspection.applied_texts, &fetched.texts);
+    Ok(AppDiff {
+        app: name.to_owned(),
+        revision: fetched.revision.clone(),
+        commit: commit_info(&CommitView::of(&fetched.commit)),
+        live_commit: inspection.live_commit.clone(),
+        pipelines,
+        unchanged,
+    })
+}
+
+pub(super) async fn plan_app(
+    handle: &ServerHandle,
+    name: &str,
+    revision: &str,
+) -> Result<AppPlan, BackendError> {
+    let inspection = handle
+        .inspect_app(name, Some(revision.to_owned()))
+        .await
+        .map_err(|error| app_error(name, error))?;
+    let fetched = &inspection.fetched;
+    let (fields, _) = diffs(name, &inspection.applied_texts, &fetched.texts);
+    let mut changes = Vec::new();
+    let mut unchanged = 0;
+    for change in &inspection.plan.changes {
+        let Some((action, reverts_live_change)) = PlanAction::from_core(change.action) else {
+            unchanged += 1;
+            continue;
+        };
+        let fields = fields
+            .iter()
+            .find(|diff| diff.name == change.name)
+            .map(|diff| diff.fields.clone())
+            .unwrap_or_default();
+        changes.push(PlannedChange {
+            name: change.name.clone(),
+            action,
+            reverts_live_change,
+            fields,
+            next_run: None,
+        });
+    }
+    Ok(AppPlan {
+        app: name.to_owned(),
+        revision: fetched.revision.clone(),
+        commit: commit_info(&CommitView::of(&fetched.commit)),
+        live_commit: inspection.live_commit.clone(),
+        changes,
+        unchanged,
+        blocked: inspection.plan.failure().map(SyncFailure::from),
+    })
+}
+
+pub(super) async fn app_history<S: Store>(
+    store: &S,
+    status: &ServerStatus,
+    query: &HistoryQuery,
+) -> Result<Page<SyncRecord>, BackendError> {
+    view(status, &query.app)?;
+    let page = aqueduct_store::Page {
+        limit: query.limit,
+        offset: u64::from(query.offset),
+    };
+    let (records, total) = store
+        .list_syncs(&query.app, page)
+        .await
+        .map_err(|error| BackendError::Internal(error.to_string()))?;
+    Ok(Page {
+        items: records.iter().map(sync_record).collect(),
+        total,
+        limit: query.limit,
+        offset: query.offset,
+    })
+}
+
+pub(super) async fn sync_app(
+    handle: &ServerHandle,
+    request: &SyncRequest,
+) -> Result<SyncRecord, BackendError> {
+    let outcome = handle
+        .sync_app(&request.app, request.revision.clone(), &request.initiator)
+        .await
+        .map_err(|error| app_error(&request.app, error))?;
+    Ok(sync_record(&outcome.record))
+}
+
+pub(super) async fn refresh_app(
+    handle: &ServerHandle,
+    name: &str,
+) -> Result<AppDetail, BackendError> {
+    let app = handle
+        .refresh_app(name)
+        .await
+        .map_err(|error| app_error(name, error))?;
+    Ok(detail(&app))
+}
+
+pub(super) async fn rollback_app(
+    handle: &ServerHandle,
+    request: &RollbackRequest,
+) -> Result<RollbackResult, BackendError> {
+    let id = i64::try_from(request.id)
+        .map_err(|_| BackendError::Invalid(format!("invalid history id {}", request.id)))?;
+    let outcome = handle
+        .rollback_app(&request.app, id, &request.initiator)
+        .await
+        .map_err(|error| app_error(&request.app, error))?;
+    Ok(RollbackResult {
+        sync: sync_record(&outcome.record),
+        automated: false,
+        message: format!(
+            "automated sync of app {} is off until re-enabled",
+            request.app
+        ),
+    })
+}
+
+/// A history entry for the API, with what its detail JSON says.
+fn sync_record(record: &aqueduct_store::SyncRecord) -> SyncRecord {
+    let detail: serde_json::Value = serde_json::from_str(&record.detail_json).unwrap_or_default();
+    let failure = detail.get("failure").map(failure_of);
+    let changes: Vec<AppliedChange> = detail
+        .get("pipelines")
+        .and_then(|pipelines| pipelines.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|pipeline| {
+            let action = match pipeline.get("change")?.as_str()? {
+                "added" => PlanAction::Add,
+                "removed" => PlanAction::Prune,
+                "changed" => PlanAction::Update,
+                _ => return None,
+            };
+            let name = pipeline.get("name")?.as_str()?;
+            Some(AppliedChange {
+                name: format!("{}/{name}", record.app),
+                action,
+            })
+        })
+        .collect();
+    let summary = match &failure {
+        Some(failure) => failure.message.clone(),
+        None => change_summary(&changes),
+    };
+    SyncRecord {
+        id: u64::try_from(record.id).unwrap_or_default(),
+        app: record.app.clone(),
+        revision: record.revision.clone(),
+        commit: record.commit.clone(),
+        message: record.message.lines().next().unwrap_or_default().to_owned(),
+        author: record.author.clone(),
+        committed_at: record.committed_at,
+        initiator: record.initiator.clone(),
+        rollback_of: rollback_of(&record.initiator),
+        result: match record.result {
+            aqueduct_store::SyncResult::Succeeded => SyncResult::Succeeded,
+            aqueduct_store::SyncResult::Failed => SyncResult::Failed,
+        },
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+        detail: summary,
+        changes,
+        failure,
+    }
+}
+
+/// `2 added, 1 updated` (or `no pipeline changed`).
+fn change_summary(changes: &[AppliedChange]) -> String {
+    let count = |action| changes.iter().filter(|c| c.action == action).count();
+    let parts: Vec<String> = [
+        (PlanAction::Add, "added"),
+        (PlanAction::Update, "updated"),
+        (PlanAction::Prune, "pruned"),
+    ]
+    .into_iter()
+    .filter(|(action, _)| count(*action) > 0)
+    .map(|(action, word)| format!("{} {word}", count(action)))
+    .collect();
+    if parts.is_empty() {
+        "no pipeline changed".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The history id a rollback's initiator names (`… (rollback to sync 7)`).
+fn rollback_of(initiator: &str) -> Option<u64> {
+    let rest = initiator.split("rollback to sync ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn failure_of(value: &serde_json::Value) -> SyncFailure {
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    let kind = match text("kind") {
+        "invalid" => FailureKind::Invalid,
+        "prune_all_refused" => FailureKind::PruneAllRefused,
+        _ => FailureKind::Apply,
+    };
+    let diagnostics = value
+        .get("diagnostics")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let field = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+            let number = |key: &str| d.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
+            Diagnostic::from(&reconcile::CommitDiagnostic {
+                file: field("file").to_owned(),
+                line: usize::try_from(number("line")).unwrap_or_default(),
+                column: usize::try_from(number("column")).unwrap_or_default(),
+                code: field("code").to_owned(),
+                message: field("message").to_owned(),
+            })
+        })
+        .collect();
+    let pipelines = value
+        .get("pipelines")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    SyncFailure {
+        kind,
+        message: text("message").to_owned(),
+        diagnostics,
+        pipelines,
+    }
 }
 
 #[cfg(test)]
@@ -57,31 +417,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_server_without_apps_lists_none_and_finds_none() {
-        assert_eq!(list_apps(), Ok(Vec::new()));
-        let not_found = BackendError::AppNotFound("no app named prod".to_owned());
-        assert_eq!(get_app("prod"), Err(not_found.clone()));
-        assert_eq!(diff_app("prod", Some("main")), Err(not_found.clone()));
-        assert_eq!(plan_app("prod", "main"), Err(not_found.clone()));
-        assert_eq!(refresh_app("prod"), Err(not_found.clone()));
-        let query = HistoryQuery {
-            app: "prod".to_owned(),
-            limit: 50,
-            offset: 0,
+    fn a_rollback_initiator_names_its_history_id() {
+        assert_eq!(rollback_of("token:abc (rollback to sync 12)"), Some(12));
+        assert_eq!(rollback_of("automated"), None);
+    }
+
+    #[test]
+    fn history_details_become_changes_or_a_failure() {
+        let mut record = aqueduct_store::SyncRecord {
+            id: 3,
+            app: "dev".into(),
+            commit: "c".repeat(40),
+            revision: "main".into(),
+            message: "fix\n\nbody".into(),
+            author: "Ada <ada@example.com>".into(),
+            committed_at: jiff::Timestamp::UNIX_EPOCH,
+            initiator: "automated".into(),
+            result: aqueduct_store::SyncResult::Succeeded,
+            detail_json: r#"{"pipelines":[{"name":"a","change":"added","fields":[]},{"name":"b","change":"changed","fields":[]}]}"#.into(),
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+            ended_at: jiff::Timestamp::UNIX_EPOCH,
         };
-        assert_eq!(app_history(&query), Err(not_found.clone()));
-        let initiator = "token:0123456789abcdef".to_owned();
-        let sync = SyncRequest {
-            app: "prod".to_owned(),
-            revision: None,
-            initiator: initiator.clone(),
-        };
-        assert_eq!(sync_app(&sync), Err(not_found.clone()));
-        let rollback = RollbackRequest {
-            app: "prod".to_owned(),
-            id: 1,
-            initiator,
-        };
-        assert_eq!(rollback_app(&rollback), Err(not_found));
+        let ok = sync_record(&record);
+        assert_eq!(ok.message, "fix");
+        assert_eq!(ok.detail, "1 added, 1 updated");
+        assert_eq!(ok.changes[0].name, "dev/a");
+        record.result = aqueduct_store::SyncResult::Failed;
+        record.detail_json = r#"{"failure":{"kind":"invalid","message":"commit failed validation","diagnostics":[{"file":"p/a.yaml","line":6,"column":3,"code":"unknown_field","message":"unknown field taks"}],"pipelines":[]}}"#.into();
+        let failed = sync_record(&record);
+        let failure = failed.failure.expect("a failure");
+        assert_eq!(failure.kind, FailureKind::Invalid);
+        assert_eq!(
+            (failure.diagnostics[0].line, failure.diagnostics[0].column),
+            (6, 3)
+        );
+        assert_eq!(failed.detail, "commit failed validation");
     }
 }

@@ -405,11 +405,11 @@ impl<S: Store> Backend for ServerBackend<S> {
     }
 
     async fn list_apps(&self) -> Result<Vec<aqueduct_api::dto::AppSummary>, BackendError> {
-        super::apps::list_apps()
+        super::apps::list_apps(&self.status)
     }
 
     async fn get_app(&self, name: &str) -> Result<aqueduct_api::dto::AppDetail, BackendError> {
-        super::apps::get_app(name)
+        super::apps::get_app(&self.status, name)
     }
 
     async fn diff_app(
@@ -417,7 +417,7 @@ impl<S: Store> Backend for ServerBackend<S> {
         name: &str,
         revision: Option<&str>,
     ) -> Result<aqueduct_api::dto::AppDiff, BackendError> {
-        super::apps::diff_app(name, revision)
+        super::apps::diff_app(&self.handle, name, revision).await
     }
 
     async fn plan_app(
@@ -425,32 +425,32 @@ impl<S: Store> Backend for ServerBackend<S> {
         name: &str,
         revision: &str,
     ) -> Result<aqueduct_api::dto::AppPlan, BackendError> {
-        super::apps::plan_app(name, revision)
+        super::apps::plan_app(&self.handle, name, revision).await
     }
 
     async fn app_history(
         &self,
         query: aqueduct_api::HistoryQuery,
     ) -> Result<Page<aqueduct_api::dto::SyncRecord>, BackendError> {
-        super::apps::app_history(&query)
+        super::apps::app_history(&*self.store, &self.status, &query).await
     }
 
     async fn sync_app(
         &self,
         request: aqueduct_api::SyncRequest,
     ) -> Result<aqueduct_api::dto::SyncRecord, BackendError> {
-        super::apps::sync_app(&request)
+        super::apps::sync_app(&self.handle, &request).await
     }
 
     async fn refresh_app(&self, name: &str) -> Result<aqueduct_api::dto::AppDetail, BackendError> {
-        super::apps::refresh_app(name)
+        super::apps::refresh_app(&self.handle, name).await
     }
 
     async fn rollback_app(
         &self,
         request: aqueduct_api::RollbackRequest,
     ) -> Result<aqueduct_api::dto::RollbackResult, BackendError> {
-        super::apps::rollback_app(&request)
+        super::apps::rollback_app(&self.handle, &request).await
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

@@ -6,7 +6,7 @@ mod convert;
 mod follow;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use aqueduct_store_sql::SqlStore;
 use tokio::sync::watch;
 
 use crate::args::UpArgs;
-use crate::config::{ConfigFile, Settings, database_url};
+use crate::config::{ConfigFile, RepoFlags, Settings, database_url};
 use crate::exit;
 
 /// How often the pipelines folder is checked for changes.
@@ -35,6 +35,11 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         args.listen,
         args.home,
         args.pipelines,
+        RepoFlags {
+            repo: args.repo,
+            path: args.path,
+            revision: args.revision,
+        },
         args.parallelism,
         file,
     )?;
@@ -50,11 +55,13 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.home)
         .with_context(|| format!("failed to create {}", settings.home.display()))?;
-    anyhow::ensure!(
-        settings.pipelines.is_dir(),
-        "pipelines folder {} does not exist",
-        settings.pipelines.display()
-    );
+    if let Some(folder) = &settings.sources.folder {
+        anyhow::ensure!(
+            folder.is_dir(),
+            "pipelines folder {} does not exist",
+            folder.display()
+        );
+    }
     let url = database_url(&settings.home);
     let store = Arc::new(
         SqlStore::open(&url)
@@ -67,7 +74,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     limits.pools = settings.pools.clone();
     let config = ServerConfig {
         home: settings.home.clone(),
-        pipelines_dir: settings.pipelines.clone(),
+        pipelines_dir: settings.sources.folder.clone(),
+        apps: settings.sources.apps.clone(),
         limits,
         kill_grace: KILL_GRACE,
         reload_interval: RELOAD_INTERVAL,
@@ -89,7 +97,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     anstream::println!("aqueduct listening on http://{address}");
-    tracing::info!(%address, pipelines = %settings.pipelines.display(), home = %settings.home.display(), "server started");
+    let folder = settings.sources.folder.as_deref().map(Path::display);
+    let apps: Vec<&str> = settings
+        .sources
+        .apps
+        .iter()
+        .map(|app| app.name.as_str())
+        .collect();
+    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), "server started");
     tokio::spawn(prune_loop(
         store.clone(),
         settings.home.clone(),

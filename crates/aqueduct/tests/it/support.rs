@@ -135,10 +135,16 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(ws: &Workspace) -> Server {
+        let pipelines = ws.path().join("pipelines");
+        Server::start_with(ws, &["--pipelines".as_ref(), pipelines.as_os_str()])
+    }
+
+    /// `aqueduct up --listen 127.0.0.1:0 ARGS...`.
+    pub(crate) fn start_with(ws: &Workspace, args: &[&std::ffi::OsStr]) -> Server {
         let mut child = ws
             .command()
-            .args(["up", "--listen", "127.0.0.1:0", "--pipelines"])
-            .arg(ws.path().join("pipelines"))
+            .args(["up", "--listen", "127.0.0.1:0"])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,186 @@
+//! GitOps end to end: `aqueduct up --repo` on a real git repository made with the git CLI,
+//! driven through `aqueduct app ...`, `trigger` and `logs`: the first sync, a run reading a file
+//! of its commit, a broken commit refused with file:line:col, the next good commit, the history,
+//! a diff against an older commit, and a rollback that turns automated sync off.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Server, Workspace, parse_json, token, wait_until};
+
+struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    fn new(root: &Path) -> Repo {
+        let dir = root.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, text) in files {
+            let file = self.dir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+const HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: cat msg.txt\n";
+
+struct Client<'a> {
+    ws: &'a Workspace,
+    url: String,
+    token: String,
+}
+
+impl Client<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.ws.command();
+        command
+            .args(args)
+            .env("AQUEDUCT_URL", &self.url)
+            .env("AQUEDUCT_TOKEN", &self.token);
+        command.output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.extend(["--output", "json"]);
+        let output = self.run(&args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        parse_json(&output)
+    }
+
+    fn applied(&self) -> String {
+        let app = self.json(&["app", "get", "repo"]);
+        app["applied_commit"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+#[test]
+fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
+    let ws = Workspace::new();
+    let repo = Repo::new(ws.path());
+    let first = repo.commit(
+        &[
+            ("pipelines/hello.yaml", HELLO),
+            ("pipelines/msg.txt", "one"),
+        ],
+        "first",
+    );
+    let operator = token(&ws, "operator");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let client = Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: operator,
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || client.applied() == first),
+        "the first sync"
+    );
+    let list = client.json(&["app", "list"]);
+    assert_eq!(list[0]["name"], "repo");
+    assert_eq!(list[0]["sync"]["status"], "Synced", "{list}");
+
+    // a run reads a file of its commit
+    let output = client.run(&["trigger", "repo/hello", "--wait"]);
+    assert!(output.status.success(), "{output:?}");
+    let runs = client.json(&["runs", "--pipeline", "repo/hello"]);
+    let run_id = runs["items"][0]["run_id"].as_str().unwrap().to_owned();
+    let logs = client.run(&["logs", "repo/hello", &run_id, "t"]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("one"),
+        "{logs:?}"
+    );
+
+    // a broken commit is refused with the diagnostic's place; the app stays on the first
+    let broken = repo.commit(
+        &[("pipelines/hello.yaml", &HELLO.replace("tasks:", "taks:"))],
+        "broken",
+    );
+    let app = client.json(&["app", "refresh", "repo"]);
+    assert_eq!(app["applied_commit"]["id"], first.as_str(), "{app}");
+    assert_eq!(app["sync"]["status"], "OutOfSync", "{app}");
+    assert_eq!(app["conditions"][0]["type"], "SyncFailed", "{app}");
+    let diagnostic = &app["conditions"][0]["diagnostics"][0];
+    assert_eq!(diagnostic["file"], "pipelines/hello.yaml", "{app}");
+    assert_eq!(diagnostic["line"], 6, "{app}");
+    let history = client.json(&["app", "history", "repo"]);
+    assert_eq!(history["items"][0]["result"], "failed", "{history}");
+    assert_eq!(history["items"][0]["commit"], broken.as_str());
+
+    // the next good commit supersedes the failure
+    let fixed = repo.commit(
+        &[(
+            "pipelines/hello.yaml",
+            &HELLO.replace("cat msg.txt", "echo fixed"),
+        )],
+        "fixed",
+    );
+    let app = client.json(&["app", "refresh", "repo"]);
+    assert_eq!(app["applied_commit"]["id"], fixed.as_str(), "{app}");
+    assert_eq!(app["conditions"], Value::Array(Vec::new()), "{app}");
+
+    // the diff against the first commit names the changed field
+    let diff = client.json(&["app", "diff", "repo", "--revision", &first]);
+    assert_eq!(diff["pipelines"][0]["name"], "repo/hello", "{diff}");
+    assert_eq!(
+        diff["pipelines"][0]["fields"][0]["path"], "spec.tasks[t].run",
+        "{diff}"
+    );
+
+    // roll back to the first sync: automated sync is off, and the output says so
+    let history = client.json(&["app", "history", "repo"]);
+    let items = history["items"].as_array().unwrap();
+    let first_sync = items.last().unwrap()["id"].as_u64().unwrap().to_string();
+    let rollback = client.run(&["app", "rollback", "repo", &first_sync]);
+    assert!(rollback.status.success(), "{rollback:?}");
+    let said = String::from_utf8_lossy(&rollback.stdout);
+    assert!(
+        said.contains("automated sync of app repo is now off"),
+        "{said}"
+    );
+    assert_eq!(client.applied(), first);
+    let app = client.json(&["app", "get", "repo"]);
+    assert_eq!(app["policy"]["automated"], false, "{app}");
+}
