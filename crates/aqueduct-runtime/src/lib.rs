@@ -8,6 +8,7 @@
 mod attempt;
 pub mod gitops;
 mod report;
+pub mod retention;
 mod runner;
 pub mod server;
 

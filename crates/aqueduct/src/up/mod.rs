@@ -104,7 +104,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .iter()
         .map(|app| app.name.as_str())
         .collect();
-    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), "server started");
+    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, "server started");
     tokio::spawn(prune_loop(
         store.clone(),
         settings.home.clone(),
@@ -144,16 +144,8 @@ async fn prune_loop<S: Store>(store: Arc<S>, home: PathBuf, retention_days: u32)
         interval.tick().await;
         let cutoff = jiff::Timestamp::now()
             - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
-        match store.prune_runs(cutoff).await {
-            Ok(pruned) => {
-                for run in &pruned {
-                    let dir = home.join("logs").join(&run.pipeline).join(&run.run_id);
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                if !pruned.is_empty() {
-                    tracing::info!(runs = pruned.len(), "pruned old runs");
-                }
-            }
+        match aqueduct_runtime::retention::prune_runs(&*store, &home, cutoff).await {
+            Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "failed to prune old runs"),
         }
     }
