@@ -253,11 +253,10 @@ async fn an_automated_app_syncs_each_good_commit_and_pins_runs_to_theirs() {
     assert_eq!(total, 3, "{history:?}");
     assert_eq!(history[0].result, SyncResult::Failed);
     assert_eq!(history[0].commit, broken);
-    assert!(
-        history[0].detail_json.contains("pipelines/report.yaml:6:"),
-        "{}",
-        history[0].detail_json
-    );
+    let detail: serde_json::Value = serde_json::from_str(&history[0].detail_json).unwrap();
+    let diagnostic = &detail["failure"]["diagnostics"][0];
+    assert_eq!(diagnostic["file"], "pipelines/report.yaml", "{detail}");
+    assert_eq!(diagnostic["line"], 6, "{detail}");
 
     // the next good commit supersedes it on its own
     repo.write("pipelines/report.yaml", &pipeline("report", "echo fixed"));
