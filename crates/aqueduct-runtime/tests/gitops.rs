@@ -361,3 +361,60 @@ async fn a_manual_app_waits_for_sync_and_rollback_turns_automation_off() {
         "rolled back: no automated sync"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_added_through_the_api_survive_a_restart_and_can_be_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let repo = Repo::new(dir.path());
+    repo.write("pipelines/a.yaml", &pipeline("a", "echo a"));
+    let first = repo.commit("one");
+    let store = Arc::new(MemStore::new());
+    let (handle, status, stop) = start(&store, &home, Vec::new()).await;
+    let view = handle.add_app(app(&repo, true)).await.unwrap();
+    assert_eq!(view.spec.name, "dev");
+    assert!(
+        handle.add_app(app(&repo, true)).await.is_err(),
+        "names are unique"
+    );
+    until("the first sync", || {
+        (applied(&status) == Some(first.clone())).then_some(())
+    })
+    .await;
+    assert_eq!(store.get_app("dev").await.unwrap().origin, "api");
+    let _ = stop.send(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // the app comes back after a restart, with its pipelines, then goes when deleted
+    let (handle, status, _stop) = start(&store, &home, Vec::new()).await;
+    assert_eq!(applied(&status), Some(first));
+    let names: Vec<String> = status
+        .snapshot()
+        .pipelines
+        .iter()
+        .map(|d| d.pipeline.name.clone())
+        .collect();
+    assert_eq!(names, ["dev/a"]);
+    handle.delete_app("dev").await.unwrap();
+    assert!(status.snapshot().apps.is_empty());
+    assert!(
+        status.snapshot().pipelines.is_empty(),
+        "its pipelines leave the scheduler"
+    );
+    assert!(store.get_app("dev").await.is_err());
+    assert!(handle.delete_app("dev").await.is_err(), "gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_declared_in_the_config_file_cannot_be_deleted_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::new(dir.path());
+    repo.write("pipelines/a.yaml", &pipeline("a", "echo a"));
+    repo.commit("one");
+    let store = Arc::new(MemStore::new());
+    let (handle, status, _stop) =
+        start(&store, &dir.path().join("home"), vec![app(&repo, true)]).await;
+    let refused = handle.delete_app("dev").await.unwrap_err();
+    assert!(refused.to_string().contains("config file"), "{refused}");
+    assert_eq!(status.snapshot().apps.len(), 1);
+}

@@ -122,6 +122,27 @@ pub(crate) struct AppState {
     pub(crate) refresh: Arc<Notify>,
     /// One fetch at a time per app: the mirror is a shared folder.
     pub(crate) fetch_lock: Arc<std::sync::Mutex<()>>,
+    /// Turned off when the app is deleted: its poller stops.
+    pub(crate) alive: Arc<std::sync::atomic::AtomicBool>,
+    /// Where the app was declared: `config` or `api`.
+    pub(crate) origin: String,
+}
+
+impl AppState {
+    fn new(spec: AppSpec, origin: &str, auto_sync_suspended: bool) -> AppState {
+        AppState {
+            spec,
+            applied: None,
+            latest: None,
+            fetched_at: None,
+            last_attempt: None,
+            auto_sync_suspended,
+            refresh: Arc::new(Notify::new()),
+            fetch_lock: Arc::new(std::sync::Mutex::new(())),
+            alive: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            origin: origin.to_owned(),
+        }
+    }
 }
 
 /// What an app has applied.
@@ -191,9 +212,9 @@ async fn fetch_and_send(
 /// when asked to refresh. Ends when the server loop is gone.
 pub(crate) fn spawn_poller(state: &AppState, dirs: GitDirs, tx: mpsc::UnboundedSender<AppEvent>) {
     let (spec, lock) = (state.spec.clone(), state.fetch_lock.clone());
-    let refresh = state.refresh.clone();
+    let (refresh, alive) = (state.refresh.clone(), state.alive.clone());
     tokio::spawn(async move {
-        while !tx.is_closed() {
+        while !tx.is_closed() && alive.load(std::sync::atomic::Ordering::SeqCst) {
             let purpose = FetchPurpose::Poll;
             let fetch = fetch_and_send(
                 spec.clone(),
@@ -549,28 +570,83 @@ impl<S: Store> Server<S> {
     /// Startup: records each declared app and brings back what it had applied, from the
     /// mirror at the applied commit (no network needed when the mirror has it).
     pub(super) async fn load_apps(&mut self) -> anyhow::Result<()> {
+        let mut declared = Vec::new();
         for spec in self.config.apps.clone() {
-            let spec_json = spec_json(&spec);
-            let now = Timestamp::now();
             let record = self
                 .store
-                .upsert_app(&spec.name, &spec_json, "config", now)
+                .upsert_app(&spec.name, &spec_json(&spec), "config", Timestamp::now())
                 .await?;
-            let mut state = AppState {
-                spec: spec.clone(),
-                applied: None,
-                latest: None,
-                fetched_at: None,
-                last_attempt: None,
-                auto_sync_suspended: record.auto_sync_suspended,
-                refresh: Arc::new(Notify::new()),
-                fetch_lock: Arc::new(std::sync::Mutex::new(())),
-            };
+            declared.push((spec, record));
+        }
+        // apps added through the API come back too; config apps win a name
+        for record in self.store.list_apps().await? {
+            let taken = declared.iter().any(|(spec, _)| spec.name == record.name);
+            if record.origin != "api" || taken {
+                continue;
+            }
+            match spec_from_json(&record.name, &record.spec_json) {
+                Some(spec) => declared.push((spec, record)),
+                None => {
+                    tracing::error!(app = %record.name, "stored app declaration unreadable; skipped")
+                }
+            }
+        }
+        for (spec, record) in declared {
+            let mut state = AppState::new(spec.clone(), &record.origin, record.auto_sync_suspended);
             if let Some(commit) = record.applied_commit {
                 state.applied = self.reapply(&spec, &commit).await;
             }
             self.apps.insert(spec.name.clone(), state);
         }
+        self.publish_apps();
+        Ok(())
+    }
+
+    /// Declares an app through the API: recorded, then polled like the others.
+    pub(super) async fn add_app(&mut self, spec: AppSpec) -> Result<AppView, CommandError> {
+        if self.apps.contains_key(&spec.name) {
+            return Err(CommandError::Conflict(format!("app {} exists", spec.name)));
+        }
+        let now = Timestamp::now();
+        let record = self
+            .store
+            .upsert_app(&spec.name, &spec_json(&spec), "api", now)
+            .await
+            .map_err(internal)?;
+        let mut state = AppState::new(spec.clone(), "api", record.auto_sync_suspended);
+        if let Some(commit) = record.applied_commit {
+            state.applied = self.reapply(&spec, &commit).await;
+        }
+        spawn_poller(&state, self.git.clone(), self.app_tx.clone());
+        tracing::info!(app = %spec.name, repo = %spec.repo, "app added");
+        self.apps.insert(spec.name.clone(), state);
+        self.publish_pipelines()
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        self.publish_apps();
+        self.app_view(&spec.name)
+            .ok_or_else(|| unknown_app(&spec.name))
+    }
+
+    /// Deletes an app added through the API: its pipelines leave the scheduler (runs in
+    /// flight finish), its history and runs stay in the store.
+    pub(super) async fn delete_app(&mut self, name: &str) -> Result<(), CommandError> {
+        let state = self.apps.get(name).ok_or_else(|| unknown_app(name))?;
+        if state.origin != "api" {
+            let message = format!("app {name} is declared in the config file; remove it there");
+            return Err(CommandError::Conflict(message));
+        }
+        self.store.delete_app(name).await.map_err(internal)?;
+        if let Some(state) = self.apps.remove(name) {
+            state
+                .alive
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            state.refresh.notify_one();
+        }
+        tracing::info!(app = %name, "app deleted");
+        self.publish_pipelines()
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
         self.publish_apps();
         Ok(())
     }
@@ -779,4 +855,24 @@ fn spec_json(spec: &AppSpec) -> String {
         "pollIntervalSeconds": spec.poll_interval.as_secs(),
     })
     .to_string()
+}
+
+/// An app's declaration read back from the store (see [`spec_json`]).
+fn spec_from_json(name: &str, text: &str) -> Option<AppSpec> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let policy = &value["policy"];
+    let flag = |key: &str| policy[key].as_bool().unwrap_or(false);
+    Some(AppSpec {
+        name: name.to_owned(),
+        repo: value["repo"].as_str()?.to_owned(),
+        revision: value["revision"].as_str()?.to_owned(),
+        path: value["path"].as_str().unwrap_or_default().to_owned(),
+        policy: reconcile::SyncPolicy {
+            automated: flag("automated"),
+            prune: flag("prune"),
+            self_heal: flag("selfHeal"),
+            allow_empty: flag("allowEmpty"),
+        },
+        poll_interval: Duration::from_secs(value["pollIntervalSeconds"].as_u64().unwrap_or(180)),
+    })
 }

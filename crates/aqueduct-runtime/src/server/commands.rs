@@ -52,6 +52,14 @@ pub(crate) enum Command {
         initiator: String,
         reply: Reply<super::SyncOutcome>,
     },
+    AddApp {
+        spec: crate::gitops::AppSpec,
+        reply: Reply<super::AppView>,
+    },
+    DeleteApp {
+        app: String,
+        reply: Reply<()>,
+    },
     InspectApp {
         app: String,
         revision: Option<String>,
@@ -155,6 +163,20 @@ impl ServerHandle {
             reply,
         })
         .await
+    }
+
+    /// Declares a GitOps app (kept in the store as declared through the API).
+    pub async fn add_app(
+        &self,
+        spec: crate::gitops::AppSpec,
+    ) -> Result<super::AppView, CommandError> {
+        self.ask(|reply| Command::AddApp { spec, reply }).await
+    }
+
+    /// Deletes a GitOps app declared through the API; its runs and history stay.
+    pub async fn delete_app(&self, app: &str) -> Result<(), CommandError> {
+        let app = app.to_owned();
+        self.ask(|reply| Command::DeleteApp { app, reply }).await
     }
 
     /// Fetches a revision of a GitOps app (its own when `None`) and says what syncing it would

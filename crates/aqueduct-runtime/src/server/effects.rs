@@ -279,6 +279,14 @@ impl<S: Store> Server<S> {
                 initiator,
                 reply,
             } => self.start_app_sync(&app, revision, initiator, reply),
+            Command::AddApp { spec, reply } => {
+                let result = self.add_app(spec).await;
+                let _ = reply.send(result);
+            }
+            Command::DeleteApp { app, reply } => {
+                let result = self.delete_app(&app).await;
+                let _ = reply.send(result);
+            }
             Command::InspectApp {
                 app,
                 revision,
