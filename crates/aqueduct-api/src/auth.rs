@@ -1,9 +1,14 @@
 //! Bearer-token authentication and role checks, applied to every route by default.
 //!
 //! [`authorize`] is a route layer over the whole router, so a new route is protected without
-//! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] skip it. The role a
-//! route needs comes from one function, [`required_role`]: reads need a viewer, anything that
-//! changes state needs an operator.
+//! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] and the one signed
+//! route, [`WEBHOOK_ROUTE`], skip it. The role a route needs comes from one function,
+//! [`required_role`]: reads need a viewer, anything that changes state needs an operator.
+//!
+//! [`WEBHOOK_ROUTE`] is exempt because forges cannot send bearer tokens: its handler
+//! authenticates the request by the signature of its body with the app's webhook secret
+//! ([`crate::webhook`]) and answers `invalid_signature` (401) to anything else. The exemption is
+//! this one method and route, spelled out, not a prefix.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -17,10 +22,16 @@ use crate::error::ApiError;
 /// Routes anyone may call without a token: probes and scrapes.
 pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/metrics"];
 
-/// The least role that may call `method` on the route `matched_path`; `None` for public routes.
+/// The route a forge posts push events to. `POST` only; authenticated by its signature.
+pub const WEBHOOK_ROUTE: &str = "/api/v1/apps/{name}/webhook";
+
+/// The least role that may call `method` on the route `matched_path`; `None` for routes that
+/// take no token (the public probes, and the webhook, which checks its signature itself).
 pub fn required_role(method: &Method, matched_path: &str) -> Option<Role> {
     let read_only = method == Method::GET || method == Method::HEAD;
-    if read_only && PUBLIC_ROUTES.contains(&matched_path) {
+    let public = read_only && PUBLIC_ROUTES.contains(&matched_path);
+    let signed = method == Method::POST && matched_path == WEBHOOK_ROUTE;
+    if public || signed {
         None
     } else if read_only {
         Some(Role::Viewer)

@@ -14,6 +14,7 @@ use crate::dto::{
     AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
     RollbackResult, RunDetail, RunState, RunSummary, SyncRecord,
 };
+use crate::webhook::WebhookSecret;
 
 /// What a caller may do. Ordered: each role can do everything the roles before it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -174,8 +175,9 @@ pub struct RollbackRequest {
 /// as in Airflow. A run id that exists only in another pipeline is [`BackendError::NotFound`].
 ///
 /// Methods are `async` in spirit: implement them with `async fn` (the futures must be `Send`).
-/// Every method but [`Backend::verify_token`] is called only after the caller's token and role
-/// were checked; the backend does not check roles again.
+/// Every method but [`Backend::verify_token`] and [`Backend::webhook_secret`] is called only
+/// after the caller's token and role were checked (or, for the webhook's
+/// [`Backend::refresh_app`], its signature); the backend does not check roles again.
 pub trait Backend: Send + Sync + 'static {
     /// A page of pipelines matching the query.
     fn list_pipelines(
@@ -317,6 +319,17 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         request: RollbackRequest,
     ) -> impl Future<Output = Result<RollbackResult, BackendError>> + Send;
+
+    /// The shared secret of the app's webhook (`POST /apps/{name}/webhook`), or `None` when the
+    /// app has none, which turns its webhook off. An unknown app is [`BackendError::AppNotFound`].
+    ///
+    /// Called, like [`Backend::verify_token`], before the caller is known: the API checks the
+    /// request's signature with the secret, and calls [`Backend::refresh_app`] only when it
+    /// matches.
+    fn webhook_secret(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<WebhookSecret>, BackendError>> + Send;
 
     /// The role of a presented bearer token, or `None` when it is unknown, revoked or expired.
     ///

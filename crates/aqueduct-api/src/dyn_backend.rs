@@ -18,6 +18,7 @@ use crate::dto::{
     AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
     RollbackResult, RunDetail, RunSummary, SyncRecord,
 };
+use crate::webhook::WebhookSecret;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
 
@@ -56,6 +57,7 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn sync_app(&self, request: SyncRequest) -> BoxFuture<'_, SyncRecord>;
     fn refresh_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
     fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult>;
+    fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -133,5 +135,8 @@ impl<B: Backend> DynBackend for B {
     }
     fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult> {
         Box::pin(Backend::rollback_app(self, request))
+    }
+    fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>> {
+        Box::pin(Backend::webhook_secret(self, name))
     }
 }

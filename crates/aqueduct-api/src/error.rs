@@ -50,12 +50,18 @@ error_codes! {
     UnknownRevision => ("unknown_revision", BAD_REQUEST);
     /// No token, a malformed `Authorization` header, or a token the server does not know.
     Unauthorized => ("unauthorized", UNAUTHORIZED);
+    /// A webhook without a valid signature: no `X-Hub-Signature-256` or `X-Gitlab-Token`, or
+    /// one that does not match the app's webhook secret. Nothing was done.
+    InvalidSignature => ("invalid_signature", UNAUTHORIZED);
     /// The token is valid but its role may not do this.
     Forbidden => ("forbidden", FORBIDDEN);
     /// No such route, pipeline, run, task or attempt.
     NotFound => ("not_found", NOT_FOUND);
     /// No app has this name (a more precise `not_found`).
     AppNotFound => ("app_not_found", NOT_FOUND);
+    /// No app by this name accepts webhooks: there is no such app, or it has no webhook secret
+    /// (one answer for both; a more precise `not_found`).
+    WebhookNotFound => ("webhook_not_found", NOT_FOUND);
     /// The route exists but not for this HTTP method.
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED);
     /// The request conflicts with the current state (e.g. cancelling a finished run).

@@ -8,7 +8,8 @@
 //!
 //! Middleware, outermost first: metrics + JSON errors ([`observe`]), tracing with the matched
 //! route, a request timeout ([`REQUEST_TIMEOUT`], answered `unavailable`), a body limit
-//! ([`BODY_LIMIT_BYTES`], answered `payload_too_large`), then, per route, authentication.
+//! ([`BODY_LIMIT_BYTES`], answered `payload_too_large`), then, per route, authentication (a
+//! bearer token, or for the one webhook route a signature checked by its handler: [`webhook`]).
 
 pub mod auth;
 mod backend;
@@ -22,6 +23,7 @@ mod openapi;
 mod routes;
 mod sse;
 pub mod token;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,7 @@ pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 pub use routes::{API_PREFIX, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use token::{generate_token, hash_token, token_id, verify_token_hash};
+pub use webhook::WebhookSecret;
 
 use crate::dyn_backend::DynBackend;
 

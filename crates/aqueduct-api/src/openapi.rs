@@ -19,7 +19,8 @@ const BEARER: &str = "bearer";
     info(
         title = "aqueduct",
         description = "Pipelines, runs, logs, schedules and GitOps apps of an aqueduct server. Every route \
-                       except /healthz and /metrics needs `Authorization: Bearer <token>`; \
+                       except /healthz, /metrics and the apps' webhook (signed with the app's \
+                       secret instead) needs `Authorization: Bearer <token>`; \
                        errors are `{code, message}` with a stable code.",
     ),
     security(("bearer" = [])),

@@ -14,11 +14,16 @@
 //!         prune: true           # remove pipelines deleted from git
 //!         selfHeal: true        # revert live changes
 //!         allowEmpty: false     # allow a sync that would remove every pipeline
+//!     webhookSecretEnv: AQ_DEV_HOOK   # environment variable holding the webhook secret
 //! ```
+//!
+//! The webhook secret itself never sits in the file: `webhookSecretEnv` names the variable, and
+//! `aqueduct up` reads it at startup (an unset or empty variable is a startup error).
 //!
 //! With no `--pipelines`, no `--repo` and no apps, `aqueduct up` run inside a clone of aqueduct
 //! syncs the clone's `examples/` folder as the app `examples`, at the checked-out branch.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,6 +45,8 @@ pub(crate) struct AppConfig {
     pub(crate) poll_interval: Option<String>,
     #[serde(default)]
     pub(crate) sync_policy: SyncPolicyConfig,
+    /// Name of the environment variable holding the app's webhook secret; no webhook without.
+    pub(crate) webhook_secret_env: Option<String>,
 }
 
 /// Argo CD's `syncPolicy`.
@@ -171,4 +178,7 @@ pub(crate) fn own_examples(dir: &Path) -> anyhow::Result<Option<AppSpec>> {
 pub(crate) struct Sources {
     pub(crate) folder: Option<PathBuf>,
     pub(crate) apps: Vec<AppSpec>,
+    /// App name → the environment variable holding its webhook secret (the name, not the
+    /// value: `up` reads the variables at startup).
+    pub(crate) webhook_secret_envs: BTreeMap<String, String>,
 }

@@ -78,6 +78,15 @@ pub(crate) struct UpArgs {
     /// Branch, tag or commit of --repo to follow. [default: main]
     #[arg(long, env = "AQUEDUCT_REVISION", value_name = "REF", requires = "repo")]
     pub(crate) revision: Option<String>,
+    /// Environment variable holding the webhook secret of --repo's app: with it, a signed POST
+    /// to /api/v1/apps/<app>/webhook (GitHub or GitLab) fetches the repository at once.
+    #[arg(
+        long,
+        env = "AQUEDUCT_WEBHOOK_SECRET_ENV",
+        value_name = "NAME",
+        requires = "repo"
+    )]
+    pub(crate) webhook_secret_env: Option<String>,
     /// Config file (YAML) with the keys listen, home, pipelines, apps, parallelism, pools,
     /// retentionDays; flags and environment variables win over it.
     #[arg(long, env = "AQUEDUCT_CONFIG", value_name = "FILE")]

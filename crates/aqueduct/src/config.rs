@@ -70,6 +70,8 @@ pub(crate) struct RepoFlags {
     pub(crate) repo: Option<String>,
     pub(crate) path: Option<String>,
     pub(crate) revision: Option<String>,
+    /// Environment variable holding the app's webhook secret.
+    pub(crate) webhook_secret_env: Option<String>,
 }
 
 impl Settings {
@@ -95,8 +97,18 @@ impl Settings {
             .iter()
             .map(AppConfig::to_spec)
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut webhook_secret_envs = BTreeMap::new();
+        for app in &file.apps {
+            if let Some(var) = &app.webhook_secret_env {
+                webhook_secret_envs.insert(app.name.clone(), var.clone());
+            }
+        }
         if let Some(url) = &repo.repo {
-            apps.push(repo_app(url, repo.path, repo.revision)?);
+            let app = repo_app(url, repo.path, repo.revision)?;
+            if let Some(var) = repo.webhook_secret_env {
+                webhook_secret_envs.insert(app.name.clone(), var);
+            }
+            apps.push(app);
         }
         let mut names = std::collections::BTreeSet::new();
         for app in &apps {
@@ -113,7 +125,11 @@ impl Settings {
         Ok(Settings {
             listen,
             home: std::path::absolute(&home)?,
-            sources: Sources { folder, apps },
+            sources: Sources {
+                folder,
+                apps,
+                webhook_secret_envs,
+            },
             parallelism: parallelism
                 .or(file.parallelism)
                 .unwrap_or(DEFAULT_PARALLELISM)

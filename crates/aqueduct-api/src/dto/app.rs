@@ -332,6 +332,15 @@ pub struct RollbackResult {
     pub message: String,
 }
 
+/// `POST /apps/{name}/webhook`: a signed delivery was accepted and the app was fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookAccepted {
+    pub app: String,
+    /// Always `true`: the app was refreshed before the answer: fetched, and under automated
+    /// sync its new commit applied. A failed fetch shows as the app's condition.
+    pub refreshed: bool,
+}
+
 /// Body of `POST /apps/{name}/sync`. An empty body means `{}`: the tracked revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

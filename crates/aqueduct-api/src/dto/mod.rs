@@ -18,7 +18,7 @@ pub use app::{
     CommitInfo, ConditionKind, DiffKind, DiffParams, FailureKind, FieldChange, HealthCode,
     HealthStatus, HistoryParams, NextRunMove, PipelineDiff, PlanAction, PlanParams, PlannedChange,
     RollbackBody, RollbackResult, SyncBody, SyncCode, SyncFailure, SyncPolicy, SyncRecord,
-    SyncResult, SyncStatus,
+    SyncResult, SyncStatus, WebhookAccepted,
 };
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,

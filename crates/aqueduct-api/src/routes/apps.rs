@@ -1,12 +1,18 @@
 //! `/api/v1/apps…`: GitOps apps (issue 4). Reads (list, detail, diff, plan, history) need a
 //! viewer; sync, refresh and rollback change state and need an operator (`auth`).
 //!
+//! The webhook (`POST /apps/{name}/webhook`) takes no token: a forge proves a push with the
+//! app's webhook secret (`crate::webhook`), and a valid one refreshes the app at once instead of
+//! at the next poll. Its body is capped by the router's 1 MiB limit before it is verified; an
+//! unknown app and an app without a secret get the same 404 (`webhook_not_found`).
+//!
 //! A sync that was tried and not applied answers 200 with `result: failed`: it is recorded in
 //! the history like any other sync, and its record carries the diagnostics.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,9 +20,9 @@ use crate::AppState;
 use crate::backend::{HistoryQuery, RollbackRequest, SyncRequest};
 use crate::dto::{
     AppDetail, AppDiff, AppPlan, AppSummary, DiffParams, HistoryParams, Page, PlanParams,
-    RollbackBody, RollbackResult, SyncBody, SyncRecord,
+    RollbackBody, RollbackResult, SyncBody, SyncRecord, WebhookAccepted,
 };
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -29,6 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_app))
         .routes(routes!(refresh_app))
         .routes(routes!(rollback_app))
+        .routes(routes!(app_webhook))
 }
 
 /// List apps, sorted by name, with their sync status and health.
@@ -184,6 +191,58 @@ async fn rollback_app(
     let result = state.backend.rollback_app(request).await?;
     tracing::info!(app = %result.sync.app, commit = %result.sync.commit, "app rolled back through the api");
     Ok(Json(result))
+}
+
+/// A forge's push webhook: fetch the app now (automated sync then applies a new commit per the
+/// app's policy). No bearer token: the request must carry GitHub's `X-Hub-Signature-256:
+/// sha256=<hmac>` (HMAC-SHA256 of the raw body keyed with the app's webhook secret) or GitLab's
+/// `X-Gitlab-Token: <secret>`. The answer comes after the refresh (the fetch, and the automated
+/// sync it starts). The payload is not interpreted: any validly signed delivery (a push, a
+/// ping) refreshes the app.
+#[utoipa::path(post, path = "/apps/{name}/webhook", tag = "apps",
+    params(
+        ("name" = String, Path, description = "App name"),
+        ("x-hub-signature-256" = Option<String>, Header, description = "GitHub: `sha256=` and the hex HMAC-SHA256 of the body"),
+        ("x-gitlab-token" = Option<String>, Header, description = "GitLab: the webhook secret"),
+    ),
+    request_body(content = String, content_type = "application/json", description = "The forge's event, as sent (at most 1 MiB)"),
+    security(()),
+    responses(
+        (status = 202, description = "Signature valid; the app was fetched", body = WebhookAccepted),
+        (status = 401, description = "Missing or wrong signature (`invalid_signature`); nothing was done", body = ErrorBody),
+        (status = 404, description = "No such app, or it has no webhook secret (`webhook_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB (`payload_too_large`)", body = ErrorBody),
+    ))]
+async fn app_webhook(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<WebhookAccepted>), ApiError> {
+    let no_webhook = || {
+        ApiError::new(
+            ErrorCode::WebhookNotFound,
+            format!("no app named {name} with a webhook secret"),
+        )
+    };
+    let secret = match state.backend.webhook_secret(&name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) | Err(crate::BackendError::AppNotFound(_)) => return Err(no_webhook()),
+        Err(error) => return Err(error.into()),
+    };
+    let forge = crate::webhook::verify(&secret, &headers, &body).map_err(|error| {
+        tracing::warn!(app = %name, reason = %error, "webhook refused: invalid signature");
+        ApiError::new(ErrorCode::InvalidSignature, error.to_string())
+    })?;
+    tracing::info!(app = %name, forge = forge.as_str(), "webhook accepted, refreshing the app");
+    state.backend.refresh_app(&name).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(WebhookAccepted {
+            app: name,
+            refreshed: true,
+        }),
+    ))
 }
 
 /// Refuses an empty or blank revision, which names no branch, tag or commit.

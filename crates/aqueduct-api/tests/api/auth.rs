@@ -1,6 +1,8 @@
 //! Walks every route of the generated OpenAPI document: without a token each one is 401 (except
-//! the public probes), and a viewer may call no route that changes state. A route added without
-//! auth, or left out of the document, changes the route table snapshot or fails here.
+//! the public probes), and a viewer may call no route that changes state. The apps' webhook
+//! takes no token but a signature: it answers 401 `invalid_signature` to every caller without
+//! one, whatever their token. A route added without auth, or left out of the document, changes
+//! the route table snapshot or fails here.
 
 use aqueduct_api::Role;
 use aqueduct_api::auth::required_role;
@@ -12,6 +14,9 @@ use crate::{app, get, send};
 /// The only routes that answer without a token. Spelled out here, not read from the crate, so
 /// growing the crate's public list also needs a change to this test.
 const PUBLIC: &[&str] = &["/healthz", "/metrics"];
+
+/// The only route authenticated by a signature instead of a token (method, path).
+const SIGNED: (&str, &str) = ("POST", "/api/v1/apps/{name}/webhook");
 
 fn concrete(path: &str) -> String {
     path.split('/')
@@ -54,6 +59,20 @@ async fn every_documented_route_requires_a_token_and_a_role() {
                 path.starts_with("/api/v1/"),
                 "{path} is outside /api/v1 and not public"
             );
+            if (method.as_str(), path.as_str()) == SIGNED {
+                // `prod`, the fake's app with a webhook secret: an unknown app would be a 404.
+                let uri = path.replace("{name}", "prod");
+                for token in [None, Some("aq_0000_not-a-token"), Some(VIEWER), Some(ADMIN)] {
+                    let reply = send(&app, method.clone(), &uri, token, None).await;
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{method} {path} with {token:?}"
+                    );
+                    assert_eq!(reply.json()["code"], "invalid_signature", "{method} {path}");
+                }
+                continue;
+            }
 
             for token in [None, Some("aq_0000_not-a-token")] {
                 let reply = send(&app, method.clone(), &uri, token, None).await;
@@ -117,6 +136,19 @@ fn role_policy() {
     );
     assert_eq!(
         required_role(&Method::DELETE, "/api/v1/anything"),
+        Some(Role::Operator)
+    );
+    assert_eq!(
+        required_role(&Method::POST, "/api/v1/apps/{name}/webhook"),
+        None,
+        "the webhook is checked by its signature"
+    );
+    assert_eq!(
+        required_role(&Method::GET, "/api/v1/apps/{name}/webhook"),
+        Some(Role::Viewer)
+    );
+    assert_eq!(
+        required_role(&Method::POST, "/api/v1/apps/{name}/refresh"),
         Some(Role::Operator)
     );
     assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);

@@ -22,7 +22,13 @@ fn every_code_has_one_status() {
         // A bare status maps to its generic code; a precise code shares its generic's status.
         let generic = ErrorCode::for_status(code.status());
         assert_eq!(generic.status(), code.status(), "{code}");
-        let precise = matches!(code, ErrorCode::AppNotFound | ErrorCode::UnknownRevision);
+        let precise = matches!(
+            code,
+            ErrorCode::AppNotFound
+                | ErrorCode::UnknownRevision
+                | ErrorCode::InvalidSignature
+                | ErrorCode::WebhookNotFound
+        );
         assert_eq!(generic == *code, !precise, "{code}");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Special names drive error paths: run `explode` fails with an internal error, pipeline
 //! `offline` is unavailable, pipeline `broken` has no valid version (trigger → conflict).
-//! GitOps apps live in `fake_apps`.
+//! GitOps apps live in `fake_apps`; the app `prod` has the webhook secret [`WEBHOOK_SECRET`]
+//! (unless built [`FakeBackend::without_webhook`]) and every refresh is recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ use aqueduct_api::dto::{
 };
 use aqueduct_api::{
     Backend, BackendError, ClearRequest, HistoryQuery, PipelineQuery, Role, RollbackRequest,
-    RunQuery, SyncRequest, TriggerRequest,
+    RunQuery, SyncRequest, TriggerRequest, WebhookSecret,
 };
 use aqueduct_core::template::airflow_ts;
 use jiff::{Timestamp, ToSpan};
@@ -26,6 +27,8 @@ use crate::fake_apps::Apps;
 pub(crate) const VIEWER: &str = "viewer-token";
 pub(crate) const OPERATOR: &str = "operator-token";
 pub(crate) const ADMIN: &str = "admin-token";
+/// The webhook secret of the app `prod`.
+pub(crate) const WEBHOOK_SECRET: &str = "fake-webhook-secret";
 
 /// The fake's "now": the default logical date of triggered runs.
 pub(crate) fn now() -> Timestamp {
@@ -39,6 +42,10 @@ pub(crate) fn ts(text: &str) -> Timestamp {
 pub(crate) struct FakeBackend {
     state: Mutex<State>,
     apps: Mutex<Apps>,
+    /// The webhook secret of `prod`, if it has one.
+    webhook: Option<WebhookSecret>,
+    /// The apps refreshed, in order.
+    refreshes: Mutex<Vec<String>>,
 }
 
 struct State {
@@ -57,7 +64,22 @@ impl FakeBackend {
                 logs: data::logs(),
             }),
             apps: Mutex::new(Apps::new()),
+            webhook: WebhookSecret::new(WEBHOOK_SECRET),
+            refreshes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same fake, with `prod` having no webhook secret.
+    pub(crate) fn without_webhook() -> FakeBackend {
+        FakeBackend {
+            webhook: None,
+            ..FakeBackend::new()
+        }
+    }
+
+    /// The apps refreshed so far, in order.
+    pub(crate) fn refreshes(&self) -> Vec<String> {
+        self.refreshes.lock().expect("fake refreshes lock").clone()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -369,7 +391,17 @@ impl Backend for FakeBackend {
     }
 
     async fn refresh_app(&self, name: &str) -> Result<AppDetail, BackendError> {
-        self.apps(|apps| apps.get(name))
+        let detail = self.apps(|apps| apps.get(name))?;
+        self.refreshes
+            .lock()
+            .expect("fake refreshes lock")
+            .push(name.to_owned());
+        Ok(detail)
+    }
+
+    async fn webhook_secret(&self, name: &str) -> Result<Option<WebhookSecret>, BackendError> {
+        self.apps(|apps| apps.get(name))?;
+        Ok(self.webhook.clone())
     }
 
     async fn rollback_app(&self, request: RollbackRequest) -> Result<RollbackResult, BackendError> {

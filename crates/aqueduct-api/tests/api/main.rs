@@ -16,6 +16,7 @@ mod openapi;
 mod pipelines;
 mod runs;
 mod token;
+mod webhook;
 
 use std::sync::Arc;
 

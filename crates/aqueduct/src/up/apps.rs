@@ -1,6 +1,6 @@
 //! The GitOps app routes of the server's API `Backend`: views from the server's status, syncs,
 //! refreshes, rollbacks, diffs and plans through the server loop's handle, history from the
-//! store. `backend.rs` delegates each method here.
+//! store, webhook secrets from the map read at startup. `backend.rs` delegates each method here.
 
 use std::collections::BTreeMap;
 
@@ -276,6 +276,16 @@ pub(super) async fn refresh_app(
         .await
         .map_err(|error| app_error(name, error))?;
     Ok(detail(&app))
+}
+
+/// The app's webhook secret, if it has one; an unknown app is `AppNotFound`.
+pub(super) fn webhook_secret(
+    status: &ServerStatus,
+    secrets: &BTreeMap<String, aqueduct_api::WebhookSecret>,
+    name: &str,
+) -> Result<Option<aqueduct_api::WebhookSecret>, BackendError> {
+    view(status, name)?;
+    Ok(secrets.get(name).cloned())
 }
 
 pub(super) async fn rollback_app(

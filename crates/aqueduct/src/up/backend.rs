@@ -1,7 +1,7 @@
 //! The API's `Backend` for a running server: reads from the store and the server's status,
 //! writes through the server loop's handle.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aqueduct_api::dto::{NextRun, Page, PipelineDetail, PipelineSummary, RunDetail, RunSummary};
 use aqueduct_api::{
     Backend, BackendError, ClearRequest, PipelineQuery, Role, RunQuery, TriggerRequest,
+    WebhookSecret,
 };
 use aqueduct_core::schedule::Timetable;
 use aqueduct_core::scheduler::{PipelineDef, RunKey};
@@ -30,6 +31,9 @@ pub(crate) struct ServerBackend<S: Store> {
     pub(crate) status: ServerStatus,
     pub(crate) home: PathBuf,
     pub(crate) verified: Mutex<HashMap<String, (Role, Instant)>>,
+    /// Each app's webhook secret, read from the environment at startup; an app missing here
+    /// has no webhook.
+    pub(crate) webhook_secrets: BTreeMap<String, WebhookSecret>,
 }
 
 fn store_error(error: aqueduct_store::Error) -> BackendError {
@@ -451,6 +455,10 @@ impl<S: Store> Backend for ServerBackend<S> {
         request: aqueduct_api::RollbackRequest,
     ) -> Result<aqueduct_api::dto::RollbackResult, BackendError> {
         super::apps::rollback_app(&self.handle, &request).await
+    }
+
+    async fn webhook_secret(&self, name: &str) -> Result<Option<WebhookSecret>, BackendError> {
+        super::apps::webhook_secret(&self.status, &self.webhook_secrets, name)
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

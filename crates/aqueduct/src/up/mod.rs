@@ -5,12 +5,13 @@ mod backend;
 mod convert;
 mod follow;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use aqueduct_api::WebhookSecret;
 use aqueduct_core::Pipeline;
 use aqueduct_core::scheduler::Limits;
 use aqueduct_runtime::server::{self, Observer, SecretResolver, ServerConfig, ServerEvent};
@@ -39,20 +40,25 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
             repo: args.repo,
             path: args.path,
             revision: args.revision,
+            webhook_secret_env: args.webhook_secret_env,
         },
         args.parallelism,
         file,
     )?;
+    let webhook_secrets = webhook_secrets(&settings.sources.webhook_secret_envs)?;
     crate::logging::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(serve(settings))?;
+    runtime.block_on(serve(settings, webhook_secrets))?;
     Ok(exit::SUCCESS)
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    webhook_secrets: BTreeMap<String, WebhookSecret>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.home)
         .with_context(|| format!("failed to create {}", settings.home.display()))?;
     if let Some(folder) = &settings.sources.folder {
@@ -90,6 +96,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         status,
         home: settings.home.clone(),
         verified: Mutex::new(HashMap::new()),
+        webhook_secrets,
     };
     let app = aqueduct_api::app(Arc::new(backend), metrics);
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -180,6 +187,36 @@ fn secret_resolver() -> SecretResolver {
     Arc::new(|pipeline: &Pipeline| {
         crate::run_cmd::resolve_secrets(pipeline).map_err(|error| format!("{error:#}"))
     })
+}
+
+/// Reads each app's webhook secret from the environment variable its config names (app name →
+/// variable name). An unset, empty or non-UTF-8 variable is a startup error that names the
+/// variable and the app, never a value.
+fn webhook_secrets(
+    envs: &BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, WebhookSecret>> {
+    let mut secrets = BTreeMap::new();
+    for (app, var) in envs {
+        anyhow::ensure!(
+            !var.is_empty(),
+            "app {app}: webhookSecretEnv is empty: name the environment variable holding the webhook secret"
+        );
+        // The binary is the one place that reads the environment (clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        let value = std::env::var(var).map_err(|error| match error {
+            std::env::VarError::NotPresent => anyhow::anyhow!(
+                "app {app}: environment variable {var} (its webhook secret) is not set"
+            ),
+            std::env::VarError::NotUnicode(_) => anyhow::anyhow!(
+                "app {app}: environment variable {var} (its webhook secret) is not valid UTF-8"
+            ),
+        })?;
+        let secret = WebhookSecret::new(value).with_context(|| {
+            format!("app {app}: environment variable {var} (its webhook secret) is empty")
+        })?;
+        secrets.insert(app.clone(), secret);
+    }
+    Ok(secrets)
 }
 
 /// `aqueduct token create`: works on the home directory without a running server.

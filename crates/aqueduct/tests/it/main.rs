@@ -8,3 +8,4 @@ mod run;
 mod server;
 mod support;
 mod validate;
+mod webhook;

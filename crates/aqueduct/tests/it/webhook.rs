@@ -1,0 +1,242 @@
+//! Webhooks end to end: `aqueduct up --repo ... --webhook-secret-env AQ_TEST_HOOK` with the
+//! default 3-minute poll; after a commit, unsigned and wrongly signed deliveries are refused
+//! (401) and change nothing, and a delivery signed like GitHub's syncs the commit within seconds.
+//! A variable that is not set stops the server at startup, naming the variable.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::support::{Workspace, token, wait_until};
+
+const SECRET: &str = "s3cret-webhook-value-for-tests";
+const VAR: &str = "AQ_TEST_HOOK";
+const HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
+
+/// A repository built with the git CLI, as in `gitops.rs`.
+struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    fn new(root: &Path) -> Repo {
+        let dir = root.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn commit(&self, path: &str, text: &str, message: &str) -> String {
+        let file = self.dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// `aqueduct up` with the secret in its own environment only, logging to a file; killed when
+/// dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(ws: &Workspace, repo: &Repo, log: &Path) -> Server {
+        let mut child = ws
+            .command()
+            .args(["up", "--listen", "127.0.0.1:0", "--repo"])
+            .arg(&repo.dir)
+            .args(["--path", "pipelines", "--webhook-secret-env", VAR])
+            .env(VAR, SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix("aqueduct listening on ")
+            .unwrap_or_else(|| panic!("ready line: {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            url: address,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// POSTs `body` to the app's webhook with `headers`: the status and the JSON answer.
+fn deliver(server: &Server, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let mut request = agent()
+        .post(format!("{}/api/v1/apps/repo/webhook", server.url))
+        .header("content-type", "application/json")
+        .header("x-github-event", "push");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).expect(&text))
+}
+
+fn app(server: &Server, token: &str) -> Value {
+    let mut response = agent()
+        .get(format!("{}/api/v1/apps/repo", server.url))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn commit_of(app: &Value, field: &str) -> String {
+    app[field]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `sha256=<hex>` of `body` keyed with `secret`, as GitHub computes it.
+fn github_signature(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn a_signed_push_syncs_at_once_and_unsigned_ones_change_nothing() {
+    let ws = Workspace::new();
+    let repo = Repo::new(ws.path());
+    let first = repo.commit("pipelines/hello.yaml", HELLO, "first");
+    let viewer = token(&ws, "viewer");
+    let log = ws.path().join("server.log");
+    let server = Server::start(&ws, &repo, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || commit_of(
+            &app(&server, &viewer),
+            "applied_commit"
+        ) == first),
+        "the first sync"
+    );
+
+    let second = repo.commit(
+        "pipelines/hello.yaml",
+        &HELLO.replace("echo one", "echo two"),
+        "second",
+    );
+    let push = format!(r#"{{"ref":"refs/heads/main","after":"{second}"}}"#);
+
+    // Refused: no signature, a signature with another secret, a signature of another body, a
+    // wrong GitLab token. None of them fetches.
+    let wrong_secret = github_signature("not-the-secret", &push);
+    let other_body = github_signature(SECRET, "{}");
+    let refused: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("x-hub-signature-256", &wrong_secret)],
+        &[("x-hub-signature-256", &other_body)],
+        &[("x-gitlab-token", "not-the-secret")],
+    ];
+    for headers in refused {
+        let (status, body) = deliver(&server, headers, &push);
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        assert_eq!(body["code"], "invalid_signature", "{body}");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let after_refused = app(&server, &viewer);
+    assert_eq!(commit_of(&after_refused, "applied_commit"), first);
+    assert_eq!(
+        commit_of(&after_refused, "latest_commit"),
+        first,
+        "a refused delivery does not even fetch: {after_refused}"
+    );
+
+    // Signed as GitHub signs: the new commit is live within seconds, not at the 3-minute poll.
+    let signature = github_signature(SECRET, &push);
+    let (status, body) = deliver(&server, &[("x-hub-signature-256", &signature)], &push);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body, serde_json::json!({"app": "repo", "refreshed": true}));
+    assert!(
+        wait_until(Duration::from_secs(5), || commit_of(
+            &app(&server, &viewer),
+            "applied_commit"
+        ) == second),
+        "the signed webhook synced {second}"
+    );
+
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("webhook accepted"), "{log}");
+    assert!(log.contains("invalid signature"), "{log}");
+    assert!(!log.contains(SECRET), "the secret is never logged:\n{log}");
+}
+
+#[test]
+fn an_unset_secret_variable_stops_the_server_at_startup() {
+    let ws = Workspace::new();
+    let repo = Repo::new(ws.path());
+    repo.commit("pipelines/hello.yaml", HELLO, "first");
+    let output = ws
+        .command()
+        .args(["up", "--listen", "127.0.0.1:0", "--repo"])
+        .arg(&repo.dir)
+        .args(["--webhook-secret-env", "AQ_TEST_HOOK_UNSET"])
+        .env_remove("AQ_TEST_HOOK_UNSET")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("AQ_TEST_HOOK_UNSET") && stderr.contains("not set"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never listened: {output:?}");
+}
