@@ -25,14 +25,23 @@ pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/metrics"];
 /// The route a forge posts push events to. `POST` only; authenticated by its signature.
 pub const WEBHOOK_ROUTE: &str = "/api/v1/apps/{name}/webhook";
 
+/// Routes that declare or delete GitOps apps: admins only.
+pub const ADMIN_ROUTES: &[(&str, &str)] =
+    &[("POST", "/api/v1/apps"), ("DELETE", "/api/v1/apps/{name}")];
+
 /// The least role that may call `method` on the route `matched_path`; `None` for routes that
 /// take no token (the public probes, and the webhook, which checks its signature itself).
 pub fn required_role(method: &Method, matched_path: &str) -> Option<Role> {
     let read_only = method == Method::GET || method == Method::HEAD;
     let public = read_only && PUBLIC_ROUTES.contains(&matched_path);
     let signed = method == Method::POST && matched_path == WEBHOOK_ROUTE;
+    let admin = ADMIN_ROUTES
+        .iter()
+        .any(|(admin_method, route)| method.as_str() == *admin_method && matched_path == *route);
     if public || signed {
         None
+    } else if admin {
+        Some(Role::Admin)
     } else if read_only {
         Some(Role::Viewer)
     } else {

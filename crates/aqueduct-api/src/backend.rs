@@ -313,6 +313,16 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
     ) -> impl Future<Output = Result<AppDetail, BackendError>> + Send;
 
+    /// Declares an app (admin); a taken name is [`BackendError::Conflict`].
+    fn add_app(
+        &self,
+        app: crate::dto::AppBody,
+    ) -> impl Future<Output = Result<AppDetail, BackendError>> + Send;
+
+    /// Deletes an app declared through the API; its runs and history stay. An app of the
+    /// config file is [`BackendError::Conflict`].
+    fn delete_app(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
     /// Syncs the commit of history entry `id` and turns automated sync off (Argo CD's rollback).
     /// An unknown id is [`BackendError::NotFound`].
     fn rollback_app(

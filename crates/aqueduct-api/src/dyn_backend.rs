@@ -57,6 +57,8 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn sync_app(&self, request: SyncRequest) -> BoxFuture<'_, SyncRecord>;
     fn refresh_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
     fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult>;
+    fn add_app(&self, app: crate::dto::AppBody) -> BoxFuture<'_, AppDetail>;
+    fn delete_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>>;
 }
 
@@ -135,6 +137,12 @@ impl<B: Backend> DynBackend for B {
     }
     fn rollback_app(&self, request: RollbackRequest) -> BoxFuture<'_, RollbackResult> {
         Box::pin(Backend::rollback_app(self, request))
+    }
+    fn add_app(&self, app: crate::dto::AppBody) -> BoxFuture<'_, AppDetail> {
+        Box::pin(Backend::add_app(self, app))
+    }
+    fn delete_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(Backend::delete_app(self, name))
     }
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>> {
         Box::pin(Backend::webhook_secret(self, name))

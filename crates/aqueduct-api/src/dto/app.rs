@@ -349,6 +349,35 @@ pub struct SyncBody {
     pub revision: Option<String>,
 }
 
+/// Body of `POST /apps`: an app declared through the API (admin). It is kept in the store and
+/// comes back after a restart; apps of the config file cannot be replaced this way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppBody {
+    /// Unique among apps; its pipelines are named `<name>/<pipeline>`.
+    pub name: String,
+    /// Local path, `file://`, `https://`, `http://` or `ssh://` URL.
+    pub repo: String,
+    /// Branch, tag or commit to follow; default `main`.
+    pub revision: Option<String>,
+    /// Folder inside the repository; default the root.
+    pub path: Option<String>,
+    /// Sync on its own (Argo CD's `syncPolicy.automated`); default false.
+    #[serde(default)]
+    pub automated: bool,
+    /// With `automated`: remove pipelines deleted from git.
+    #[serde(default)]
+    pub prune: bool,
+    /// With `automated`: revert live changes.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// With `automated`: allow a sync that removes every pipeline.
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// Seconds between fetches; default 180.
+    pub poll_interval_seconds: Option<u64>,
+}
+
 /// Body of `POST /apps/{name}/rollback`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

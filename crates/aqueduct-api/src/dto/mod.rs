@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use app::{
-    AppCondition, AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary, AppliedChange,
-    CommitInfo, ConditionKind, DiffKind, DiffParams, FailureKind, FieldChange, HealthCode,
-    HealthStatus, HistoryParams, NextRunMove, PipelineDiff, PlanAction, PlanParams, PlannedChange,
-    RollbackBody, RollbackResult, SyncBody, SyncCode, SyncFailure, SyncPolicy, SyncRecord,
-    SyncResult, SyncStatus, WebhookAccepted,
+    AppBody, AppCondition, AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary,
+    AppliedChange, CommitInfo, ConditionKind, DiffKind, DiffParams, FailureKind, FieldChange,
+    HealthCode, HealthStatus, HistoryParams, NextRunMove, PipelineDiff, PlanAction, PlanParams,
+    PlannedChange, RollbackBody, RollbackResult, SyncBody, SyncCode, SyncFailure, SyncPolicy,
+    SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
 };
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::backend::{HistoryQuery, RollbackRequest, SyncRequest};
 use crate::dto::{
-    AppDetail, AppDiff, AppPlan, AppSummary, DiffParams, HistoryParams, Page, PlanParams,
+    AppBody, AppDetail, AppDiff, AppPlan, AppSummary, DiffParams, HistoryParams, Page, PlanParams,
     RollbackBody, RollbackResult, SyncBody, SyncRecord, WebhookAccepted,
 };
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -27,8 +27,8 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_apps))
-        .routes(routes!(get_app))
+        .routes(routes!(list_apps, add_app))
+        .routes(routes!(get_app, delete_app))
         .routes(routes!(diff_app))
         .routes(routes!(plan_app))
         .routes(routes!(app_history))
@@ -43,6 +43,44 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "Every app", body = Vec<AppSummary>)))]
 async fn list_apps(State(state): State<AppState>) -> Result<Json<Vec<AppSummary>>, ApiError> {
     Ok(Json(state.backend.list_apps().await?))
+}
+
+/// Declare an app (admins): kept in the store, fetched at once, then polled.
+#[utoipa::path(post, path = "/apps", tag = "apps",
+    request_body(content = AppBody, description = "The app"),
+    responses(
+        (status = 201, description = "The app, as `GET /apps/{name}` shows it", body = AppDetail),
+        (status = 400, description = "Invalid name or repository (`invalid_request`)", body = ErrorBody),
+        (status = 409, description = "The name is taken (`conflict`)", body = ErrorBody),
+    ))]
+async fn add_app(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AppBody>,
+) -> Result<(StatusCode, Json<AppDetail>), ApiError> {
+    if body.name.is_empty() || body.repo.is_empty() {
+        return Err(ApiError::invalid("name and repo are required"));
+    }
+    let app = state.backend.add_app(body).await?;
+    tracing::info!(app = %app.name, "app added through the api");
+    Ok((StatusCode::CREATED, Json(app)))
+}
+
+/// Delete an app declared through the API (admins): its pipelines stop being scheduled (runs
+/// in flight finish); its runs and history stay. Apps of the config file are refused.
+#[utoipa::path(delete, path = "/apps/{name}", tag = "apps",
+    params(("name" = String, Path, description = "App name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such app (`app_not_found`)", body = ErrorBody),
+        (status = 409, description = "Declared in the config file (`conflict`)", body = ErrorBody),
+    ))]
+async fn delete_app(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.backend.delete_app(&name).await?;
+    tracing::info!(app = %name, "app deleted through the api");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One app: source, sync policy, applied and latest commits, sync status, health, conditions,

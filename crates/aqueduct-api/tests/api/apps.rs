@@ -259,3 +259,45 @@ async fn rollback_errors() {
         "a refused rollback changes nothing"
     );
 }
+
+#[tokio::test]
+async fn admins_add_and_delete_apps_operators_may_not() {
+    use crate::fake::ADMIN;
+    let (app, _) = app();
+    let body = r#"{"name": "dev", "repo": "https://git.example.com/p.git", "automated": true}"#;
+    let denied = post(&app, "/api/v1/apps", OPERATOR, Some(body)).await;
+    assert_error(&denied, StatusCode::FORBIDDEN, "forbidden");
+    let added = post(&app, "/api/v1/apps", ADMIN, Some(body)).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    assert_eq!(added.json()["name"], "dev");
+    let taken = r#"{"name": "prod", "repo": "x"}"#;
+    let conflict = post(&app, "/api/v1/apps", ADMIN, Some(taken)).await;
+    assert_error(&conflict, StatusCode::CONFLICT, "conflict");
+    let unknown_field = r#"{"name": "dev", "repo": "x", "repository": "y"}"#;
+    let bad = post(&app, "/api/v1/apps", ADMIN, Some(unknown_field)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+    let empty = post(
+        &app,
+        "/api/v1/apps",
+        ADMIN,
+        Some(r#"{"name": "", "repo": ""}"#),
+    )
+    .await;
+    assert_error(&empty, StatusCode::BAD_REQUEST, "invalid_request");
+
+    let delete = |uri: &'static str, token: &'static str| {
+        let request = axum::http::Request::delete(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        crate::send_request(&app, request)
+    };
+    let denied = delete("/api/v1/apps/api-app", OPERATOR).await;
+    assert_error(&denied, StatusCode::FORBIDDEN, "forbidden");
+    let deleted = delete("/api/v1/apps/api-app", ADMIN).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    let config = delete("/api/v1/apps/prod", ADMIN).await;
+    assert_error(&config, StatusCode::CONFLICT, "conflict");
+    let missing = delete("/api/v1/apps/nope", ADMIN).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "app_not_found");
+}

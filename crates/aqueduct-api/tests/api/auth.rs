@@ -88,6 +88,24 @@ async fn every_documented_route_requires_a_token_and_a_role() {
             let viewer = send(&app, method.clone(), &uri, Some(VIEWER), None).await;
             let operator = send(&app, method.clone(), &uri, Some(OPERATOR), None).await;
             let admin = send(&app, method.clone(), &uri, Some(ADMIN), None).await;
+            if aqueduct_api::auth::ADMIN_ROUTES.contains(&(method.as_str(), path.as_str())) {
+                for reply in [&viewer, &operator] {
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path} is admin-only"
+                    );
+                }
+                assert!(
+                    !matches!(
+                        admin.status,
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                    ),
+                    "{method} {path}: admins may call it, got {}",
+                    admin.status
+                );
+                continue;
+            }
             for reply in [&operator, &admin] {
                 assert!(
                     !matches!(

@@ -404,6 +404,14 @@ impl Backend for FakeBackend {
         Ok(self.webhook.clone())
     }
 
+    async fn add_app(&self, app: aqueduct_api::dto::AppBody) -> Result<AppDetail, BackendError> {
+        self.apps(|apps| apps.add(app))
+    }
+
+    async fn delete_app(&self, name: &str) -> Result<(), BackendError> {
+        self.apps(|apps| apps.delete(name))
+    }
+
     async fn rollback_app(&self, request: RollbackRequest) -> Result<RollbackResult, BackendError> {
         self.apps(|apps| apps.rollback(request))
     }

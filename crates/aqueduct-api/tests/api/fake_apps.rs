@@ -145,6 +145,31 @@ impl Apps {
         }]
     }
 
+    /// `prod` exists; any other name is added (and shown as `prod`'s detail, renamed).
+    pub(crate) fn add(
+        &mut self,
+        app: aqueduct_api::dto::AppBody,
+    ) -> Result<AppDetail, BackendError> {
+        if app.name == APP {
+            return Err(BackendError::Conflict(format!("app {APP} exists")));
+        }
+        let mut detail = self.detail();
+        detail.name = app.name;
+        detail.source.repo_url = app.repo;
+        Ok(detail)
+    }
+
+    /// `prod` comes from the config file and cannot be deleted; `api-app` can.
+    pub(crate) fn delete(&mut self, name: &str) -> Result<(), BackendError> {
+        match name {
+            APP => Err(BackendError::Conflict(format!(
+                "app {APP} is declared in the config file"
+            ))),
+            "api-app" => Ok(()),
+            other => Err(BackendError::AppNotFound(format!("no app named {other}"))),
+        }
+    }
+
     pub(crate) fn get(&self, name: &str) -> Result<AppDetail, BackendError> {
         Apps::check(name)?;
         Ok(self.detail())

@@ -1,4 +1,5 @@
-//! `aqueduct app list|get|diff|plan|sync|history|rollback|refresh`: GitOps apps on a server.
+//! `aqueduct app list|get|diff|plan|sync|history|rollback|refresh|add|delete`: GitOps apps on
+//! a server.
 //!
 //! Each verb makes one call to `/api/v1/apps…` and prints the text of `apps_text`, or the API's
 //! document with `--output json`. `plan` exits 1 when the sync would be blocked; `sync` and
@@ -8,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::apps_text::{self, AppDetail, AppDiff, AppPlan, AppSummary, RollbackResult, SyncRecord};
 use super::args::{
-    AppArgs, AppCommand, AppDiffArgs, AppHistoryArgs, AppListArgs, AppPlanArgs, AppRollbackArgs,
-    AppSyncArgs, Connection,
+    AppAddArgs, AppArgs, AppCommand, AppDiffArgs, AppHistoryArgs, AppListArgs, AppPlanArgs,
+    AppRollbackArgs, AppSyncArgs, Connection,
 };
 use super::http::{ApiClient, Query, Route};
 use super::table::{print_json, print_page};
@@ -28,6 +29,8 @@ pub(crate) fn run(command: AppCommand) -> anyhow::Result<u8> {
         AppCommand::Sync(args) => sync(args),
         AppCommand::History(args) => history(args),
         AppCommand::Rollback(args) => rollback(args),
+        AppCommand::Add(args) => add(args),
+        AppCommand::Delete(args) => delete(args),
     }
 }
 
@@ -70,6 +73,32 @@ fn get(args: AppArgs, refresh: bool) -> anyhow::Result<u8> {
         client.get_json(&app_route(&args.app, None), &Query::default())?
     };
     show(&args.connection, &document, apps_text::detail).map(|_: AppDetail| exit::SUCCESS)
+}
+
+fn add(args: AppAddArgs) -> anyhow::Result<u8> {
+    let client = ApiClient::new(&args.connection);
+    let body = json!({
+        "name": args.app,
+        "repo": args.repo,
+        "path": args.path,
+        "revision": args.revision,
+        "automated": args.auto,
+        "prune": args.prune,
+        "self_heal": args.self_heal,
+        "poll_interval_seconds": args.poll_interval,
+    });
+    let document = client.post_json(&Route::new(&["apps"]), &body)?;
+    show(&args.connection, &document, apps_text::detail).map(|_: AppDetail| exit::SUCCESS)
+}
+
+fn delete(args: AppArgs) -> anyhow::Result<u8> {
+    let client = ApiClient::new(&args.connection);
+    client.delete(&app_route(&args.app, None))?;
+    match args.connection.output {
+        Output::Json => print_json(&json!({ "deleted": args.app }))?,
+        Output::Text => anstream::println!("app {} deleted", args.app),
+    }
+    Ok(exit::SUCCESS)
 }
 
 fn diff(args: AppDiffArgs) -> anyhow::Result<u8> {

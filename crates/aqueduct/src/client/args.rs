@@ -108,6 +108,47 @@ pub(crate) enum AppCommand {
     /// Fetch an app's repository now, instead of waiting for the next poll, and show the app.
     #[command(after_help = EXIT_STATUS)]
     Refresh(AppArgs),
+    /// Declare an app (admin token): the server keeps it, fetches it at once, then polls it.
+    ///
+    /// Its pipelines are named APP/PIPELINE. Without --auto it syncs only when asked
+    /// (`aqueduct app sync`); with --auto it syncs on its own, and --prune and --self-heal
+    /// follow Argo CD's meaning.
+    #[command(after_help = EXIT_STATUS)]
+    Add(AppAddArgs),
+    /// Delete an app declared with `aqueduct app add` (admin token): its pipelines stop being
+    /// scheduled, runs in flight finish, runs and history stay. Apps of the config file are
+    /// refused: remove them there.
+    #[command(after_help = EXIT_STATUS)]
+    Delete(AppArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppAddArgs {
+    /// The app's name (letters, digits, `_`, `-`, `.`).
+    pub(crate) app: String,
+    /// The repository: a local path, file://, https://, http:// or ssh:// URL.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub(crate) repo: String,
+    /// Folder inside the repository. [default: the root]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) path: Option<String>,
+    /// Branch, tag or commit to follow. [default: main]
+    #[arg(long, value_name = "REF")]
+    pub(crate) revision: Option<String>,
+    /// Sync on its own when the revision moves (Argo CD's automated sync policy).
+    #[arg(long)]
+    pub(crate) auto: bool,
+    /// With --auto: remove pipelines deleted from git.
+    #[arg(long, requires = "auto")]
+    pub(crate) prune: bool,
+    /// With --auto: revert live changes.
+    #[arg(long, requires = "auto")]
+    pub(crate) self_heal: bool,
+    /// Seconds between fetches. [default: 180]
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) poll_interval: Option<u64>,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 #[derive(Debug, Args)]

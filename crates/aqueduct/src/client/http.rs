@@ -101,6 +101,17 @@ impl ApiClient {
     }
 
     /// `GET` a body to read as it arrives (plain text or an event stream).
+    /// `DELETE`; the answer has no body.
+    pub(crate) fn delete(&self, route: &Route) -> Result<(), ClientError> {
+        let url = self.url(route);
+        let response = self
+            .authorized(self.agent.delete(&url))
+            .header("accept", "application/json")
+            .call()
+            .map_err(|error| transport(&url, error))?;
+        check_status(&url, response).map(drop)
+    }
+
     pub(crate) fn get_stream(
         &self,
         route: &Route,

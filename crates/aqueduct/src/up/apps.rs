@@ -288,6 +288,46 @@ pub(super) fn webhook_secret(
     Ok(secrets.get(name).cloned())
 }
 
+pub(super) async fn add_app(
+    handle: &ServerHandle,
+    body: aqueduct_api::dto::AppBody,
+) -> Result<AppDetail, BackendError> {
+    if !aqueduct_spec::lower::is_safe_name(&body.name) {
+        let message = format!(
+            "invalid app name `{}`: use letters, digits, `_`, `-` and `.`",
+            body.name
+        );
+        return Err(BackendError::Invalid(message));
+    }
+    let spec = aqueduct_runtime::gitops::AppSpec {
+        name: body.name.clone(),
+        repo: body.repo,
+        revision: body.revision.unwrap_or_else(|| "main".to_owned()),
+        path: body.path.unwrap_or_default(),
+        policy: reconcile::SyncPolicy {
+            automated: body.automated,
+            prune: body.automated && body.prune,
+            self_heal: body.automated && body.self_heal,
+            allow_empty: body.automated && body.allow_empty,
+        },
+        poll_interval: std::time::Duration::from_secs(
+            body.poll_interval_seconds.unwrap_or(180).max(1),
+        ),
+    };
+    let app = handle
+        .add_app(spec)
+        .await
+        .map_err(|error| app_error(&body.name, error))?;
+    Ok(detail(&app))
+}
+
+pub(super) async fn delete_app(handle: &ServerHandle, name: &str) -> Result<(), BackendError> {
+    handle
+        .delete_app(name)
+        .await
+        .map_err(|error| app_error(name, error))
+}
+
 pub(super) async fn rollback_app(
     handle: &ServerHandle,
     request: &RollbackRequest,

@@ -450,6 +450,17 @@ impl<S: Store> Backend for ServerBackend<S> {
         super::apps::refresh_app(&self.handle, name).await
     }
 
+    async fn add_app(
+        &self,
+        app: aqueduct_api::dto::AppBody,
+    ) -> Result<aqueduct_api::dto::AppDetail, BackendError> {
+        super::apps::add_app(&self.handle, app).await
+    }
+
+    async fn delete_app(&self, name: &str) -> Result<(), BackendError> {
+        super::apps::delete_app(&self.handle, name).await
+    }
+
     async fn rollback_app(
         &self,
         request: aqueduct_api::RollbackRequest,

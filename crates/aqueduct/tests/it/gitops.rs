@@ -184,3 +184,58 @@ fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
     let app = client.json(&["app", "get", "repo"]);
     assert_eq!(app["policy"]["automated"], false, "{app}");
 }
+
+#[test]
+fn an_admin_adds_an_app_through_the_cli_and_deletes_it() {
+    let ws = Workspace::new();
+    let repo = Repo::new(ws.path());
+    let first = repo.commit(
+        &[
+            ("pipelines/hello.yaml", HELLO),
+            ("pipelines/msg.txt", "one"),
+        ],
+        "first",
+    );
+    let empty = ws.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let admin = token(&ws, "admin");
+    let server = Server::start_with(&ws, &["--pipelines".as_ref(), empty.as_os_str()]);
+    let client = Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: admin,
+    };
+    let repo_path = repo.dir.display().to_string();
+    let added = client.json(&[
+        "app",
+        "add",
+        "repo",
+        "--repo",
+        &repo_path,
+        "--path",
+        "pipelines",
+        "--auto",
+        "--prune",
+    ]);
+    assert_eq!(added["name"], "repo", "{added}");
+    assert_eq!(added["policy"]["automated"], true, "{added}");
+    assert!(
+        wait_until(Duration::from_secs(20), || client.applied() == first),
+        "the added app syncs"
+    );
+    let pipelines = client.json(&["pipelines"]);
+    assert_eq!(pipelines["items"][0]["name"], "repo/hello", "{pipelines}");
+
+    let deleted = client.run(&["app", "delete", "repo"]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&deleted.stdout),
+        "app repo deleted\n"
+    );
+    assert_eq!(client.json(&["app", "list"]), Value::Array(Vec::new()));
+    let pipelines = client.json(&["pipelines"]);
+    assert_eq!(
+        pipelines["total"], 0,
+        "its pipelines are no longer served: {pipelines}"
+    );
+}
