@@ -1,0 +1,281 @@
+//! An app's life: declared at startup (config file or stored), added and deleted through the
+//! API, brought back at its applied commit after a restart, and the commands that start a
+//! fetch (manual sync, rollback, inspection).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueduct_core::reconcile;
+use aqueduct_core::scheduler::PipelineDef;
+use aqueduct_store::{NewVersion, Store};
+use jiff::Timestamp;
+
+use super::{
+    AppState, AppView, Applied, FetchPurpose, Inspection, Reply, SyncOutcome, internal,
+    spawn_fetch, spawn_poller, unknown_app,
+};
+use crate::gitops::AppSpec;
+use crate::server::Server;
+use crate::server::commands::CommandError;
+
+impl<S: Store> Server<S> {
+    /// Startup: records each declared app and brings back what it had applied, from the
+    /// mirror at the applied commit (no network needed when the mirror has it).
+    pub(in crate::server) async fn load_apps(&mut self) -> anyhow::Result<()> {
+        let mut declared = Vec::new();
+        for spec in self.config.apps.clone() {
+            let record = self
+                .store
+                .upsert_app(&spec.name, &spec_json(&spec), "config", Timestamp::now())
+                .await?;
+            declared.push((spec, record));
+        }
+        // apps added through the API come back too; config apps win a name
+        for record in self.store.list_apps().await? {
+            let taken = declared.iter().any(|(spec, _)| spec.name == record.name);
+            if record.origin != "api" || taken {
+                continue;
+            }
+            match spec_from_json(&record.name, &record.spec_json) {
+                Some(spec) => declared.push((spec, record)),
+                None => {
+                    tracing::error!(app = %record.name, "stored app declaration unreadable; skipped")
+                }
+            }
+        }
+        for (spec, record) in declared {
+            let mut state = AppState::new(spec.clone(), &record.origin, record.auto_sync_suspended);
+            if let Some(commit) = record.applied_commit {
+                state.applied = self.reapply(&spec, &commit).await;
+            }
+            self.apps.insert(spec.name.clone(), state);
+        }
+        self.publish_apps();
+        Ok(())
+    }
+
+    /// Declares an app through the API: recorded, then polled like the others.
+    pub(in crate::server) async fn add_app(
+        &mut self,
+        spec: AppSpec,
+    ) -> Result<AppView, CommandError> {
+        if self.apps.contains_key(&spec.name) {
+            return Err(CommandError::Conflict(format!("app {} exists", spec.name)));
+        }
+        let now = Timestamp::now();
+        let record = self
+            .store
+            .upsert_app(&spec.name, &spec_json(&spec), "api", now)
+            .await
+            .map_err(internal)?;
+        let mut state = AppState::new(spec.clone(), "api", record.auto_sync_suspended);
+        if let Some(commit) = record.applied_commit {
+            state.applied = self.reapply(&spec, &commit).await;
+        }
+        spawn_poller(&state, self.git.clone(), self.app_tx.clone());
+        tracing::info!(app = %spec.name, repo = %spec.repo, "app added");
+        self.apps.insert(spec.name.clone(), state);
+        self.publish_pipelines()
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        self.publish_apps();
+        self.app_view(&spec.name)
+            .ok_or_else(|| unknown_app(&spec.name))
+    }
+
+    /// Deletes an app added through the API: its pipelines leave the scheduler (runs in
+    /// flight finish), its history and runs stay in the store.
+    pub(in crate::server) async fn delete_app(&mut self, name: &str) -> Result<(), CommandError> {
+        let state = self.apps.get(name).ok_or_else(|| unknown_app(name))?;
+        if state.origin != "api" {
+            let message = format!("app {name} is declared in the config file; remove it there");
+            return Err(CommandError::Conflict(message));
+        }
+        self.store.delete_app(name).await.map_err(internal)?;
+        if let Some(state) = self.apps.remove(name) {
+            state
+                .alive
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            state.refresh.notify_one();
+        }
+        tracing::info!(app = %name, "app deleted");
+        self.publish_pipelines()
+            .await
+            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        self.publish_apps();
+        Ok(())
+    }
+
+    /// The pipelines an app applied at `commit`, read again after a restart.
+    async fn reapply(&self, spec: &AppSpec, commit: &str) -> Option<Applied> {
+        let (spec_owned, commit_owned, dirs) = (spec.clone(), commit.to_owned(), self.git.clone());
+        let fetched = tokio::task::spawn_blocking(move || {
+            crate::gitops::read_app_at(&spec_owned, &commit_owned, &dirs.mirrors, &dirs.trees)
+        })
+        .await
+        .ok()?;
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for the next sync");
+                return None;
+            }
+        };
+        let versions = fetched
+            .pipelines
+            .iter()
+            .map(|fetched| NewVersion {
+                pipeline: fetched.pipeline.name.clone(),
+                hash: fetched.hash.clone(),
+                definition: fetched.text.clone(),
+                source: fetched.file.display().to_string(),
+            })
+            .collect();
+        let recorded = self
+            .store
+            .record_pipeline_versions(versions, Timestamp::now())
+            .await
+            .ok()?;
+        let defs = fetched
+            .pipelines
+            .iter()
+            .zip(&recorded)
+            .map(|(fetched, version)| PipelineDef {
+                pipeline: Arc::new(fetched.pipeline.clone()),
+                version: version.id,
+            })
+            .collect();
+        Some(Applied {
+            commit: fetched.commit,
+            defs,
+            hashes: fetched.desired.pipelines,
+            texts: fetched.texts,
+        })
+    }
+
+    /// Starts a manual sync: the fetch runs off the loop, the sync happens when it returns.
+    pub(in crate::server) fn start_app_sync(
+        &mut self,
+        app: &str,
+        revision: Option<String>,
+        initiator: String,
+        reply: Reply<SyncOutcome>,
+    ) {
+        let Some(state) = self.apps.get(app) else {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        };
+        let purpose = FetchPurpose::Sync { initiator, reply };
+        spawn_fetch(
+            state,
+            self.git.clone(),
+            revision,
+            purpose,
+            self.app_tx.clone(),
+        );
+    }
+
+    /// Rolls an app back to an earlier sync's commit and suspends its automated sync.
+    pub(in crate::server) async fn rollback_app(
+        &mut self,
+        app: &str,
+        sync_id: i64,
+        initiator: String,
+        reply: Reply<SyncOutcome>,
+    ) {
+        if !self.apps.contains_key(app) {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        }
+        let earlier = match self.store.get_sync(app, sync_id).await {
+            Ok(earlier) => earlier,
+            Err(_) => {
+                let message = format!("no sync {sync_id} in the history of {app}");
+                let _ = reply.send(Err(CommandError::NotFound(message)));
+                return;
+            }
+        };
+        let suspended = self
+            .store
+            .set_auto_sync_suspended(app, true, Timestamp::now());
+        if let Err(error) = suspended.await {
+            let _ = reply.send(Err(internal(error)));
+            return;
+        }
+        if let Some(state) = self.apps.get_mut(app) {
+            state.auto_sync_suspended = true;
+        }
+        tracing::info!(app, sync_id, commit = %earlier.commit, "rollback: automated sync is off until re-enabled");
+        let initiator = format!("{initiator} (rollback to sync {sync_id})");
+        self.start_app_sync(app, Some(earlier.commit), initiator, reply);
+    }
+
+    /// Fetches a revision of an app for a diff or a plan, without applying anything.
+    pub(in crate::server) fn start_inspection(
+        &mut self,
+        app: &str,
+        revision: Option<String>,
+        reply: Reply<Inspection>,
+    ) {
+        let Some(state) = self.apps.get(app) else {
+            let _ = reply.send(Err(unknown_app(app)));
+            return;
+        };
+        let purpose = FetchPurpose::Inspect(reply);
+        spawn_fetch(
+            state,
+            self.git.clone(),
+            revision,
+            purpose,
+            self.app_tx.clone(),
+        );
+    }
+
+    /// Every app pipeline definition, for the scheduler.
+    pub(in crate::server) fn app_defs(&self) -> Vec<PipelineDef> {
+        let applied = self
+            .apps
+            .values()
+            .filter_map(|state| state.applied.as_ref());
+        applied
+            .flat_map(|applied| applied.defs.iter().cloned())
+            .collect()
+    }
+}
+
+/// The app's declaration as the store keeps it.
+fn spec_json(spec: &AppSpec) -> String {
+    serde_json::json!({
+        "repo": spec.repo,
+        "revision": spec.revision,
+        "path": spec.path,
+        "policy": {
+            "automated": spec.policy.automated,
+            "prune": spec.policy.prune,
+            "selfHeal": spec.policy.self_heal,
+            "allowEmpty": spec.policy.allow_empty,
+        },
+        "pollIntervalSeconds": spec.poll_interval.as_secs(),
+    })
+    .to_string()
+}
+
+/// An app's declaration read back from the store (see [`spec_json`]).
+fn spec_from_json(name: &str, text: &str) -> Option<AppSpec> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let policy = &value["policy"];
+    let flag = |key: &str| policy[key].as_bool().unwrap_or(false);
+    Some(AppSpec {
+        name: name.to_owned(),
+        repo: value["repo"].as_str()?.to_owned(),
+        revision: value["revision"].as_str()?.to_owned(),
+        path: value["path"].as_str().unwrap_or_default().to_owned(),
+        policy: reconcile::SyncPolicy {
+            automated: flag("automated"),
+            prune: flag("prune"),
+            self_heal: flag("selfHeal"),
+            allow_empty: flag("allowEmpty"),
+        },
+        poll_interval: Duration::from_secs(value["pollIntervalSeconds"].as_u64().unwrap_or(180)),
+    })
+}
