@@ -118,20 +118,29 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
     .unwrap();
     let info = handle.trigger("slow", vec![], None).await.unwrap();
     let first_pid = pipelines.join("pid-1");
+    // the shell creates the file before it writes the pid: wait for a whole pid
+    let read_pid = || {
+        std::fs::read_to_string(&first_pid)
+            .ok()?
+            .trim()
+            .parse::<i32>()
+            .ok()
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !first_pid.exists() {
-        assert!(Instant::now() < deadline);
+    let pid = loop {
+        if let Some(pid) = read_pid() {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first attempt never wrote its pid"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
     // crash: the loop vanishes without any cleanup; its attempt keeps running
     join.abort();
     let _ = join.await;
     drop(handle);
-    let pid: i32 = std::fs::read_to_string(&first_pid)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     assert!(
         Path::new(&format!("/proc/{pid}")).exists(),
         "the orphan is still running before restart"
