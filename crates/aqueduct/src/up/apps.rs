@@ -192,8 +192,46 @@ pub(super) async fn diff_app(
     })
 }
 
+/// When a pipeline's schedule next creates a run after `now`, if it has a schedule.
+fn next_run_of(
+    pipeline: &aqueduct_core::Pipeline,
+    now: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
+    let timetable = aqueduct_core::schedule::Timetable::new(&pipeline.schedule)
+        .ok()
+        .flatten()?;
+    timetable.next_after(now).map(|run| run.run_after)
+}
+
+/// Where a pipeline's next scheduled run goes if the plan is applied: `None` when it stays.
+fn next_run_move(
+    status: &ServerStatus,
+    inspection: &aqueduct_runtime::server::Inspection,
+    name: &str,
+    action: PlanAction,
+) -> Option<aqueduct_api::dto::NextRunMove> {
+    let now = jiff::Timestamp::now();
+    let live = status.snapshot().pipelines;
+    let from = live
+        .iter()
+        .find(|def| def.pipeline.name == name)
+        .and_then(|def| next_run_of(&def.pipeline, now));
+    let to = match action {
+        PlanAction::Prune => None,
+        PlanAction::RequiresPruning | PlanAction::Unresolved => from,
+        PlanAction::Add | PlanAction::Update => inspection
+            .fetched
+            .pipelines
+            .iter()
+            .find(|fetched| fetched.pipeline.name == name)
+            .and_then(|fetched| next_run_of(&fetched.pipeline, now)),
+    };
+    (from != to).then_some(aqueduct_api::dto::NextRunMove { from, to })
+}
+
 pub(super) async fn plan_app(
     handle: &ServerHandle,
+    status: &ServerStatus,
     name: &str,
     revision: &str,
 ) -> Result<AppPlan, BackendError> {
@@ -220,7 +258,7 @@ pub(super) async fn plan_app(
             action,
             reverts_live_change,
             fields,
-            next_run: None,
+            next_run: next_run_move(status, &inspection, &change.name, action),
         });
     }
     Ok(AppPlan {

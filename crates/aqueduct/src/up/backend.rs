@@ -429,7 +429,7 @@ impl<S: Store> Backend for ServerBackend<S> {
         name: &str,
         revision: &str,
     ) -> Result<aqueduct_api::dto::AppPlan, BackendError> {
-        super::apps::plan_app(&self.handle, name, revision).await
+        super::apps::plan_app(&self.handle, &self.status, name, revision).await
     }
 
     async fn app_history(

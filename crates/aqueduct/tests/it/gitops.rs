@@ -239,3 +239,51 @@ fn an_admin_adds_an_app_through_the_cli_and_deletes_it() {
         "its pipelines are no longer served: {pipelines}"
     );
 }
+
+#[test]
+fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
+    let ws = Workspace::new();
+    let repo = Repo::new(ws.path());
+    let daily = HELLO.replace(
+        "spec:\n",
+        "spec:\n  schedule: \"@daily\"\n  startDate: 2026-01-01\n",
+    );
+    let first = repo.commit(
+        &[("pipelines/hello.yaml", &daily), ("pipelines/msg.txt", "x")],
+        "daily",
+    );
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let hourly = daily.replace("@daily", "@hourly");
+    repo.commit(&[("pipelines/hello.yaml", &hourly)], "hourly");
+    repo.git(&["checkout", "-q", "main"]);
+    let operator = token(&ws, "operator");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let client = Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: operator,
+    };
+    assert!(wait_until(Duration::from_secs(20), || client.applied() == first));
+    let plan = client.json(&["app", "plan", "repo", "--revision", "feature"]);
+    let change = &plan["changes"][0];
+    assert_eq!(change["name"], "repo/hello", "{plan}");
+    assert_eq!(change["action"], "update", "{plan}");
+    assert_eq!(change["fields"][0]["path"], "spec.schedule", "{plan}");
+    let from: jiff::Timestamp = change["next_run"]["from"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let to: jiff::Timestamp = change["next_run"]["to"].as_str().unwrap().parse().unwrap();
+    assert!(to < from, "hourly runs sooner than daily: {plan}");
+    assert_eq!(plan["blocked"], Value::Null, "{plan}");
+    assert_eq!(client.applied(), first, "a plan applies nothing");
+}
