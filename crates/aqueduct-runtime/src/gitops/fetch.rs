@@ -12,6 +12,27 @@ use sha2::{Digest, Sha256};
 
 use super::AppSpec;
 
+/// Why an app's source could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The repository has no such branch, tag or commit.
+    #[error("{0}")]
+    UnknownRevision(String),
+    /// The repository could not be reached or read; the text names the cause.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+impl From<aqueduct_gitsync::Error> for FetchError {
+    fn from(error: aqueduct_gitsync::Error) -> FetchError {
+        let text = chain(&error);
+        match error {
+            aqueduct_gitsync::Error::UnknownRevision { .. } => FetchError::UnknownRevision(text),
+            _ => FetchError::Unreadable(text),
+        }
+    }
+}
+
 /// One pipeline of a fetched commit.
 #[derive(Debug, Clone)]
 pub struct FetchedPipeline {
@@ -53,9 +74,9 @@ pub fn fetch_app(
     revision: Option<&str>,
     cache: &Path,
     trees: &Path,
-) -> Result<FetchedApp, String> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| chain(&error))?;
-    mirror.fetch().map_err(|error| chain(&error))?;
+) -> Result<FetchedApp, FetchError> {
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
+    mirror.fetch().map_err(FetchError::from)?;
     read_at(spec, &mirror, revision.unwrap_or(&spec.revision), trees)
 }
 
@@ -65,12 +86,12 @@ fn read_at(
     mirror: &Mirror,
     revision: &str,
     trees: &Path,
-) -> Result<FetchedApp, String> {
+) -> Result<FetchedApp, FetchError> {
     let revision = revision.to_owned();
-    let commit = mirror.resolve(&revision).map_err(|error| chain(&error))?;
+    let commit = mirror.resolve(&revision).map_err(FetchError::from)?;
     let files = mirror
         .files_at(&commit.id, &spec.path)
-        .map_err(|error| chain(&error))?;
+        .map_err(FetchError::from)?;
     let parsed = parse_files(spec, &files);
     let commit_id = CommitId::new(commit.id.to_string());
     let mut desired = DesiredState {
@@ -82,7 +103,7 @@ fn read_at(
     if desired.is_valid() {
         let tree = mirror
             .materialize(&commit.id, trees)
-            .map_err(|error| chain(&error))?;
+            .map_err(FetchError::from)?;
         let folder = tree.join(spec.path.trim_matches('/'));
         for (pipeline, relative, text) in parsed.pipelines {
             let fetched = pin(spec, commit_id.as_str(), &folder, pipeline, &relative, text);
@@ -115,10 +136,10 @@ pub fn read_app_at(
     commit: &str,
     cache: &Path,
     trees: &Path,
-) -> Result<FetchedApp, String> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(|error| chain(&error))?;
+) -> Result<FetchedApp, FetchError> {
+    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
     if mirror.resolve(commit).is_err() {
-        mirror.fetch().map_err(|error| chain(&error))?;
+        mirror.fetch().map_err(FetchError::from)?;
     }
     read_at(spec, &mirror, commit, trees)
 }

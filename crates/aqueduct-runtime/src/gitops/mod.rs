@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use aqueduct_core::reconcile::SyncPolicy;
 
-pub use fetch::{FetchedApp, FetchedPipeline, fetch_app, qualified_name, read_app_at};
+pub use fetch::{FetchError, FetchedApp, FetchedPipeline, fetch_app, qualified_name, read_app_at};
 
 /// How an app is declared (config file, `--repo`, API).
 #[derive(Debug, Clone, PartialEq, Eq)]

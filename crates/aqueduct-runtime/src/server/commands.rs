@@ -16,6 +16,15 @@ pub enum CommandError {
     Conflict(String),
     #[error("the server is shutting down")]
     Unavailable,
+    /// No GitOps app has this name.
+    #[error("{0}")]
+    UnknownApp(String),
+    /// An app's repository has no such branch, tag or commit.
+    #[error("{0}")]
+    UnknownRevision(String),
+    /// An app's repository could not be reached or read.
+    #[error("{0}")]
+    SourceUnreadable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -233,5 +242,14 @@ impl ServerHandle {
             reply,
         })
         .await
+    }
+}
+
+impl From<crate::gitops::FetchError> for CommandError {
+    fn from(error: crate::gitops::FetchError) -> CommandError {
+        match error {
+            crate::gitops::FetchError::UnknownRevision(what) => CommandError::UnknownRevision(what),
+            crate::gitops::FetchError::Unreadable(what) => CommandError::SourceUnreadable(what),
+        }
     }
 }

@@ -299,7 +299,8 @@ impl<S: Store> Server<S> {
                     super::apps::spawn_fetch(state, self.git.clone(), None, purpose, tx);
                 }
                 None => {
-                    let _ = reply.send(Err(CommandError::NotFound(format!("no app {app}"))));
+                    let _ =
+                        reply.send(Err(CommandError::UnknownApp(format!("no app named {app}"))));
                 }
             },
             Command::RollbackApp {

@@ -11,30 +11,13 @@ use aqueduct_api::dto::{
 };
 use aqueduct_api::{BackendError, HistoryQuery, RollbackRequest, SyncRequest};
 use aqueduct_core::reconcile;
-use aqueduct_runtime::server::{AppView, CommandError, CommitView, ServerHandle, ServerStatus};
+use aqueduct_runtime::server::{AppView, CommitView, ServerHandle, ServerStatus};
+
+use super::backend::command_error;
 use aqueduct_store::Store;
 
 fn no_app(name: &str) -> BackendError {
     BackendError::AppNotFound(format!("no app named {name}"))
-}
-
-/// A command's error, with an unknown app or revision told apart.
-fn app_error(app: &str, error: CommandError) -> BackendError {
-    match error {
-        CommandError::NotFound(what) if what.starts_with("no app ") => no_app(app),
-        CommandError::NotFound(what) => BackendError::NotFound(what),
-        CommandError::Invalid(what) if what.contains("unknown revision") => {
-            BackendError::UnknownRevision(what)
-        }
-        CommandError::Invalid(what) => {
-            BackendError::Unavailable(format!("cannot read the repository of app {app}: {what}"))
-        }
-        CommandError::Conflict(what) => BackendError::Conflict(what),
-        CommandError::Unavailable => {
-            BackendError::Unavailable("the server is shutting down".to_owned())
-        }
-        CommandError::Internal(what) => BackendError::Internal(what),
-    }
 }
 
 fn view(status: &ServerStatus, name: &str) -> Result<AppView, BackendError> {
@@ -179,7 +162,7 @@ pub(super) async fn diff_app(
     let inspection = handle
         .inspect_app(name, revision.map(str::to_owned))
         .await
-        .map_err(|error| app_error(name, error))?;
+        .map_err(command_error)?;
     let fetched = &inspection.fetched;
     let (pipelines, unchanged) = diffs(name, &inspection.applied_texts, &fetched.texts);
     Ok(AppDiff {
@@ -238,7 +221,7 @@ pub(super) async fn plan_app(
     let inspection = handle
         .inspect_app(name, Some(revision.to_owned()))
         .await
-        .map_err(|error| app_error(name, error))?;
+        .map_err(command_error)?;
     let fetched = &inspection.fetched;
     let (fields, _) = diffs(name, &inspection.applied_texts, &fetched.texts);
     let mut changes = Vec::new();
@@ -301,7 +284,7 @@ pub(super) async fn sync_app(
     let outcome = handle
         .sync_app(&request.app, request.revision.clone(), &request.initiator)
         .await
-        .map_err(|error| app_error(&request.app, error))?;
+        .map_err(command_error)?;
     Ok(sync_record(&outcome.record))
 }
 
@@ -309,10 +292,7 @@ pub(super) async fn refresh_app(
     handle: &ServerHandle,
     name: &str,
 ) -> Result<AppDetail, BackendError> {
-    let app = handle
-        .refresh_app(name)
-        .await
-        .map_err(|error| app_error(name, error))?;
+    let app = handle.refresh_app(name).await.map_err(command_error)?;
     Ok(detail(&app))
 }
 
@@ -352,18 +332,12 @@ pub(super) async fn add_app(
             body.poll_interval_seconds.unwrap_or(180).max(1),
         ),
     };
-    let app = handle
-        .add_app(spec)
-        .await
-        .map_err(|error| app_error(&body.name, error))?;
+    let app = handle.add_app(spec).await.map_err(command_error)?;
     Ok(detail(&app))
 }
 
 pub(super) async fn delete_app(handle: &ServerHandle, name: &str) -> Result<(), BackendError> {
-    handle
-        .delete_app(name)
-        .await
-        .map_err(|error| app_error(name, error))
+    handle.delete_app(name).await.map_err(command_error)
 }
 
 pub(super) async fn rollback_app(
@@ -375,7 +349,7 @@ pub(super) async fn rollback_app(
     let outcome = handle
         .rollback_app(&request.app, id, &request.initiator)
         .await
-        .map_err(|error| app_error(&request.app, error))?;
+        .map_err(command_error)?;
     Ok(RollbackResult {
         sync: sync_record(&outcome.record),
         automated: false,

@@ -44,7 +44,8 @@ fn store_error(error: aqueduct_store::Error) -> BackendError {
     }
 }
 
-fn command_error(error: CommandError) -> BackendError {
+/// A server command's error as the API answers it.
+pub(super) fn command_error(error: CommandError) -> BackendError {
     match error {
         CommandError::NotFound(what) => BackendError::NotFound(what),
         CommandError::Invalid(what) => BackendError::Invalid(what),
@@ -53,6 +54,9 @@ fn command_error(error: CommandError) -> BackendError {
             BackendError::Unavailable("the server is shutting down".to_owned())
         }
         CommandError::Internal(what) => BackendError::Internal(what),
+        CommandError::UnknownApp(what) => BackendError::AppNotFound(what),
+        CommandError::UnknownRevision(what) => BackendError::UnknownRevision(what),
+        CommandError::SourceUnreadable(what) => BackendError::Unavailable(what),
     }
 }
 

@@ -169,6 +169,15 @@ fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
         "{diff}"
     );
 
+    // a revision the repository does not have is the client's mistake, said as such
+    let unknown = client.run(&["app", "diff", "repo", "--revision", "no-such-branch"]);
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains("no-such-branch") && said.contains("(unknown_revision)"),
+        "{said}"
+    );
+
     // roll back to the first sync: automated sync is off, and the output says so
     let history = client.json(&["app", "history", "repo"]);
     let items = history["items"].as_array().unwrap();

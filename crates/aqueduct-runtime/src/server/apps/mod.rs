@@ -25,7 +25,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::Server;
 use super::commands::CommandError;
-use crate::gitops::{AppSpec, FetchedApp};
+use crate::gitops::{AppSpec, FetchError, FetchedApp};
 
 pub(crate) use tasks::{spawn_fetch, spawn_poller};
 
@@ -110,7 +110,7 @@ pub(crate) enum FetchPurpose {
 #[derive(Debug)]
 pub(crate) struct AppEvent {
     pub(crate) app: String,
-    pub(crate) result: Result<FetchedApp, String>,
+    pub(crate) result: Result<FetchedApp, FetchError>,
     pub(crate) purpose: FetchPurpose,
 }
 
@@ -119,7 +119,7 @@ pub(crate) struct AppEvent {
 pub(crate) struct AppState {
     pub(crate) spec: AppSpec,
     pub(crate) applied: Option<Applied>,
-    pub(crate) latest: Option<Result<FetchedApp, String>>,
+    pub(crate) latest: Option<Result<FetchedApp, FetchError>>,
     pub(crate) fetched_at: Option<Timestamp>,
     pub(crate) last_attempt: Option<SyncAttempt>,
     pub(crate) auto_sync_suspended: bool,
@@ -205,14 +205,14 @@ impl<S: Store> Server<S> {
             FetchPurpose::Sync { initiator, reply } => {
                 let outcome = match result {
                     Ok(fetched) => self.sync(fetched, &initiator).await,
-                    Err(error) => Err(CommandError::Invalid(error)),
+                    Err(error) => Err(CommandError::from(error)),
                 };
                 let _ = reply.send(outcome);
             }
             FetchPurpose::Inspect(reply) => {
                 let inspection = match result {
                     Ok(fetched) => Ok(self.inspect(fetched)),
-                    Err(error) => Err(CommandError::Invalid(error)),
+                    Err(error) => Err(CommandError::from(error)),
                 };
                 let _ = reply.send(inspection);
             }
@@ -418,7 +418,7 @@ impl<S: Store> Server<S> {
         let source = match &state.latest {
             Some(Ok(fetched)) => Source::Fetched(fetched.desired.clone()),
             Some(Err(error)) => Source::Unavailable {
-                error: error.clone(),
+                error: error.to_string(),
             },
             None => Source::Unavailable {
                 error: "not fetched yet".to_owned(),
@@ -429,7 +429,7 @@ impl<S: Store> Server<S> {
             _ => None,
         };
         let fetch_error = match &state.latest {
-            Some(Err(error)) => Some(error.clone()),
+            Some(Err(error)) => Some(error.to_string()),
             _ => None,
         };
         Some(AppView {
@@ -501,7 +501,7 @@ impl<S: Store> Server<S> {
 }
 
 fn unknown_app(app: &str) -> CommandError {
-    CommandError::NotFound(format!("no app {app}"))
+    CommandError::UnknownApp(format!("no app named {app}"))
 }
 
 fn internal(error: aqueduct_store::Error) -> CommandError {

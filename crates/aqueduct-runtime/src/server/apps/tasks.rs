@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use super::{AppEvent, AppState, FetchPurpose, GitDirs};
-use crate::gitops::{AppSpec, fetch_app};
+use crate::gitops::{AppSpec, FetchError, fetch_app};
 
 /// Runs `fetch_app` off the loop and sends the result back.
 pub(crate) fn spawn_fetch(
@@ -38,7 +38,11 @@ async fn fetch_and_send(
         fetch_app(&spec, revision.as_deref(), &dirs.mirrors, &dirs.trees)
     })
     .await;
-    let result = fetched.unwrap_or_else(|error| Err(format!("fetch task failed: {error}")));
+    let result = fetched.unwrap_or_else(|error| {
+        Err(FetchError::Unreadable(format!(
+            "fetch task failed: {error}"
+        )))
+    });
     let _ = tx.send(AppEvent {
         app,
         result,
