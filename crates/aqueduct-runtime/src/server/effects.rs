@@ -278,7 +278,7 @@ impl<S: Store> Server<S> {
                 revision,
                 initiator,
                 reply,
-            } => self.start_app_sync(&app, revision, initiator, reply),
+            } => self.start_app_sync(&app, revision, initiator, None, reply),
             Command::AddApp { spec, reply } => {
                 let result = self.add_app(spec).await;
                 let _ = reply.send(result);

@@ -28,7 +28,10 @@ use aqueduct_store::{Store, TaskInstanceRecord};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-pub use apps::{AppView, CommitView, Inspection, SyncOutcome};
+pub use apps::{
+    AppView, ChangedField, ChangedPipeline, CommitView, DiagnosticDetail, FailureDetail,
+    Inspection, SyncDetail, SyncOutcome,
+};
 pub use aqueduct_store::Reprocess;
 pub use commands::{BackfillRequest, CommandError, ServerHandle};
 pub use observe::{Observer, ServerEvent};

@@ -11,7 +11,9 @@ use aqueduct_api::dto::{
 };
 use aqueduct_api::{BackendError, HistoryQuery, RollbackRequest, SyncRequest};
 use aqueduct_core::reconcile;
-use aqueduct_runtime::server::{AppView, CommitView, ServerHandle, ServerStatus};
+use aqueduct_runtime::server::{
+    AppView, CommitView, FailureDetail, ServerHandle, ServerStatus, SyncDetail,
+};
 
 use super::backend::command_error;
 use aqueduct_store::Store;
@@ -360,25 +362,22 @@ pub(super) async fn rollback_app(
     })
 }
 
-/// A history entry for the API, with what its detail JSON says.
+/// A history entry for the API, with what its detail says.
 fn sync_record(record: &aqueduct_store::SyncRecord) -> SyncRecord {
-    let detail: serde_json::Value = serde_json::from_str(&record.detail_json).unwrap_or_default();
-    let failure = detail.get("failure").map(failure_of);
+    let detail = SyncDetail::parse(&record.detail_json);
+    let failure = detail.failure.as_ref().map(failure_of);
     let changes: Vec<AppliedChange> = detail
-        .get("pipelines")
-        .and_then(|pipelines| pipelines.as_array())
-        .into_iter()
-        .flatten()
+        .pipelines
+        .iter()
         .filter_map(|pipeline| {
-            let action = match pipeline.get("change")?.as_str()? {
+            let action = match pipeline.change.as_str() {
                 "added" => PlanAction::Add,
                 "removed" => PlanAction::Prune,
                 "changed" => PlanAction::Update,
                 _ => return None,
             };
-            let name = pipeline.get("name")?.as_str()?;
             Some(AppliedChange {
-                name: format!("{}/{name}", record.app),
+                name: format!("{}/{}", record.app, pipeline.name),
                 action,
             })
         })
@@ -396,7 +395,7 @@ fn sync_record(record: &aqueduct_store::SyncRecord) -> SyncRecord {
         author: record.author.clone(),
         committed_at: record.committed_at,
         initiator: record.initiator.clone(),
-        rollback_of: rollback_of(&record.initiator),
+        rollback_of: detail.rollback_of.and_then(|id| u64::try_from(id).ok()),
         result: match record.result {
             aqueduct_store::SyncResult::Succeeded => SyncResult::Succeeded,
             aqueduct_store::SyncResult::Failed => SyncResult::Failed,
@@ -428,49 +427,19 @@ fn change_summary(changes: &[AppliedChange]) -> String {
     }
 }
 
-/// The history id a rollback's initiator names (`… (rollback to sync 7)`).
-fn rollback_of(initiator: &str) -> Option<u64> {
-    let rest = initiator.split("rollback to sync ").nth(1)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-fn failure_of(value: &serde_json::Value) -> SyncFailure {
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
-    let kind = match text("kind") {
+fn failure_of(failure: &FailureDetail) -> SyncFailure {
+    let kind = match failure.kind.as_str() {
         "invalid" => FailureKind::Invalid,
         "prune_all_refused" => FailureKind::PruneAllRefused,
         _ => FailureKind::Apply,
     };
-    let diagnostics = value
-        .get("diagnostics")
-        .and_then(|d| d.as_array())
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            let field = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or_default();
-            let number = |key: &str| d.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
-            Diagnostic::from(&reconcile::CommitDiagnostic {
-                file: field("file").to_owned(),
-                line: usize::try_from(number("line")).unwrap_or_default(),
-                column: usize::try_from(number("column")).unwrap_or_default(),
-                code: field("code").to_owned(),
-                message: field("message").to_owned(),
-            })
-        })
-        .collect();
-    let pipelines = value
-        .get("pipelines")
-        .and_then(|p| p.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_str().map(str::to_owned))
-        .collect();
+    let diagnostics = failure.diagnostics.iter();
+    let diagnostics = diagnostics.map(|d| Diagnostic::from(&reconcile::CommitDiagnostic::from(d)));
     SyncFailure {
         kind,
-        message: text("message").to_owned(),
-        diagnostics,
-        pipelines,
+        message: failure.message.clone(),
+        diagnostics: diagnostics.collect(),
+        pipelines: failure.pipelines.clone(),
     }
 }
 
@@ -479,14 +448,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_rollback_initiator_names_its_history_id() {
-        assert_eq!(rollback_of("token:abc (rollback to sync 12)"), Some(12));
-        assert_eq!(rollback_of("automated"), None);
+    fn a_rollback_names_its_history_id() {
+        let rollback_of = |detail: &SyncDetail| {
+            let mut record = stored(&detail.to_json());
+            record.initiator = "token:abc (rollback to sync 12)".into();
+            sync_record(&record).rollback_of
+        };
+        let back = SyncDetail {
+            rollback_of: Some(12),
+            ..SyncDetail::default()
+        };
+        assert_eq!(rollback_of(&back), Some(12));
+        assert_eq!(rollback_of(&SyncDetail::default()), None);
     }
 
-    #[test]
-    fn history_details_become_changes_or_a_failure() {
-        let mut record = aqueduct_store::SyncRecord {
+    fn stored(detail_json: &str) -> aqueduct_store::SyncRecord {
+        aqueduct_store::SyncRecord {
             id: 3,
             app: "dev".into(),
             commit: "c".repeat(40),
@@ -496,10 +473,17 @@ mod tests {
             committed_at: jiff::Timestamp::UNIX_EPOCH,
             initiator: "automated".into(),
             result: aqueduct_store::SyncResult::Succeeded,
-            detail_json: r#"{"pipelines":[{"name":"a","change":"added","fields":[]},{"name":"b","change":"changed","fields":[]}]}"#.into(),
+            detail_json: detail_json.into(),
             started_at: jiff::Timestamp::UNIX_EPOCH,
             ended_at: jiff::Timestamp::UNIX_EPOCH,
-        };
+        }
+    }
+
+    #[test]
+    fn history_details_become_changes_or_a_failure() {
+        let mut record = stored(
+            r#"{"pipelines":[{"name":"a","change":"added","fields":[]},{"name":"b","change":"changed","fields":[]}]}"#,
+        );
         let ok = sync_record(&record);
         assert_eq!(ok.message, "fix");
         assert_eq!(ok.detail, "1 added, 1 updated");

@@ -192,6 +192,9 @@ fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
     assert_eq!(client.applied(), first);
     let app = client.json(&["app", "get", "repo"]);
     assert_eq!(app["policy"]["automated"], false, "{app}");
+    let history = client.json(&["app", "history", "repo"]);
+    let newest = &history["items"][0];
+    assert_eq!(newest["rollback_of"].to_string(), first_sync, "{history}");
 }
 
 #[test]

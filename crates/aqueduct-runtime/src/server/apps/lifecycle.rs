@@ -159,13 +159,18 @@ impl<S: Store> Server<S> {
         app: &str,
         revision: Option<String>,
         initiator: String,
+        rollback_of: Option<i64>,
         reply: Reply<SyncOutcome>,
     ) {
         let Some(state) = self.apps.get(app) else {
             let _ = reply.send(Err(unknown_app(app)));
             return;
         };
-        let purpose = FetchPurpose::Sync { initiator, reply };
+        let purpose = FetchPurpose::Sync {
+            initiator,
+            rollback_of,
+            reply,
+        };
         spawn_fetch(
             state,
             self.git.clone(),
@@ -207,7 +212,7 @@ impl<S: Store> Server<S> {
         }
         tracing::info!(app, sync_id, commit = %earlier.commit, "rollback: automated sync is off until re-enabled");
         let initiator = format!("{initiator} (rollback to sync {sync_id})");
-        self.start_app_sync(app, Some(earlier.commit), initiator, reply);
+        self.start_app_sync(app, Some(earlier.commit), initiator, Some(sync_id), reply);
     }
 
     /// Fetches a revision of an app for a diff or a plan, without applying anything.

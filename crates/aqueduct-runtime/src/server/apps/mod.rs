@@ -6,6 +6,7 @@
 //! (`Store::record_sync`): the history row, every pipeline version at the new commit and the
 //! app's applied commit, all or nothing; only then does the scheduler see the new definitions.
 
+mod detail;
 mod lifecycle;
 mod tasks;
 
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use aqueduct_core::reconcile::{
     self, Action, AppStatus, CommitId, LastRun, LivePipeline, LiveState, Source, SyncAttempt,
-    SyncFailure,
 };
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_gitsync::CommitInfo;
@@ -27,6 +27,7 @@ use super::Server;
 use super::commands::CommandError;
 use crate::gitops::{AppSpec, FetchError, FetchedApp};
 
+pub use detail::{ChangedField, ChangedPipeline, DiagnosticDetail, FailureDetail, SyncDetail};
 pub(crate) use tasks::{spawn_fetch, spawn_poller};
 
 /// What a client sees of an app.
@@ -102,6 +103,8 @@ pub(crate) enum FetchPurpose {
     /// A sync (manual, or a rollback): applied whatever the policy says.
     Sync {
         initiator: String,
+        /// For a rollback: the history id it goes back to.
+        rollback_of: Option<i64>,
         reply: Reply<SyncOutcome>,
     },
 }
@@ -202,9 +205,13 @@ impl<S: Store> Server<S> {
             state.latest = Some(result.clone());
         }
         match purpose {
-            FetchPurpose::Sync { initiator, reply } => {
+            FetchPurpose::Sync {
+                initiator,
+                rollback_of,
+                reply,
+            } => {
                 let outcome = match result {
-                    Ok(fetched) => self.sync(fetched, &initiator).await,
+                    Ok(fetched) => self.sync(fetched, &initiator, rollback_of).await,
                     Err(error) => Err(CommandError::from(error)),
                 };
                 let _ = reply.send(outcome);
@@ -243,7 +250,7 @@ impl<S: Store> Server<S> {
         let decision = reconcile::should_auto_sync(&fetched.desired, &live, &state.spec.policy);
         if decision.should_sync() {
             tracing::info!(app = %app, commit = %fetched.desired.commit, reason = %decision.reason, "automated sync");
-            if let Err(error) = self.sync(fetched, "automated").await {
+            if let Err(error) = self.sync(fetched, "automated", None).await {
                 tracing::error!(app = %app, %error, "automated sync failed");
             }
         }
@@ -255,6 +262,7 @@ impl<S: Store> Server<S> {
         &mut self,
         fetched: FetchedApp,
         initiator: &str,
+        rollback_of: Option<i64>,
     ) -> Result<SyncOutcome, CommandError> {
         let app = fetched.app.clone();
         let state = self.apps.get(&app).ok_or_else(|| unknown_app(&app))?;
@@ -281,7 +289,7 @@ impl<S: Store> Server<S> {
         };
         if let Some(failure) = plan.failure() {
             new_sync.result = SyncResult::Failed;
-            new_sync.detail_json = failure_json(failure);
+            new_sync.detail_json = SyncDetail::failed(failure).to_json();
             let failure = failure.clone();
             let (record, _) = self
                 .store
@@ -301,7 +309,9 @@ impl<S: Store> Server<S> {
             });
         }
         let diff = aqueduct_spec::diff_pipelines(&old_texts, &fetched.texts);
-        new_sync.detail_json = diff_json(&diff);
+        let mut detail = SyncDetail::applied(&diff);
+        detail.rollback_of = rollback_of;
+        new_sync.detail_json = detail.to_json();
         // pipelines removed from git stay, at their applied version, unless the plan prunes them
         let kept: Vec<PipelineDef> = self.apps[&app]
             .applied
@@ -506,48 +516,4 @@ fn unknown_app(app: &str) -> CommandError {
 
 fn internal(error: aqueduct_store::Error) -> CommandError {
     CommandError::Internal(error.to_string())
-}
-
-/// Why a sync could not be applied, as the history keeps it:
-/// `{"failure": {"kind", "message", "diagnostics": [{file, line, column, code, message}], "pipelines"}}`.
-fn failure_json(failure: &SyncFailure) -> String {
-    let (kind, diagnostics, pipelines) = match failure {
-        SyncFailure::Invalid { diagnostics } => ("invalid", diagnostics.clone(), Vec::new()),
-        SyncFailure::PruneAllRefused { pipelines } => {
-            ("prune_all_refused", Vec::new(), pipelines.clone())
-        }
-        SyncFailure::Apply { .. } => ("apply", Vec::new(), Vec::new()),
-    };
-    let diagnostics: Vec<serde_json::Value> = diagnostics
-        .iter()
-        .map(|d| {
-            serde_json::json!({"file": d.file, "line": d.line, "column": d.column,
-                "code": d.code, "message": d.message})
-        })
-        .collect();
-    let failure = serde_json::json!({"kind": kind, "message": failure.to_string(),
-        "diagnostics": diagnostics, "pipelines": pipelines});
-    serde_json::json!({ "failure": failure }).to_string()
-}
-
-/// The field-level diff a sync applied, as the history keeps it.
-fn diff_json(diff: &[aqueduct_spec::PipelineDiff]) -> String {
-    let pipelines: Vec<serde_json::Value> = diff
-        .iter()
-        .filter(|pipeline| pipeline.is_change())
-        .map(|pipeline| {
-            let (change, fields) = match &pipeline.diff {
-                aqueduct_spec::DocumentDiff::Added => ("added", Vec::new()),
-                aqueduct_spec::DocumentDiff::Removed => ("removed", Vec::new()),
-                aqueduct_spec::DocumentDiff::Changed { fields } => ("changed", fields.clone()),
-                aqueduct_spec::DocumentDiff::Unchanged => ("unchanged", Vec::new()),
-            };
-            let fields: Vec<serde_json::Value> = fields
-                .iter()
-                .map(|field| serde_json::json!({"path": field.path, "old": field.old, "new": field.new}))
-                .collect();
-            serde_json::json!({"name": pipeline.name, "change": change, "fields": fields})
-        })
-        .collect();
-    serde_json::json!({ "pipelines": pipelines }).to_string()
 }
