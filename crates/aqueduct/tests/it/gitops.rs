@@ -3,55 +3,12 @@
 //! of its commit, a broken commit refused with file:line:col, the next good commit, the history,
 //! a diff against an older commit, and a rollback that turns automated sync off.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Server, Workspace, parse_json, token, wait_until};
-
-struct Repo {
-    dir: PathBuf,
-}
-
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
-    fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &self.dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
-        for (path, text) in files {
-            let file = self.dir.join(path);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, text).unwrap();
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
+use crate::support::{GitRepo, Server, Workspace, parse_json, token, wait_until};
 
 const HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: cat msg.txt\n";
 
@@ -91,7 +48,7 @@ impl Client<'_> {
 #[test]
 fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
     let ws = Workspace::new();
-    let repo = Repo::new(ws.path());
+    let repo = GitRepo::new(ws.path());
     let first = repo.commit(
         &[
             ("pipelines/hello.yaml", HELLO),
@@ -200,7 +157,7 @@ fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
 #[test]
 fn an_admin_adds_an_app_through_the_cli_and_deletes_it() {
     let ws = Workspace::new();
-    let repo = Repo::new(ws.path());
+    let repo = GitRepo::new(ws.path());
     let first = repo.commit(
         &[
             ("pipelines/hello.yaml", HELLO),
@@ -255,7 +212,7 @@ fn an_admin_adds_an_app_through_the_cli_and_deletes_it() {
 #[test]
 fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
     let ws = Workspace::new();
-    let repo = Repo::new(ws.path());
+    let repo = GitRepo::new(ws.path());
     let daily = HELLO.replace(
         "spec:\n",
         "spec:\n  schedule: \"@daily\"\n  startDate: 2026-01-01\n",

@@ -41,6 +41,15 @@ impl Workspace {
         self.write(&format!("{name}.yaml"), &text)
     }
 
+    /// `aqueduct up --listen 127.0.0.1:0` with warnings logged, before its source flags.
+    pub(crate) fn up_command(&self) -> Command {
+        let mut command = self.command();
+        command
+            .args(["up", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn");
+        command
+    }
+
     /// `aqueduct` with its home inside the workspace.
     pub(crate) fn command(&self) -> Command {
         #[allow(clippy::disallowed_methods)] // end-to-end tests start the real binary
@@ -141,15 +150,15 @@ impl Server {
 
     /// `aqueduct up --listen 127.0.0.1:0 ARGS...`.
     pub(crate) fn start_with(ws: &Workspace, args: &[&std::ffi::OsStr]) -> Server {
-        let mut child = ws
-            .command()
-            .args(["up", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = ws.up_command();
+        command.args(args).stderr(Stdio::null());
+        Server::spawn(command)
+    }
+
+    /// Spawns `command` (an `aqueduct up` from [`Workspace::up_command`]) and waits for the
+    /// address it prints.
+    pub(crate) fn spawn(mut command: Command) -> Server {
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -276,4 +285,49 @@ pub(crate) fn write_pipeline(dir: &Path, name: &str, spec: &str) {
         "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n{spec}"
     );
     std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+}
+
+/// A git repository in a workspace, built with the git CLI (fixed author, no user config).
+pub(crate) struct GitRepo {
+    pub(crate) dir: PathBuf,
+}
+
+impl GitRepo {
+    /// An empty repository at `<root>/repo` on branch `main`.
+    pub(crate) fn new(root: &Path) -> GitRepo {
+        let dir = root.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = GitRepo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    #[allow(clippy::disallowed_methods)] // the tests build their repositories with the git CLI
+    pub(crate) fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Writes `files` (path, text) and commits them; returns the commit id.
+    pub(crate) fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, text) in files {
+            let file = self.dir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
 }

@@ -3,103 +3,34 @@
 //! (401) and change nothing, and a delivery signed like GitHub's syncs the commit within seconds.
 //! A variable that is not set stops the server at startup, naming the variable.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::support::{Workspace, token, wait_until};
+use crate::support::{GitRepo, Server, Workspace, token, wait_until};
 
 const SECRET: &str = "s3cret-webhook-value-for-tests";
 const VAR: &str = "AQ_TEST_HOOK";
 const HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
 
-/// A repository built with the git CLI, as in `gitops.rs`.
-struct Repo {
-    dir: PathBuf,
+/// `aqueduct up --repo` with the secret in its own environment only, logging to `log`.
+fn start(ws: &Workspace, repo: &GitRepo, log: &Path) -> Server {
+    let mut command = ws.up_command();
+    command
+        .arg("--repo")
+        .arg(&repo.dir)
+        .args(["--path", "pipelines", "--webhook-secret-env", VAR])
+        .env(VAR, SECRET)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log).unwrap());
+    Server::spawn(command)
 }
 
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
-    fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &self.dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn commit(&self, path: &str, text: &str, message: &str) -> String {
-        let file = self.dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
-
-/// `aqueduct up` with the secret in its own environment only, logging to a file; killed when
-/// dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(ws: &Workspace, repo: &Repo, log: &Path) -> Server {
-        let mut child = ws
-            .command()
-            .args(["up", "--listen", "127.0.0.1:0", "--repo"])
-            .arg(&repo.dir)
-            .args(["--path", "pipelines", "--webhook-secret-env", VAR])
-            .env(VAR, SECRET)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim()
-            .strip_prefix("aqueduct listening on ")
-            .unwrap_or_else(|| panic!("ready line: {line:?}"))
-            .to_owned();
-        Server {
-            child,
-            url: address,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn url(server: &Server) -> String {
+    format!("http://{}", server.address)
 }
 
 fn agent() -> ureq::Agent {
@@ -113,7 +44,7 @@ fn agent() -> ureq::Agent {
 /// POSTs `body` to the app's webhook with `headers`: the status and the JSON answer.
 fn deliver(server: &Server, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
     let mut request = agent()
-        .post(format!("{}/api/v1/apps/repo/webhook", server.url))
+        .post(format!("{}/api/v1/apps/repo/webhook", url(server)))
         .header("content-type", "application/json")
         .header("x-github-event", "push");
     for (name, value) in headers {
@@ -127,7 +58,7 @@ fn deliver(server: &Server, headers: &[(&str, &str)], body: &str) -> (u16, Value
 
 fn app(server: &Server, token: &str) -> Value {
     let mut response = agent()
-        .get(format!("{}/api/v1/apps/repo", server.url))
+        .get(format!("{}/api/v1/apps/repo", url(server)))
         .header("authorization", format!("Bearer {token}"))
         .call()
         .unwrap();
@@ -155,11 +86,11 @@ fn github_signature(secret: &str, body: &str) -> String {
 #[test]
 fn a_signed_push_syncs_at_once_and_unsigned_ones_change_nothing() {
     let ws = Workspace::new();
-    let repo = Repo::new(ws.path());
-    let first = repo.commit("pipelines/hello.yaml", HELLO, "first");
+    let repo = GitRepo::new(ws.path());
+    let first = repo.commit(&[("pipelines/hello.yaml", HELLO)], "first");
     let viewer = token(&ws, "viewer");
     let log = ws.path().join("server.log");
-    let server = Server::start(&ws, &repo, &log);
+    let server = start(&ws, &repo, &log);
     assert!(
         wait_until(Duration::from_secs(20), || commit_of(
             &app(&server, &viewer),
@@ -168,11 +99,8 @@ fn a_signed_push_syncs_at_once_and_unsigned_ones_change_nothing() {
         "the first sync"
     );
 
-    let second = repo.commit(
-        "pipelines/hello.yaml",
-        &HELLO.replace("echo one", "echo two"),
-        "second",
-    );
+    let two = HELLO.replace("echo one", "echo two");
+    let second = repo.commit(&[("pipelines/hello.yaml", &two)], "second");
     let push = format!(r#"{{"ref":"refs/heads/main","after":"{second}"}}"#);
 
     // Refused: no signature, a signature with another secret, a signature of another body, a
@@ -222,8 +150,8 @@ fn a_signed_push_syncs_at_once_and_unsigned_ones_change_nothing() {
 #[test]
 fn an_unset_secret_variable_stops_the_server_at_startup() {
     let ws = Workspace::new();
-    let repo = Repo::new(ws.path());
-    repo.commit("pipelines/hello.yaml", HELLO, "first");
+    let repo = GitRepo::new(ws.path());
+    repo.commit(&[("pipelines/hello.yaml", HELLO)], "first");
     let output = ws
         .command()
         .args(["up", "--listen", "127.0.0.1:0", "--repo"])
