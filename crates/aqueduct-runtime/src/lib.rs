@@ -7,6 +7,7 @@
 
 mod attempt;
 pub mod gitops;
+mod hash;
 mod report;
 pub mod retention;
 mod runner;

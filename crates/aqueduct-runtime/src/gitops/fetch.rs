@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use aqueduct_core::Pipeline;
 use aqueduct_core::reconcile::{CommitDiagnostic, CommitId, DesiredState};
 use aqueduct_gitsync::{CommitInfo, Mirror};
-use sha2::{Digest, Sha256};
 
 use super::AppSpec;
 
@@ -115,7 +114,7 @@ fn read_at(
     } else {
         for (pipeline, _, text) in &parsed.pipelines {
             let name = qualified_name(&spec.name, &pipeline.name);
-            let hash = definition_hash(&name, commit_id.as_str(), text);
+            let hash = crate::hash::content_hash(&[&name, commit_id.as_str(), text]);
             desired.pipelines.insert(name, hash);
         }
     }
@@ -223,26 +222,13 @@ fn pin(
     let file = folder.join(relative);
     pipeline.name = qualified_name(&spec.name, &pipeline.name);
     pipeline.source_dir = file.parent().unwrap_or(folder).to_path_buf();
-    let hash = definition_hash(&pipeline.name, commit, &text);
+    let hash = crate::hash::content_hash(&[&pipeline.name, commit, &text]);
     FetchedPipeline {
         pipeline,
         text,
         file,
         hash,
     }
-}
-
-fn definition_hash(name: &str, commit: &str, text: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [name, commit, text] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// An error with its causes: `failed to fetch URL: connection refused`.

@@ -12,7 +12,6 @@ use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_spec::Diagnostic;
 use aqueduct_store::{NewVersion, Store};
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
 /// What a folder held at one moment: file paths with modification times and sizes.
 pub(crate) type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
@@ -105,7 +104,7 @@ pub(crate) async fn load_folder<S: Store>(
         for pipeline in &pipelines {
             versions.push(NewVersion {
                 pipeline: pipeline.name.clone(),
-                hash: definition_hash(&pipeline.name, &text),
+                hash: crate::hash::content_hash(&[&pipeline.name, &text]),
                 definition: text.clone(),
                 source: file.display().to_string(),
             });
@@ -129,19 +128,6 @@ pub(crate) async fn load_folder<S: Store>(
         loaded.by_file.insert(file, defs);
     }
     Ok(loaded)
-}
-
-/// Hex SHA-256 of a pipeline's name and the text of the file that defines it.
-fn definition_hash(name: &str, text: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(name.as_bytes());
-    hasher.update([0]);
-    hasher.update(text.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// The pipeline `name` as defined by a stored version (for runs restored after a restart). A

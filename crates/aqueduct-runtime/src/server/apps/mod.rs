@@ -10,7 +10,7 @@ mod detail;
 mod lifecycle;
 mod tasks;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -395,12 +395,13 @@ impl<S: Store> Server<S> {
         };
         let mut pipelines = BTreeMap::new();
         if let Some(applied) = &state.applied {
+            // one pass over the active runs, not one per pipeline
+            let mut active: HashMap<&str, usize> = HashMap::new();
+            for run in self.scheduler.runs() {
+                *active.entry(run.info.pipeline.as_str()).or_default() += 1;
+            }
             for (name, hash) in &applied.hashes {
-                let active_runs = self
-                    .scheduler
-                    .runs()
-                    .filter(|run| &run.info.pipeline == name)
-                    .count();
+                let active_runs = active.get(name.as_str()).copied().unwrap_or(0);
                 let live = LivePipeline {
                     hash: hash.clone(),
                     changed_live: false,

@@ -1,0 +1,32 @@
+//! Content hashes that version pipeline definitions.
+
+use sha2::{Digest, Sha256};
+
+/// Hex SHA-256 of `parts`, separated by a zero byte (which no part contains), so
+/// `["ab", "c"]` and `["a", "bc"]` differ.
+pub(crate) fn content_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            hasher.update([0]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_hash;
+
+    #[test]
+    fn parts_are_kept_apart() {
+        assert_ne!(content_hash(&["ab", "c"]), content_hash(&["a", "bc"]));
+        assert_eq!(content_hash(&["a", "b"]), content_hash(&["a", "b"]));
+        assert_eq!(content_hash(&[]).len(), 64);
+    }
+}
