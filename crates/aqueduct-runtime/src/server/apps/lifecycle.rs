@@ -2,17 +2,16 @@
 //! API, brought back at its applied commit after a restart, and the commands that start a
 //! fetch (manual sync, rollback, inspection).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aqueduct_core::reconcile;
 use aqueduct_core::scheduler::PipelineDef;
-use aqueduct_store::{NewVersion, Store};
+use aqueduct_store::Store;
 use jiff::Timestamp;
 
 use super::{
-    AppState, AppView, Applied, FetchPurpose, Inspection, Reply, SyncOutcome, internal,
-    spawn_fetch, spawn_poller, unknown_app,
+    AppState, AppView, Applied, FetchPurpose, Inspection, Reply, SyncOutcome, defs_of, internal,
+    spawn_fetch, spawn_poller, unknown_app, versions_of,
 };
 use crate::gitops::AppSpec;
 use crate::server::Server;
@@ -39,14 +38,14 @@ impl<S: Store> Server<S> {
             match spec_from_json(&record.name, &record.spec_json) {
                 Some(spec) => declared.push((spec, record)),
                 None => {
-                    tracing::error!(app = %record.name, "stored app declaration unreadable; skipped")
+                    tracing::error!(app = %record.name, "stored app declaration unreadable; the app is not served: add it again with `aqueduct app add`")
                 }
             }
         }
         for (spec, record) in declared {
             let mut state = AppState::new(spec.clone(), &record.origin, record.auto_sync_suspended);
             if let Some(commit) = record.applied_commit {
-                state.applied = self.reapply(&spec, &commit).await;
+                state.applied = self.reapply(&spec, &commit).await?;
             }
             self.apps.insert(spec.name.clone(), state);
         }
@@ -70,7 +69,10 @@ impl<S: Store> Server<S> {
             .map_err(internal)?;
         let mut state = AppState::new(spec.clone(), "api", record.auto_sync_suspended);
         if let Some(commit) = record.applied_commit {
-            state.applied = self.reapply(&spec, &commit).await;
+            state.applied = self
+                .reapply(&spec, &commit)
+                .await
+                .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
         }
         spawn_poller(&state, self.git.clone(), self.app_tx.clone());
         tracing::info!(app = %spec.name, repo = %spec.repo, "app added");
@@ -106,51 +108,31 @@ impl<S: Store> Server<S> {
         Ok(())
     }
 
-    /// The pipelines an app applied at `commit`, read again after a restart.
-    async fn reapply(&self, spec: &AppSpec, commit: &str) -> Option<Applied> {
+    /// The pipelines an app applied at `commit`, read again after a restart. A commit that
+    /// cannot be read is logged and the app waits for its next sync; a store failure is an error.
+    async fn reapply(&self, spec: &AppSpec, commit: &str) -> anyhow::Result<Option<Applied>> {
         let (spec_owned, commit_owned, dirs) = (spec.clone(), commit.to_owned(), self.git.clone());
-        let fetched = tokio::task::spawn_blocking(move || {
+        let read = tokio::task::spawn_blocking(move || {
             crate::gitops::read_app_at(&spec_owned, &commit_owned, &dirs.mirrors, &dirs.trees)
         })
-        .await
-        .ok()?;
-        let fetched = match fetched {
+        .await?;
+        let fetched = match read {
             Ok(fetched) => fetched,
             Err(error) => {
-                tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for the next sync");
-                return None;
+                tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for its next sync (check the repository, then `aqueduct app sync`)");
+                return Ok(None);
             }
         };
-        let versions = fetched
-            .pipelines
-            .iter()
-            .map(|fetched| NewVersion {
-                pipeline: fetched.pipeline.name.clone(),
-                hash: fetched.hash.clone(),
-                definition: fetched.text.clone(),
-                source: fetched.file.display().to_string(),
-            })
-            .collect();
         let recorded = self
             .store
-            .record_pipeline_versions(versions, Timestamp::now())
-            .await
-            .ok()?;
-        let defs = fetched
-            .pipelines
-            .iter()
-            .zip(&recorded)
-            .map(|(fetched, version)| PipelineDef {
-                pipeline: Arc::new(fetched.pipeline.clone()),
-                version: version.id,
-            })
-            .collect();
-        Some(Applied {
+            .record_pipeline_versions(versions_of(&fetched), Timestamp::now())
+            .await?;
+        Ok(Some(Applied {
+            defs: defs_of(&fetched, &recorded),
             commit: fetched.commit,
-            defs,
             hashes: fetched.desired.pipelines,
             texts: fetched.texts,
-        })
+        }))
     }
 
     /// Starts a manual sync: the fetch runs off the loop, the sync happens when it returns.

@@ -324,30 +324,12 @@ impl<S: Store> Server<S> {
             })
             .cloned()
             .collect();
-        let versions = fetched
-            .pipelines
-            .iter()
-            .map(|fetched| NewVersion {
-                pipeline: fetched.pipeline.name.clone(),
-                hash: fetched.hash.clone(),
-                definition: fetched.text.clone(),
-                source: fetched.file.display().to_string(),
-            })
-            .collect();
         let (record, recorded) = self
             .store
-            .record_sync(new_sync, Some(versions), Timestamp::now())
+            .record_sync(new_sync, Some(versions_of(&fetched)), Timestamp::now())
             .await
             .map_err(internal)?;
-        let mut defs: Vec<PipelineDef> = fetched
-            .pipelines
-            .iter()
-            .zip(&recorded)
-            .map(|(fetched, version)| PipelineDef {
-                pipeline: Arc::new(fetched.pipeline.clone()),
-                version: version.id,
-            })
-            .collect();
+        let mut defs = defs_of(&fetched, &recorded);
         let mut hashes = fetched.desired.pipelines.clone();
         let mut texts = fetched.texts.clone();
         for def in kept {
@@ -509,6 +491,27 @@ impl<S: Store> Server<S> {
             fetched,
         }
     }
+}
+
+/// The pipeline versions a fetched commit records.
+fn versions_of(fetched: &FetchedApp) -> Vec<NewVersion> {
+    let versions = fetched.pipelines.iter().map(|fetched| NewVersion {
+        pipeline: fetched.pipeline.name.clone(),
+        hash: fetched.hash.clone(),
+        definition: fetched.text.clone(),
+        source: fetched.file.display().to_string(),
+    });
+    versions.collect()
+}
+
+/// The scheduler's definitions of a fetched commit, with the versions the store gave them.
+fn defs_of(fetched: &FetchedApp, recorded: &[aqueduct_store::PipelineVersion]) -> Vec<PipelineDef> {
+    let pairs = fetched.pipelines.iter().zip(recorded);
+    let defs = pairs.map(|(fetched, version)| PipelineDef {
+        pipeline: Arc::new(fetched.pipeline.clone()),
+        version: version.id,
+    });
+    defs.collect()
 }
 
 fn unknown_app(app: &str) -> CommandError {
