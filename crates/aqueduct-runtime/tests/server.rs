@@ -1,7 +1,7 @@
 //! The server loop with a real executor and an in-memory store: triggered runs, write-ahead
 //! records, and recovery after a crash that left an attempt running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,14 @@ fn write_pipeline(dir: &Path, name: &str, spec: &str) {
     std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
 }
 
+/// A temporary home with an empty pipelines folder inside.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    (dir, pipelines)
+}
+
 async fn wait_for_state<S: Store>(
     store: &S,
     run: &RunKey,
@@ -54,9 +62,7 @@ async fn wait_for_state<S: Store>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggered_run_is_recorded_step_by_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "etl",
@@ -99,9 +105,7 @@ async fn triggered_run_is_recorded_step_by_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_mid_run_is_recovered_on_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "slow",
@@ -180,9 +184,7 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_runs_missing_dates_and_reprocesses_failed_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     // a daily pipeline without catchup: the scheduler only creates today's run
     write_pipeline(
         &pipelines,
@@ -240,9 +242,7 @@ async fn backfill_runs_missing_dates_and_reprocesses_failed_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_edit_keeps_the_last_good_version_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "keep",
@@ -301,9 +301,7 @@ async fn an_invalid_edit_keeps_the_last_good_version_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_secret_fails_the_attempt_instead_of_running_without_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "secretive",
@@ -340,9 +338,7 @@ async fn an_unreadable_secret_fails_the_attempt_instead_of_running_without_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_write_failures_and_pool_usage_reach_the_operator() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "chatty",
@@ -389,9 +385,7 @@ async fn log_write_failures_and_pool_usage_reach_the_operator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_log_directory_fails_the_attempt_visibly() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "p",
@@ -415,9 +409,7 @@ async fn an_unwritable_log_directory_fails_the_attempt_visibly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_backfill_keeps_its_own_concurrency() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
+    let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "daily",
