@@ -11,6 +11,7 @@
 //! ([`BODY_LIMIT_BYTES`], answered `payload_too_large`), then, per route, authentication (a
 //! bearer token, or for the one webhook route a signature checked by its handler: [`webhook`]).
 
+mod app_metrics;
 pub mod auth;
 mod backend;
 pub mod dto;
@@ -37,6 +38,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use app_metrics::AppMetrics;
 pub use backend::{
     Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,

@@ -75,6 +75,7 @@ pub struct Metrics {
     store_operation: HistogramFamily<OpLabels>,
     pool_slots_used: Family<PoolLabels, Gauge>,
     task_log_write_errors: Family<PipelineLabels, Counter>,
+    apps: crate::app_metrics::AppMetrics,
 }
 
 /// 1 ms .. ~33 s: HTTP requests.
@@ -107,6 +108,7 @@ impl Metrics {
             store_operation: Family::new_with_constructor(fast_buckets),
             pool_slots_used: Family::default(),
             task_log_write_errors: Family::default(),
+            apps: crate::app_metrics::AppMetrics::new(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -169,7 +171,13 @@ impl Metrics {
             "Task attempts whose output could not all be written to their log file",
             metrics.task_log_write_errors.clone(),
         );
+        metrics.apps.register(registry);
         metrics
+    }
+
+    /// The GitOps apps' metrics.
+    pub fn apps(&self) -> &crate::app_metrics::AppMetrics {
+        &self.apps
     }
 
     /// The registry, for the server to register metrics of its own before serving.

@@ -323,8 +323,8 @@ impl RemoteUrl {
     }
 }
 
-/// Drops a `user:password@` part from a URL for messages, whatever else is wrong with it.
-fn redact(url: &str) -> String {
+/// Drops a `user:password@` part from a URL for messages and logs, whatever else is wrong with it.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}***{}", &url[..scheme_end + 3], &url[at..])

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aqueduct_core::reconcile::{HealthCode, SyncCode};
 use aqueduct_core::scheduler::{Effect, RunKey};
 use aqueduct_core::{RunState, TaskState};
 
@@ -35,6 +36,28 @@ pub enum ServerEvent {
         operation: &'static str,
         took: Duration,
     },
+    /// A fetch of an app's repository (and the read of its folder) ended, failed unless `ok`.
+    GitFetched {
+        app: String,
+        ok: bool,
+        took: Duration,
+    },
+    /// A sync of an app ended at `at`: applied (`succeeded`) or refused (an invalid commit, a
+    /// prune of everything), after `took` on the loop.
+    SyncFinished {
+        app: String,
+        succeeded: bool,
+        took: Duration,
+        at: jiff::Timestamp,
+    },
+    /// An app's sync status and health, each time the apps' views are published.
+    AppStatus {
+        app: String,
+        sync: SyncCode,
+        health: HealthCode,
+    },
+    /// An app was deleted.
+    AppRemoved { app: String },
 }
 
 /// Receives the loop's events (cheap; called on the loop's task).

@@ -193,7 +193,7 @@ pub(crate) fn pipeline_detail(
             .map(|v| PipelineVersion {
                 version: v.id,
                 created_at: v.created_at,
-                commit: None,
+                commit: commit_of_source(&v.source),
             })
             .collect(),
         params: pipeline
@@ -221,5 +221,31 @@ pub(crate) fn pipeline_detail(
             .collect(),
         diagnostics: Vec::new(),
         next_run_at,
+    }
+}
+
+/// The commit a GitOps version was recorded from: its source is its file inside the commit's
+/// read-only tree, `<home>/git/trees/<commit id>/...`. Folder versions have none.
+fn commit_of_source(source: &str) -> Option<String> {
+    let parts: Vec<&std::ffi::OsStr> = std::path::Path::new(source)
+        .components()
+        .map(|part| part.as_os_str())
+        .collect();
+    parts.windows(3).rev().find_map(|window| {
+        let id = window[2].to_str()?;
+        let is_commit = id.len() == 40 && id.bytes().all(|byte| byte.is_ascii_hexdigit());
+        (window[0] == "git" && window[1] == "trees" && is_commit).then(|| id.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_version_s_commit_comes_from_its_tree_path() {
+        let id = "38790e6587534c87d1a158ad661c58f8bf18656d";
+        let source = format!("/srv/trees/home/git/trees/{id}/pipelines/a.yaml");
+        assert_eq!(super::commit_of_source(&source).as_deref(), Some(id));
+        assert_eq!(super::commit_of_source("/srv/pipelines/a.yaml"), None);
+        assert_eq!(super::commit_of_source("/h/git/trees/abc/a.yaml"), None);
     }
 }

@@ -179,6 +179,21 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
             }
         }
         ServerEvent::LogWriteFailed { pipeline } => metrics.task_log_write_failed(&pipeline),
+        ServerEvent::GitFetched { app, ok, took } => {
+            metrics.apps().git_fetch_finished(&app, ok, took);
+        }
+        ServerEvent::SyncFinished {
+            app,
+            succeeded,
+            took,
+            at,
+        } => metrics
+            .apps()
+            .app_sync_finished(&app, succeeded, took, at.as_second()),
+        ServerEvent::AppStatus { app, sync, health } => {
+            metrics.apps().app_status_changed(&app, sync, health);
+        }
+        ServerEvent::AppRemoved { app } => metrics.apps().app_removed(&app),
     })
 }
 

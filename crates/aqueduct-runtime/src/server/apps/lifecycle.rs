@@ -101,6 +101,9 @@ impl<S: Store> Server<S> {
             state.refresh.notify_one();
         }
         tracing::info!(app = %name, "app deleted");
+        self.observe(crate::server::ServerEvent::AppRemoved {
+            app: name.to_owned(),
+        });
         self.publish_pipelines()
             .await
             .map_err(|error| CommandError::Internal(format!("{error:#}")))?;

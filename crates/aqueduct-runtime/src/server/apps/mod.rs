@@ -23,8 +23,8 @@ use aqueduct_store::{NewSync, NewVersion, Store, SyncRecord, SyncResult};
 use jiff::Timestamp;
 use tokio::sync::{Notify, oneshot};
 
-use super::Server;
 use super::commands::CommandError;
+use super::{Server, ServerEvent};
 use crate::gitops::{AppSpec, FetchError, FetchedApp};
 
 pub use detail::{ChangedField, ChangedPipeline, DiagnosticDetail, FailureDetail, SyncDetail};
@@ -115,6 +115,8 @@ pub(crate) struct AppEvent {
     pub(crate) app: String,
     pub(crate) result: Result<FetchedApp, FetchError>,
     pub(crate) purpose: FetchPurpose,
+    /// How long the fetch took, off the loop.
+    pub(crate) took: std::time::Duration,
 }
 
 /// The live side of an app.
@@ -186,7 +188,14 @@ impl<S: Store> Server<S> {
             app,
             result,
             purpose,
+            took,
         } = event;
+        let ok = result.is_ok();
+        self.observe(ServerEvent::GitFetched {
+            app: app.clone(),
+            ok,
+            took,
+        });
         let Some(state) = self.apps.get_mut(&app) else {
             return Ok(());
         };
@@ -265,6 +274,7 @@ impl<S: Store> Server<S> {
         rollback_of: Option<i64>,
     ) -> Result<SyncOutcome, CommandError> {
         let app = fetched.app.clone();
+        let started = std::time::Instant::now();
         let state = self.apps.get(&app).ok_or_else(|| unknown_app(&app))?;
         let live = self.live_state(&app);
         let plan = reconcile::plan(&fetched.desired, &live, &state.spec.policy);
@@ -296,7 +306,8 @@ impl<S: Store> Server<S> {
                 .record_sync(new_sync, None, Timestamp::now())
                 .await
                 .map_err(internal)?;
-            tracing::warn!(app = %app, commit = %commit.id, reason = %failure, "sync failed; the app stays on its last good commit");
+            tracing::warn!(app = %app, repo = %state_repo(&self.apps, &app), commit = %commit.id, reason = %failure, "sync failed; the app stays on its last good commit");
+            self.observe_sync(&app, false, started);
             if let Some(state) = self.apps.get_mut(&app) {
                 state.last_attempt = Some(SyncAttempt {
                     commit: fetched.desired.commit.clone(),
@@ -348,7 +359,8 @@ impl<S: Store> Server<S> {
             }
             defs.push(def);
         }
-        tracing::info!(app = %app, commit = %commit.id, initiator, pipelines = defs.len(), "sync applied");
+        tracing::info!(app = %app, repo = %state_repo(&self.apps, &app), commit = %commit.id, initiator, pipelines = defs.len(), "sync applied");
+        self.observe_sync(&app, true, started);
         if let Some(state) = self.apps.get_mut(&app) {
             state.applied = Some(Applied {
                 commit: fetched.commit.clone(),
@@ -368,6 +380,16 @@ impl<S: Store> Server<S> {
             record,
             applied: true,
         })
+    }
+
+    /// Reports a sync's end to the observer (metrics).
+    fn observe_sync(&self, app: &str, succeeded: bool, started: std::time::Instant) {
+        self.observe(ServerEvent::SyncFinished {
+            app: app.to_owned(),
+            succeeded,
+            took: started.elapsed(),
+            at: Timestamp::now(),
+        });
     }
 
     /// The app's live side, for `reconcile`.
@@ -450,7 +472,14 @@ impl<S: Store> Server<S> {
             .apps
             .keys()
             .filter_map(|app| self.app_view(app))
-            .collect();
+            .collect::<Vec<_>>();
+        for view in &views {
+            self.observe(ServerEvent::AppStatus {
+                app: view.spec.name.clone(),
+                sync: view.status.sync.app.code,
+                health: view.status.health.app.code,
+            });
+        }
         self.status.set_apps(views);
         self.apps_published = std::time::Instant::now();
     }
@@ -512,6 +541,13 @@ fn defs_of(fetched: &FetchedApp, recorded: &[aqueduct_store::PipelineVersion]) -
         version: version.id,
     });
     defs.collect()
+}
+
+/// The app's repository as logs show it: without credentials a URL may carry.
+fn state_repo(apps: &BTreeMap<String, AppState>, app: &str) -> String {
+    apps.get(app)
+        .map(|state| aqueduct_gitsync::redact_url(&state.spec.repo))
+        .unwrap_or_default()
 }
 
 fn unknown_app(app: &str) -> CommandError {

@@ -31,6 +31,7 @@ async fn fetch_and_send(
     tx: mpsc::UnboundedSender<AppEvent>,
 ) {
     let app = spec.name.clone();
+    let started = std::time::Instant::now();
     let fetched = tokio::task::spawn_blocking(move || {
         let _guard = lock
             .lock()
@@ -47,6 +48,7 @@ async fn fetch_and_send(
         app,
         result,
         purpose,
+        took: started.elapsed(),
     });
 }
 
