@@ -144,19 +144,14 @@ async fn own_secret_verifies(
     }
 }
 
-/// Refreshes every target; an app deleted meanwhile is skipped. A backend failure is the
-/// answer, once every refresh is done.
+/// Refreshes the targets one after the other (apps of one repository share its mirror, and two
+/// fetches into one mirror at once would collide); an app deleted meanwhile is skipped. A
+/// backend failure is the answer, once every refresh was tried.
 async fn refresh(state: &AppState, targets: &[String]) -> Result<Vec<String>, ApiError> {
-    let outcomes = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|name| state.backend.refresh_app(name.as_str())),
-    )
-    .await;
     let mut refreshed = Vec::new();
     let mut failure = None;
-    for (name, outcome) in targets.iter().zip(outcomes) {
-        match outcome {
+    for name in targets {
+        match state.backend.refresh_app(name).await {
             Ok(_) => refreshed.push(name.clone()),
             Err(BackendError::AppNotFound(_)) => {}
             Err(error) => failure = failure.or(Some(error)),
