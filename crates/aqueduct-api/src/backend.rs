@@ -331,8 +331,9 @@ pub trait Backend: Send + Sync + 'static {
         request: RollbackRequest,
     ) -> impl Future<Output = Result<RollbackResult, BackendError>> + Send;
 
-    /// The shared secret of the app's webhook (`POST /apps/{name}/webhook`), or `None` when the
-    /// app has none, which turns its webhook off. An unknown app is [`BackendError::AppNotFound`].
+    /// The app's own webhook secret (`POST /apps/{name}/webhook`, and for that app
+    /// `POST /webhooks/git`), or `None` when the app has none, which turns its per-app webhook
+    /// off. An unknown app is [`BackendError::AppNotFound`].
     ///
     /// Called, like [`Backend::verify_token`], before the caller is known: the API checks the
     /// request's signature with the secret, and calls [`Backend::refresh_app`] only when it
