@@ -1,14 +1,14 @@
 //! Bearer-token authentication and role checks, applied to every route by default.
 //!
 //! [`authorize`] is a route layer over the whole router, so a new route is protected without
-//! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] and the one signed
-//! route, [`WEBHOOK_ROUTE`], skip it. The role a route needs comes from one function,
+//! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] and the two signed
+//! routes, [`WEBHOOK_ROUTE`] and [`GIT_WEBHOOK_ROUTE`], skip it. The role a route needs comes from one function,
 //! [`required_role`]: reads need a viewer, anything that changes state needs an operator.
 //!
-//! [`WEBHOOK_ROUTE`] is exempt because forges cannot send bearer tokens: its handler
-//! authenticates the request by the signature of its body with the app's webhook secret
-//! ([`crate::webhook`]) and answers `invalid_signature` (401) to anything else. The exemption is
-//! this one method and route, spelled out, not a prefix.
+//! The webhooks are exempt because forges cannot send bearer tokens: their handlers
+//! authenticate the request by the signature of its body with a webhook secret (the app's, or
+//! the server's for the forge: [`crate::webhook`]) and answer `invalid_signature` (401) to
+//! anything else. The exemptions are these two `POST` routes, spelled out, not a prefix.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -25,6 +25,10 @@ pub const PUBLIC_ROUTES: &[&str] = &["/healthz", "/metrics"];
 /// The route a forge posts push events to. `POST` only; authenticated by its signature.
 pub const WEBHOOK_ROUTE: &str = "/api/v1/apps/{name}/webhook";
 
+/// The route every app's forge may post push events to, matched by repository. `POST` only;
+/// authenticated by its signature.
+pub const GIT_WEBHOOK_ROUTE: &str = "/api/v1/webhooks/git";
+
 /// Routes that declare or delete GitOps apps: admins only.
 pub const ADMIN_ROUTES: &[(&str, &str)] =
     &[("POST", "/api/v1/apps"), ("DELETE", "/api/v1/apps/{name}")];
@@ -34,7 +38,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] =
 pub fn required_role(method: &Method, matched_path: &str) -> Option<Role> {
     let read_only = method == Method::GET || method == Method::HEAD;
     let public = read_only && PUBLIC_ROUTES.contains(&matched_path);
-    let signed = method == Method::POST && matched_path == WEBHOOK_ROUTE;
+    let signed = method == Method::POST
+        && (matched_path == WEBHOOK_ROUTE || matched_path == GIT_WEBHOOK_ROUTE);
     let admin = ADMIN_ROUTES
         .iter()
         .any(|(admin_method, route)| method.as_str() == *admin_method && matched_path == *route);

@@ -18,7 +18,7 @@ use crate::dto::{
     AppDetail, AppDiff, AppPlan, AppSummary, NextRun, Page, PipelineDetail, PipelineSummary,
     RollbackResult, RunDetail, RunSummary, SyncRecord,
 };
-use crate::webhook::WebhookSecret;
+use crate::webhook::{Forge, WebhookSecret};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
 
@@ -60,6 +60,7 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn add_app(&self, app: crate::dto::AppBody) -> BoxFuture<'_, AppDetail>;
     fn delete_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>>;
+    fn forge_webhook_secret(&self, forge: Forge) -> BoxFuture<'_, Option<WebhookSecret>>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -146,5 +147,8 @@ impl<B: Backend> DynBackend for B {
     }
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>> {
         Box::pin(Backend::webhook_secret(self, name))
+    }
+    fn forge_webhook_secret(&self, forge: Forge) -> BoxFuture<'_, Option<WebhookSecret>> {
+        Box::pin(Backend::forge_webhook_secret(self, forge))
     }
 }

@@ -50,8 +50,9 @@ error_codes! {
     UnknownRevision => ("unknown_revision", BAD_REQUEST);
     /// No token, a malformed `Authorization` header, or a token the server does not know.
     Unauthorized => ("unauthorized", UNAUTHORIZED);
-    /// A webhook without a valid signature: no `X-Hub-Signature-256` or `X-Gitlab-Token`, or
-    /// one that does not match the app's webhook secret. Nothing was done.
+    /// A webhook without a valid signature: no forge event header (git webhook), no
+    /// `X-Hub-Signature-256`, `X-Gitea-Signature` or `X-Gitlab-Token`, or one that matches no
+    /// webhook secret (the app's, or the server's for the forge). Nothing was done.
     InvalidSignature => ("invalid_signature", UNAUTHORIZED);
     /// The token is valid but its role may not do this.
     Forbidden => ("forbidden", FORBIDDEN);

@@ -9,7 +9,7 @@
 //! Middleware, outermost first: metrics + JSON errors ([`observe`]), tracing with the matched
 //! route, a request timeout ([`REQUEST_TIMEOUT`], answered `unavailable`), a body limit
 //! ([`BODY_LIMIT_BYTES`], answered `payload_too_large`), then, per route, authentication (a
-//! bearer token, or for the one webhook route a signature checked by its handler: [`webhook`]).
+//! bearer token, or for the two webhook routes a signature checked by their handlers: [`webhook`]).
 
 mod app_metrics;
 pub mod auth;
@@ -44,10 +44,10 @@ pub use backend::{
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
-pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
+pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, WebhookResult};
 pub use routes::{API_PREFIX, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use token::{generate_token, hash_token, token_id, verify_token_hash};
-pub use webhook::WebhookSecret;
+pub use webhook::{Forge, WebhookSecret};
 
 use crate::dyn_backend::DynBackend;
 

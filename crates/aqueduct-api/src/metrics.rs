@@ -57,6 +57,36 @@ struct PoolLabels {
     pool: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    forge: &'static str,
+    result: &'static str,
+}
+
+/// How a webhook delivery ended (the `result` label of `aqueduct_webhook_deliveries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookResult {
+    /// Verified; the matching apps were refreshed (possibly none).
+    Accepted,
+    /// No forge event header, no signature, a malformed one, or one no secret verifies (401).
+    InvalidSignature,
+    /// A body that is not JSON or names no repository (400).
+    InvalidRequest,
+    /// The backend failed while matching or refreshing (5xx).
+    Failed,
+}
+
+impl WebhookResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            WebhookResult::Accepted => "accepted",
+            WebhookResult::InvalidSignature => "invalid_signature",
+            WebhookResult::InvalidRequest => "invalid_request",
+            WebhookResult::Failed => "failed",
+        }
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric aqueduct exports, and the registry they are registered in.
@@ -76,6 +106,7 @@ pub struct Metrics {
     pool_slots_used: Family<PoolLabels, Gauge>,
     task_log_write_errors: Family<PipelineLabels, Counter>,
     apps: crate::app_metrics::AppMetrics,
+    webhook_deliveries: Family<WebhookLabels, Counter>,
 }
 
 /// 1 ms .. ~33 s: HTTP requests.
@@ -109,6 +140,7 @@ impl Metrics {
             pool_slots_used: Family::default(),
             task_log_write_errors: Family::default(),
             apps: crate::app_metrics::AppMetrics::new(),
+            webhook_deliveries: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -172,6 +204,12 @@ impl Metrics {
             metrics.task_log_write_errors.clone(),
         );
         metrics.apps.register(registry);
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries of POST /api/v1/webhooks/git, by forge (github, gitlab, gitea, \
+             unknown) and result",
+            metrics.webhook_deliveries.clone(),
+        );
         metrics
     }
 
@@ -282,6 +320,21 @@ impl Metrics {
         self.pool_slots_used
             .get_or_create(&labels)
             .set(saturating_i64(used));
+    }
+}
+
+impl Metrics {
+    /// A delivery to the git webhook ended; `forge` is `None` when no event header named one.
+    pub fn webhook_delivery_finished(
+        &self,
+        forge: Option<crate::webhook::Forge>,
+        result: WebhookResult,
+    ) {
+        let labels = WebhookLabels {
+            forge: forge.map_or("unknown", crate::webhook::Forge::as_str),
+            result: result.as_str(),
+        };
+        self.webhook_deliveries.get_or_create(&labels).inc();
     }
 }
 

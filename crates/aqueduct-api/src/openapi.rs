@@ -19,7 +19,7 @@ const BEARER: &str = "bearer";
     info(
         title = "aqueduct",
         description = "Pipelines, runs, logs, schedules and GitOps apps of an aqueduct server. Every route \
-                       except /healthz, /metrics and the apps' webhook (signed with the app's \
+                       except /healthz, /metrics and the webhooks (signed with a webhook \
                        secret instead) needs `Authorization: Bearer <token>`; \
                        errors are `{code, message}` with a stable code.",
     ),
@@ -31,6 +31,7 @@ const BEARER: &str = "bearer";
         (name = "runs", description = "Runs and their task instances"),
         (name = "logs", description = "Task attempt logs, whole or live"),
         (name = "apps", description = "GitOps apps: pipelines synced from git, Argo CD's way"),
+        (name = "webhooks", description = "Push events from git forges, matched to apps by repository"),
         (name = "system", description = "Health, metrics and this document"),
     )
 )]

@@ -79,7 +79,8 @@ pub(crate) struct UpArgs {
     #[arg(long, env = "AQUEDUCT_REVISION", value_name = "REF", requires = "repo")]
     pub(crate) revision: Option<String>,
     /// Environment variable holding the webhook secret of --repo's app: with it, a signed POST
-    /// to /api/v1/apps/<app>/webhook (GitHub or GitLab) fetches the repository at once.
+    /// to /api/v1/apps/<app>/webhook or /api/v1/webhooks/git (GitHub, Gitea or GitLab) fetches
+    /// the repository at once.
     #[arg(
         long,
         env = "AQUEDUCT_WEBHOOK_SECRET_ENV",
@@ -87,8 +88,21 @@ pub(crate) struct UpArgs {
         requires = "repo"
     )]
     pub(crate) webhook_secret_env: Option<String>,
-    /// Config file (YAML) with the keys listen, home, pipelines, apps, parallelism, pools,
-    /// retentionDays; flags and environment variables win over it.
+    /// Environment variable holding the server's GitHub webhook secret: with it, a push signed
+    /// with it and POSTed to /api/v1/webhooks/git refreshes every app of the pushed repository.
+    /// [config: webhooks.github.secretEnv]
+    #[arg(long, env = "AQUEDUCT_GITHUB_WEBHOOK_SECRET_ENV", value_name = "NAME")]
+    pub(crate) github_webhook_secret_env: Option<String>,
+    /// Environment variable holding the server's GitLab webhook secret (its secret token), for
+    /// /api/v1/webhooks/git. [config: webhooks.gitlab.secretEnv]
+    #[arg(long, env = "AQUEDUCT_GITLAB_WEBHOOK_SECRET_ENV", value_name = "NAME")]
+    pub(crate) gitlab_webhook_secret_env: Option<String>,
+    /// Environment variable holding the server's Gitea webhook secret, for
+    /// /api/v1/webhooks/git. [config: webhooks.gitea.secretEnv]
+    #[arg(long, env = "AQUEDUCT_GITEA_WEBHOOK_SECRET_ENV", value_name = "NAME")]
+    pub(crate) gitea_webhook_secret_env: Option<String>,
+    /// Config file (YAML) with the keys listen, home, pipelines, apps, webhooks, parallelism,
+    /// pools, retentionDays; flags and environment variables win over it.
     #[arg(long, env = "AQUEDUCT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Most tasks running at once across all pipelines. [default: 32]

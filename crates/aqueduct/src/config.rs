@@ -28,6 +28,9 @@ pub(crate) struct ConfigFile {
     /// GitOps apps (see `apps_config`).
     #[serde(default)]
     pub(crate) apps: Vec<AppConfig>,
+    /// Server-wide webhook secrets per forge (see `webhooks_config`).
+    #[serde(default)]
+    pub(crate) webhooks: crate::webhooks_config::WebhooksConfig,
 }
 
 impl ConfigFile {

@@ -16,6 +16,7 @@ mod report;
 mod run_cmd;
 mod up;
 mod validate_cmd;
+mod webhooks_config;
 
 use std::process::ExitCode;
 

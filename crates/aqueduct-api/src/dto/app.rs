@@ -341,6 +341,13 @@ pub struct WebhookAccepted {
     pub refreshed: bool,
 }
 
+/// The answer of `POST /webhooks/git`: the apps the delivery refreshed (fetched, and under
+/// automated sync their new commit applied), by name; empty when it concerns no app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct GitWebhookAccepted {
+    pub refreshed: Vec<String>,
+}
+
 /// Body of `POST /apps/{name}/sync`. An empty body means `{}`: the tracked revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 pub use app::{
     AppBody, AppCondition, AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary,
     AppliedChange, CommitInfo, ConditionKind, DiffKind, DiffParams, FailureKind, FieldChange,
-    HealthCode, HealthStatus, HistoryParams, NextRunMove, PipelineDiff, PlanAction, PlanParams,
-    PlannedChange, RollbackBody, RollbackResult, SyncBody, SyncCode, SyncFailure, SyncPolicy,
-    SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
+    GitWebhookAccepted, HealthCode, HealthStatus, HistoryParams, NextRunMove, PipelineDiff,
+    PlanAction, PlanParams, PlannedChange, RollbackBody, RollbackResult, SyncBody, SyncCode,
+    SyncFailure, SyncPolicy, SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
 };
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,

@@ -8,6 +8,7 @@ mod logs;
 mod pipelines;
 mod runs;
 mod system;
+mod webhooks;
 
 use axum::Router;
 use utoipa::openapi::OpenApi;
@@ -30,6 +31,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(runs::routes())
         .merge(logs::routes())
         .merge(apps::routes())
+        .merge(webhooks::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

@@ -1,6 +1,6 @@
 //! Walks every route of the generated OpenAPI document: without a token each one is 401 (except
-//! the public probes), and a viewer may call no route that changes state. The apps' webhook
-//! takes no token but a signature: it answers 401 `invalid_signature` to every caller without
+//! the public probes), and a viewer may call no route that changes state. The two webhooks
+//! take no token but a signature: they answer 401 `invalid_signature` to every caller without
 //! one, whatever their token. A route added without auth, or left out of the document, changes
 //! the route table snapshot or fails here.
 
@@ -15,8 +15,11 @@ use crate::{app, get, send};
 /// growing the crate's public list also needs a change to this test.
 const PUBLIC: &[&str] = &["/healthz", "/metrics"];
 
-/// The only route authenticated by a signature instead of a token (method, path).
-const SIGNED: (&str, &str) = ("POST", "/api/v1/apps/{name}/webhook");
+/// The only routes authenticated by a signature instead of a token (method, path).
+const SIGNED: &[(&str, &str)] = &[
+    ("POST", "/api/v1/apps/{name}/webhook"),
+    ("POST", "/api/v1/webhooks/git"),
+];
 
 fn concrete(path: &str) -> String {
     path.split('/')
@@ -59,7 +62,7 @@ async fn every_documented_route_requires_a_token_and_a_role() {
                 path.starts_with("/api/v1/"),
                 "{path} is outside /api/v1 and not public"
             );
-            if (method.as_str(), path.as_str()) == SIGNED {
+            if SIGNED.contains(&(method.as_str(), path.as_str())) {
                 // `prod`, the fake's app with a webhook secret: an unknown app would be a 404.
                 let uri = path.replace("{name}", "prod");
                 for token in [None, Some("aq_0000_not-a-token"), Some(VIEWER), Some(ADMIN)] {
@@ -160,6 +163,15 @@ fn role_policy() {
         required_role(&Method::POST, "/api/v1/apps/{name}/webhook"),
         None,
         "the webhook is checked by its signature"
+    );
+    assert_eq!(
+        required_role(&Method::POST, "/api/v1/webhooks/git"),
+        None,
+        "the git webhook is checked by its signature"
+    );
+    assert_eq!(
+        required_role(&Method::GET, "/api/v1/webhooks/git"),
+        Some(Role::Viewer)
     );
     assert_eq!(
         required_role(&Method::GET, "/api/v1/apps/{name}/webhook"),

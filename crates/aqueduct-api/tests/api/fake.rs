@@ -4,7 +4,9 @@
 //! Special names drive error paths: run `explode` fails with an internal error, pipeline
 //! `offline` is unavailable, pipeline `broken` has no valid version (trigger → conflict).
 //! GitOps apps live in `fake_apps`; the app `prod` has the webhook secret [`WEBHOOK_SECRET`]
-//! (unless built [`FakeBackend::without_webhook`]) and every refresh is recorded.
+//! (unless built [`FakeBackend::without_webhook`]) and every refresh is recorded. The server-wide
+//! secret of each forge is [`forge_secret`] (none when built
+//! [`FakeBackend::without_forge_secrets`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,7 +16,7 @@ use aqueduct_api::dto::{
     RollbackResult, RunDetail, RunState, RunSummary, RunType, SyncRecord, TaskState,
 };
 use aqueduct_api::{
-    Backend, BackendError, ClearRequest, HistoryQuery, PipelineQuery, Role, RollbackRequest,
+    Backend, BackendError, ClearRequest, Forge, HistoryQuery, PipelineQuery, Role, RollbackRequest,
     RunQuery, SyncRequest, TriggerRequest, WebhookSecret,
 };
 use aqueduct_core::template::airflow_ts;
@@ -29,6 +31,15 @@ pub(crate) const OPERATOR: &str = "operator-token";
 pub(crate) const ADMIN: &str = "admin-token";
 /// The webhook secret of the app `prod`.
 pub(crate) const WEBHOOK_SECRET: &str = "fake-webhook-secret";
+
+/// The server-wide webhook secret of a forge.
+pub(crate) fn forge_secret(forge: Forge) -> &'static str {
+    match forge {
+        Forge::GitHub => "fake-github-server-secret",
+        Forge::GitLab => "fake-gitlab-server-secret",
+        Forge::Gitea => "fake-gitea-server-secret",
+    }
+}
 
 /// The fake's "now": the default logical date of triggered runs.
 pub(crate) fn now() -> Timestamp {
@@ -46,6 +57,8 @@ pub(crate) struct FakeBackend {
     webhook: Option<WebhookSecret>,
     /// The apps refreshed, in order.
     refreshes: Mutex<Vec<String>>,
+    /// Whether the server has a webhook secret per forge ([`forge_secret`]).
+    forge_secrets: bool,
 }
 
 struct State {
@@ -66,6 +79,23 @@ impl FakeBackend {
             apps: Mutex::new(Apps::new()),
             webhook: WebhookSecret::new(WEBHOOK_SECRET),
             refreshes: Mutex::new(Vec::new()),
+            forge_secrets: true,
+        }
+    }
+
+    /// The same fake, without server-wide webhook secrets.
+    pub(crate) fn without_forge_secrets() -> FakeBackend {
+        FakeBackend {
+            forge_secrets: false,
+            ..FakeBackend::new()
+        }
+    }
+
+    /// The same fake, with no webhook secret at all.
+    pub(crate) fn without_any_webhook_secret() -> FakeBackend {
+        FakeBackend {
+            webhook: None,
+            ..FakeBackend::without_forge_secrets()
         }
     }
 
@@ -402,6 +432,16 @@ impl Backend for FakeBackend {
     async fn webhook_secret(&self, name: &str) -> Result<Option<WebhookSecret>, BackendError> {
         self.apps(|apps| apps.get(name))?;
         Ok(self.webhook.clone())
+    }
+
+    async fn forge_webhook_secret(
+        &self,
+        forge: Forge,
+    ) -> Result<Option<WebhookSecret>, BackendError> {
+        Ok(self
+            .forge_secrets
+            .then(|| WebhookSecret::new(forge_secret(forge)))
+            .flatten())
     }
 
     async fn add_app(&self, app: aqueduct_api::dto::AppBody) -> Result<AppDetail, BackendError> {

@@ -10,6 +10,7 @@ mod fake_apps;
 mod apps;
 mod auth;
 mod errors;
+mod git_webhook;
 mod logs;
 mod metrics;
 mod openapi;

@@ -34,6 +34,9 @@ pub(crate) struct ServerBackend<S: Store> {
     /// Each app's webhook secret, read from the environment at startup; an app missing here
     /// has no webhook.
     pub(crate) webhook_secrets: BTreeMap<String, WebhookSecret>,
+    /// The server-wide webhook secret of each forge (`POST /api/v1/webhooks/git`), read from
+    /// the environment at startup; a forge missing here has none.
+    pub(crate) forge_webhook_secrets: BTreeMap<aqueduct_api::Forge, WebhookSecret>,
 }
 
 fn store_error(error: aqueduct_store::Error) -> BackendError {
@@ -474,6 +477,13 @@ impl<S: Store> Backend for ServerBackend<S> {
 
     async fn webhook_secret(&self, name: &str) -> Result<Option<WebhookSecret>, BackendError> {
         super::apps::webhook_secret(&self.status, &self.webhook_secrets, name)
+    }
+
+    async fn forge_webhook_secret(
+        &self,
+        forge: aqueduct_api::Forge,
+    ) -> Result<Option<WebhookSecret>, BackendError> {
+        Ok(self.forge_webhook_secrets.get(&forge).cloned())
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

@@ -32,6 +32,12 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     let file = ConfigFile::load(args.config.as_deref())?;
+    let forge_flags = crate::webhooks_config::WebhookFlags {
+        github: args.github_webhook_secret_env,
+        gitlab: args.gitlab_webhook_secret_env,
+        gitea: args.gitea_webhook_secret_env,
+    };
+    let forge_envs = crate::webhooks_config::forge_secret_envs(forge_flags, &file.webhooks);
     let settings = Settings::resolve(
         args.listen,
         args.home,
@@ -46,18 +52,20 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         file,
     )?;
     let webhook_secrets = webhook_secrets(&settings.sources.webhook_secret_envs)?;
+    let forge_webhook_secrets = crate::webhooks_config::read_forge_secrets(&forge_envs)?;
     crate::logging::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(serve(settings, webhook_secrets))?;
+    runtime.block_on(serve(settings, webhook_secrets, forge_webhook_secrets))?;
     Ok(exit::SUCCESS)
 }
 
 async fn serve(
     settings: Settings,
     webhook_secrets: BTreeMap<String, WebhookSecret>,
+    forge_webhook_secrets: BTreeMap<aqueduct_api::Forge, WebhookSecret>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.home)
         .with_context(|| format!("failed to create {}", settings.home.display()))?;
@@ -97,6 +105,7 @@ async fn serve(
         home: settings.home.clone(),
         verified: Mutex::new(HashMap::new()),
         webhook_secrets,
+        forge_webhook_secrets,
     };
     let app = aqueduct_api::app(Arc::new(backend), metrics);
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -2,6 +2,11 @@
 //! default 3-minute poll; after a commit, unsigned and wrongly signed deliveries are refused
 //! (401) and change nothing, and a delivery signed like GitHub's syncs the commit within seconds.
 //! A variable that is not set stops the server at startup, naming the variable.
+//!
+//! The git webhook (`POST /api/v1/webhooks/git`) with the server's secrets per forge: a commit,
+//! then deliveries signed as GitHub, Gitea and GitLab sign them, each bringing the new commit
+//! live in both apps of the repository (one of them added through the API, with no secret of its
+//! own); a wrongly signed one is refused and fetches nothing.
 
 use std::path::Path;
 use std::time::Duration;
@@ -164,6 +169,187 @@ fn an_unset_secret_variable_stops_the_server_at_startup() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("AQ_TEST_HOOK_UNSET") && stderr.contains("not set"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never listened: {output:?}");
+}
+
+const GITHUB_SECRET: &str = "server-github-secret-for-tests";
+const GITEA_SECRET: &str = "server-gitea-secret-for-tests";
+const GITLAB_SECRET: &str = "server-gitlab-secret-for-tests";
+
+/// `aqueduct up --repo` with a server-wide secret per forge and no app secret.
+fn start_with_forge_secrets(ws: &Workspace, repo: &GitRepo, log: &Path) -> Server {
+    let mut command = ws.up_command();
+    command
+        .arg("--repo")
+        .arg(&repo.dir)
+        .args(["--path", "pipelines"])
+        .args(["--github-webhook-secret-env", "AQ_TEST_GITHUB"])
+        .args(["--gitea-webhook-secret-env", "AQ_TEST_GITEA"])
+        .env("AQUEDUCT_GITLAB_WEBHOOK_SECRET_ENV", "AQ_TEST_GITLAB")
+        .env("AQ_TEST_GITHUB", GITHUB_SECRET)
+        .env("AQ_TEST_GITEA", GITEA_SECRET)
+        .env("AQ_TEST_GITLAB", GITLAB_SECRET)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log).unwrap());
+    Server::spawn(command)
+}
+
+/// POSTs `body` to the git webhook with `headers`: the status and the JSON answer.
+fn deliver_git(server: &Server, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let mut request = agent()
+        .post(format!("{}/api/v1/webhooks/git", url(server)))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).expect(&text))
+}
+
+fn app_named(server: &Server, token: &str, name: &str) -> Value {
+    let (status, app) = server.json("GET", &format!("/api/v1/apps/{name}"), token, None);
+    assert_eq!(status, 200, "{app}");
+    app
+}
+
+/// Both apps run `commit` within a few seconds (the sync follows the fetch).
+fn assert_both_apply(server: &Server, token: &str, commit: &str, what: &str) {
+    let live = wait_until(Duration::from_secs(10), || {
+        ["repo", "added"]
+            .iter()
+            .all(|name| commit_of(&app_named(server, token, name), "applied_commit") == commit)
+    });
+    assert!(
+        live,
+        "{what}: {commit} is not live in both apps:\n{}\n{}",
+        app_named(server, token, "repo"),
+        app_named(server, token, "added")
+    );
+}
+
+fn hex_hmac(secret: &str, body: &str) -> String {
+    github_signature(secret, body)
+        .trim_start_matches("sha256=")
+        .to_owned()
+}
+
+#[test]
+fn the_git_webhook_brings_a_push_live_in_every_app_of_the_repository() {
+    let ws = Workspace::new();
+    let repo = GitRepo::new(ws.path());
+    let first = repo.commit(&[("pipelines/hello.yaml", HELLO)], "first");
+    let admin = token(&ws, "admin");
+    let log = ws.path().join("server.log");
+    let server = start_with_forge_secrets(&ws, &repo, &log);
+    // The same repository through the API, spelled as a file:// URL with a trailing slash.
+    let file_url = format!("file://{}/", repo.dir.display());
+    let body = serde_json::json!({"name": "added", "repo": file_url, "path": "pipelines",
+        "automated": true});
+    let (status, added) = server.json("POST", "/api/v1/apps", &admin, Some(&body.to_string()));
+    assert_eq!(status, 201, "{added}");
+    assert_both_apply(&server, &admin, &first, "the first sync");
+
+    // A GitHub push whose clone URL is the repository's path; its web page matches nothing.
+    let push = |commit: &str| {
+        serde_json::json!({"ref": "refs/heads/main", "after": commit, "repository": {
+            "html_url": "https://github.example.com/acme/pipelines",
+            "clone_url": repo.dir.display().to_string()}})
+        .to_string()
+    };
+    let second = repo.commit(
+        &[("pipelines/hello.yaml", &HELLO.replace("one", "two"))],
+        "second",
+    );
+    let body = push(&second);
+    let wrong = github_signature(GITEA_SECRET, &body);
+    let headers = [("x-github-event", "push"), ("x-hub-signature-256", &wrong)];
+    let (status, answer) = deliver_git(&server, &headers, &body);
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["code"], "invalid_signature");
+    // A refresh would have finished before the answer: nothing was fetched.
+    for name in ["repo", "added"] {
+        let app = app_named(&server, &admin, name);
+        assert_eq!(commit_of(&app, "latest_commit"), first, "{app}");
+        assert_eq!(commit_of(&app, "applied_commit"), first, "{app}");
+    }
+
+    let signature = github_signature(GITHUB_SECRET, &body);
+    let headers = [
+        ("x-github-event", "push"),
+        ("x-hub-signature-256", &signature),
+    ];
+    let (status, answer) = deliver_git(&server, &headers, &body);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer, serde_json::json!({"refreshed": ["added", "repo"]}));
+    assert_both_apply(&server, &admin, &second, "GitHub's push");
+
+    // Gitea: its own bare-hex header only.
+    let third = repo.commit(
+        &[("pipelines/hello.yaml", &HELLO.replace("one", "three"))],
+        "third",
+    );
+    let body = push(&third);
+    let signature = hex_hmac(GITEA_SECRET, &body);
+    let headers = [("x-gitea-event", "push"), ("x-gitea-signature", &signature)];
+    let (status, answer) = deliver_git(&server, &headers, &body);
+    assert_eq!(status, 202, "{answer}");
+    assert_both_apply(&server, &admin, &third, "Gitea's push");
+
+    // GitLab: the secret as a token, the repository in `project`.
+    let fourth = repo.commit(
+        &[("pipelines/hello.yaml", &HELLO.replace("one", "four"))],
+        "fourth",
+    );
+    let body = serde_json::json!({"object_kind": "push", "ref": "refs/heads/main",
+        "project": {"git_http_url": file_url}})
+    .to_string();
+    let headers = [
+        ("x-gitlab-event", "Push Hook"),
+        ("x-gitlab-token", GITLAB_SECRET),
+    ];
+    let (status, answer) = deliver_git(&server, &headers, &body);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer, serde_json::json!({"refreshed": ["added", "repo"]}));
+    assert_both_apply(&server, &admin, &fourth, "GitLab's push");
+
+    let (status, metrics) = server.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(
+            r#"aqueduct_webhook_deliveries_total{forge="github",result="invalid_signature"} 1"#
+        ),
+        "{metrics}"
+    );
+
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("webhook refused: invalid signature"), "{log}");
+    for secret in [GITHUB_SECRET, GITEA_SECRET, GITLAB_SECRET] {
+        assert!(!log.contains(secret), "a secret is never logged:\n{log}");
+    }
+}
+
+#[test]
+fn an_unset_forge_secret_variable_stops_the_server_at_startup() {
+    let ws = Workspace::new();
+    let output = ws
+        .command()
+        .args(["up", "--listen", "127.0.0.1:0", "--pipelines"])
+        .arg(ws.path())
+        .args(["--gitea-webhook-secret-env", "AQ_TEST_GITEA_UNSET"])
+        .env_remove("AQ_TEST_GITEA_UNSET")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("AQ_TEST_GITEA_UNSET")
+            && stderr.contains("gitea")
+            && stderr.contains("not set"),
         "{stderr}"
     );
     assert!(output.stdout.is_empty(), "it never listened: {output:?}");
