@@ -17,5 +17,5 @@ mod tree;
 pub use commit::{CommitId, CommitInfo};
 pub use error::{Error, Result};
 pub use materialize::gc;
-pub use mirror::{FetchOutcome, Mirror, redact as redact_url};
+pub use mirror::{FetchOutcome, Mirror, mirror_key, redact as redact_url};
 pub use tree::ChangeKind;

@@ -323,6 +323,12 @@ impl RemoteUrl {
     }
 }
 
+/// The name of `url`'s mirror folder: equal for every spelling of one repository, so callers
+/// can tell which apps share a mirror (and must not fetch into it at the same time).
+pub fn mirror_key(url: &str) -> Result<String> {
+    Ok(RemoteUrl::parse(url)?.cache_key())
+}
+
 /// Drops a `user:password@` part from a URL for messages and logs, whatever else is wrong with it.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -44,6 +44,7 @@ impl<S: Store> Server<S> {
         }
         for (spec, record) in declared {
             let mut state = AppState::new(spec.clone(), &record.origin, record.auto_sync_suspended);
+            self.share_mirror_lock(&mut state);
             if let Some(commit) = record.applied_commit {
                 state.applied = self.reapply(&spec, &commit).await?;
             }
@@ -68,6 +69,7 @@ impl<S: Store> Server<S> {
             .await
             .map_err(internal)?;
         let mut state = AppState::new(spec.clone(), "api", record.auto_sync_suspended);
+        self.share_mirror_lock(&mut state);
         if let Some(commit) = record.applied_commit {
             state.applied = self
                 .reapply(&spec, &commit)
@@ -109,6 +111,20 @@ impl<S: Store> Server<S> {
             .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
         self.publish_apps();
         Ok(())
+    }
+
+    /// Apps of one repository share its mirror, so they share one fetch lock: two fetches into
+    /// one bare repository at once fail on its ref updates.
+    fn share_mirror_lock(&self, state: &mut AppState) {
+        let Ok(key) = aqueduct_gitsync::mirror_key(&state.spec.repo) else {
+            return;
+        };
+        let same_mirror = self.apps.values().find(|other| {
+            aqueduct_gitsync::mirror_key(&other.spec.repo).is_ok_and(|other| other == key)
+        });
+        if let Some(other) = same_mirror {
+            state.fetch_lock = other.fetch_lock.clone();
+        }
     }
 
     /// The pipelines an app applied at `commit`, read again after a restart. A commit that

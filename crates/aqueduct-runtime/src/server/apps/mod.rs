@@ -129,7 +129,7 @@ pub(crate) struct AppState {
     pub(crate) last_attempt: Option<SyncAttempt>,
     pub(crate) auto_sync_suspended: bool,
     pub(crate) refresh: Arc<Notify>,
-    /// One fetch at a time per app: the mirror is a shared folder.
+    /// One fetch at a time per mirror: apps of one repository share it (`share_mirror_lock`).
     pub(crate) fetch_lock: Arc<std::sync::Mutex<()>>,
     /// Turned off when the app is deleted: its poller stops.
     pub(crate) alive: Arc<std::sync::atomic::AtomicBool>,
