@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 use tokio::sync::mpsc;
 
+use crate::backend::ReplaceRequest;
 use crate::backend::{
     Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
@@ -60,6 +61,10 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn add_app(&self, app: crate::dto::AppBody) -> BoxFuture<'_, AppDetail>;
     fn delete_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>>;
+    fn replace_pipeline(
+        &self,
+        request: ReplaceRequest,
+    ) -> BoxFuture<'_, crate::dto::PipelineReplaced>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -146,5 +151,11 @@ impl<B: Backend> DynBackend for B {
     }
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>> {
         Box::pin(Backend::webhook_secret(self, name))
+    }
+    fn replace_pipeline(
+        &self,
+        request: ReplaceRequest,
+    ) -> BoxFuture<'_, crate::dto::PipelineReplaced> {
+        Box::pin(Backend::replace_pipeline(self, request))
     }
 }

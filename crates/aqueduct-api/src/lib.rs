@@ -37,6 +37,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use backend::ReplaceRequest;
 pub use backend::{
     Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
