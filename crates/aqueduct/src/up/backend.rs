@@ -57,6 +57,7 @@ pub(super) fn command_error(error: CommandError) -> BackendError {
         CommandError::UnknownApp(what) => BackendError::AppNotFound(what),
         CommandError::UnknownRevision(what) => BackendError::UnknownRevision(what),
         CommandError::SourceUnreadable(what) => BackendError::Unavailable(what),
+        CommandError::DefinedInFolder(what) => BackendError::DefinedInFolder(what),
     }
 }
 
@@ -474,6 +475,24 @@ impl<S: Store> Backend for ServerBackend<S> {
 
     async fn webhook_secret(&self, name: &str) -> Result<Option<WebhookSecret>, BackendError> {
         super::apps::webhook_secret(&self.status, &self.webhook_secrets, name)
+    }
+
+    async fn replace_pipeline(
+        &self,
+        request: aqueduct_api::ReplaceRequest,
+    ) -> Result<aqueduct_api::dto::PipelineReplaced, BackendError> {
+        let edit = self
+            .handle
+            .replace_pipeline(&request.pipeline, &request.definition, &request.initiator)
+            .await
+            .map_err(command_error)?;
+        Ok(aqueduct_api::dto::PipelineReplaced {
+            pipeline: edit.pipeline,
+            app: edit.app,
+            version: edit.version,
+            changed_live: edit.changed_live,
+            self_heal: edit.self_heal,
+        })
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {
