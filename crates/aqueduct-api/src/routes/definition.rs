@@ -7,7 +7,7 @@
 //! define exactly one pipeline, named as the pipeline is (an app's pipeline `dev/etl` is written
 //! `name: etl`), or it is a `400`. For a GitOps pipeline the edit is drift: the app shows it
 //! `OutOfSync` and `selfHeal` reverts it; the plain folder's pipelines are refused
-//! (`409 defined_in_folder`). The log says who edited which pipeline, never the YAML (it may
+//! (`409 defined_in_folder`). The server logs who edited which pipeline, never the YAML (it may
 //! hold secret values).
 
 use std::path::Path;
@@ -63,16 +63,16 @@ async fn replace_definition(
     check_definition(&name, text)?;
     let initiator = crate::auth::initiator(&headers);
     let request = ReplaceRequest {
-        pipeline: name.clone(),
+        pipeline: name,
         definition: text.to_owned(),
-        initiator: initiator.clone(),
+        initiator,
     };
     let replaced = state
         .backend
         .replace_pipeline(request)
         .await
         .map_err(ApiError::from)?;
-    tracing::info!(pipeline = %name, %initiator, version = replaced.version, changed_live = replaced.changed_live, "pipeline definition replaced through the api");
+    // the server logs the edit (pipeline, token id, version), never the YAML
     Ok(Json(replaced))
 }
 
