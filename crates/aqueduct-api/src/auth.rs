@@ -3,7 +3,8 @@
 //! [`authorize`] is a route layer over the whole router, so a new route is protected without
 //! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] and the two signed
 //! routes, [`WEBHOOK_ROUTE`] and [`GIT_WEBHOOK_ROUTE`], skip it. The role a route needs comes from one function,
-//! [`required_role`]: reads need a viewer, anything that changes state needs an operator.
+//! [`required_role`]: reads need a viewer, anything that changes state needs an operator, and
+//! the [`ADMIN_ROUTES`] an admin.
 //!
 //! The webhooks are exempt because forges cannot send bearer tokens: their handlers
 //! authenticate the request by the signature of its body with a webhook secret (the app's, or
@@ -29,9 +30,13 @@ pub const WEBHOOK_ROUTE: &str = "/api/v1/apps/{name}/webhook";
 /// authenticated by its signature.
 pub const GIT_WEBHOOK_ROUTE: &str = "/api/v1/webhooks/git";
 
-/// Routes that declare or delete GitOps apps: admins only.
-pub const ADMIN_ROUTES: &[(&str, &str)] =
-    &[("POST", "/api/v1/apps"), ("DELETE", "/api/v1/apps/{name}")];
+/// Routes that declare or delete GitOps apps, and the live edit of a pipeline's definition (it
+/// holds shell commands; operators only trigger, pause and clear): admins only.
+pub const ADMIN_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/apps"),
+    ("DELETE", "/api/v1/apps/{name}"),
+    ("PUT", "/api/v1/pipelines/{name}/definition"),
+];
 
 /// The least role that may call `method` on the route `matched_path`; `None` for routes that
 /// take no token (the public probes, and the webhook, which checks its signature itself).

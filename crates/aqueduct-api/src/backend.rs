@@ -64,6 +64,9 @@ pub enum BackendError {
     Unavailable(String),
     /// A bug or an unexpected failure (`internal`, 500); logged, never shown.
     Internal(String),
+    /// A live edit of a pipeline that a file of the plain pipelines folder defines
+    /// (`defined_in_folder`, 409): edit the file instead.
+    DefinedInFolder(String),
 }
 
 impl fmt::Display for BackendError {
@@ -75,7 +78,8 @@ impl fmt::Display for BackendError {
             | BackendError::AppNotFound(message)
             | BackendError::UnknownRevision(message)
             | BackendError::Unavailable(message)
-            | BackendError::Internal(message) => f.write_str(message),
+            | BackendError::Internal(message)
+            | BackendError::DefinedInFolder(message) => f.write_str(message),
         }
     }
 }
@@ -165,6 +169,17 @@ pub struct RollbackRequest {
     pub app: String,
     /// A history id, from 1 (the API never passes 0).
     pub id: u64,
+    /// Who asked, as in [`SyncRequest::initiator`].
+    pub initiator: String,
+}
+
+/// `PUT /pipelines/{name}/definition`: replace a pipeline's definition live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceRequest {
+    pub pipeline: String,
+    /// The YAML document, already validated by the API: it defines exactly one pipeline, whose
+    /// `metadata.name` is the pipeline's own (unqualified for an app's pipeline).
+    pub definition: String,
     /// Who asked, as in [`SyncRequest::initiator`].
     pub initiator: String,
 }
@@ -350,6 +365,14 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         forge: Forge,
     ) -> impl Future<Output = Result<Option<WebhookSecret>, BackendError>> + Send;
+
+    /// Replaces a pipeline's definition live (admin): a new version that the next runs use,
+    /// drift for a GitOps app (reverted at once under `selfHeal`). An unknown pipeline is
+    /// [`BackendError::NotFound`]; one of the plain folder [`BackendError::DefinedInFolder`].
+    fn replace_pipeline(
+        &self,
+        request: ReplaceRequest,
+    ) -> impl Future<Output = Result<crate::dto::PipelineReplaced, BackendError>> + Send;
 
     /// The role of a presented bearer token, or `None` when it is unknown, revoked or expired.
     ///

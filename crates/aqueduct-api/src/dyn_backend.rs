@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 use tokio::sync::mpsc;
 
+use crate::backend::ReplaceRequest;
 use crate::backend::{
     Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
@@ -61,6 +62,11 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn delete_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()>;
     fn webhook_secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<WebhookSecret>>;
     fn forge_webhook_secret(&self, forge: Forge) -> BoxFuture<'_, Option<WebhookSecret>>;
+
+    fn replace_pipeline(
+        &self,
+        request: ReplaceRequest,
+    ) -> BoxFuture<'_, crate::dto::PipelineReplaced>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -150,5 +156,12 @@ impl<B: Backend> DynBackend for B {
     }
     fn forge_webhook_secret(&self, forge: Forge) -> BoxFuture<'_, Option<WebhookSecret>> {
         Box::pin(Backend::forge_webhook_secret(self, forge))
+    }
+
+    fn replace_pipeline(
+        &self,
+        request: ReplaceRequest,
+    ) -> BoxFuture<'_, crate::dto::PipelineReplaced> {
+        Box::pin(Backend::replace_pipeline(self, request))
     }
 }

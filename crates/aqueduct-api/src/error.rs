@@ -69,6 +69,15 @@ error_codes! {
     Conflict => ("conflict", CONFLICT);
     /// The request body is larger than the limit (1 MiB).
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE);
+    /// A pipeline definition that fails validation (`PUT /pipelines/{name}/definition`); the
+    /// body lists every diagnostic with its line and column. Nothing was changed.
+    InvalidPipeline => ("invalid_pipeline", UNPROCESSABLE_ENTITY);
+    /// A live edit of a pipeline defined by a file of the plain pipelines folder (a more
+    /// precise `conflict`): edit the file instead; live edits are for GitOps pipelines.
+    DefinedInFolder => ("defined_in_folder", CONFLICT);
+    /// A body in a media type the route does not take (a pipeline definition is YAML:
+    /// `application/yaml`, `application/x-yaml` or `text/plain`).
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE);
     /// A bug or an unexpected failure; details are in the server log.
     Internal => ("internal", INTERNAL_SERVER_ERROR);
     /// The server cannot answer now (a dependency is down, or the request timed out); retry later.
@@ -86,6 +95,8 @@ impl ErrorCode {
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::CONFLICT => ErrorCode::Conflict,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidPipeline,
             StatusCode::REQUEST_TIMEOUT
             | StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::GATEWAY_TIMEOUT => ErrorCode::Unavailable,
@@ -107,6 +118,10 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// Lowercase, names the object; meant for people, not for matching.
     pub message: String,
+    /// For `invalid_pipeline`: every problem of the definition, with its line and column.
+    /// Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<crate::dto::Diagnostic>,
 }
 
 /// An error a handler answers with.
@@ -173,6 +188,9 @@ impl From<BackendError> for ApiError {
                 ApiError::new(ErrorCode::Unavailable, message)
             }
             BackendError::Internal(detail) => ApiError::internal(detail),
+            BackendError::DefinedInFolder(message) => {
+                ApiError::new(ErrorCode::DefinedInFolder, message)
+            }
         }
     }
 }
@@ -184,6 +202,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: self.code,
             message: self.message,
+            diagnostics: Vec::new(),
         };
         let mut response = (status, axum::Json(body)).into_response();
         if unauthorized {

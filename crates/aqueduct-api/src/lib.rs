@@ -39,6 +39,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use app_metrics::AppMetrics;
+pub use backend::ReplaceRequest;
 pub use backend::{
     Backend, BackendError, BackfillRequest, ClearRequest, HistoryQuery, PipelineQuery, Role,
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,

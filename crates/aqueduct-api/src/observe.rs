@@ -94,6 +94,14 @@ mod tests {
         assert_eq!(
             (status, &body["code"]),
             (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &serde_json::json!("unsupported_media_type")
+            )
+        );
+        let (status, body) = converted(StatusCode::NOT_ACCEPTABLE).await;
+        assert_eq!(
+            (status, &body["code"]),
+            (
                 StatusCode::BAD_REQUEST,
                 &serde_json::json!("invalid_request")
             )

@@ -99,6 +99,7 @@ pub(crate) async fn record_sync(
     let versions = match applied {
         Some(applied) => {
             let versions = pipelines::record_versions(connection, applied, at).await?;
+            pipelines::clear_live_edits(connection, &versions).await?;
             mark_applied(connection, &sync.app, &sync.commit, at).await?;
             versions
         }

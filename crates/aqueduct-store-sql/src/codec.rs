@@ -22,7 +22,7 @@ macro_rules! version_columns {
 
 macro_rules! pipeline_columns {
     () => {
-        "name, paused, latest_version, created_at, updated_at"
+        "name, paused, latest_version, created_at, updated_at, live_version"
     };
 }
 
@@ -150,6 +150,7 @@ pub(crate) fn decode_pipeline(row: &AnyRow) -> Result<PipelineRow> {
         latest_version: row.try_get("latest_version")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
+        live_version: row.try_get("live_version")?,
     })
 }
 

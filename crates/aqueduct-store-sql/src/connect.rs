@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
     (
         1,
         "init",
@@ -35,6 +35,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
         "apps",
         include_str!("../migrations/sqlite/0003_apps.sql"),
         include_str!("../migrations/postgres/0003_apps.sql"),
+    ),
+    (
+        4,
+        "live_edits",
+        include_str!("../migrations/sqlite/0004_live_edits.sql"),
+        include_str!("../migrations/postgres/0004_live_edits.sql"),
     ),
 ];
 

@@ -221,6 +221,52 @@ pub(crate) async fn set_paused(
     Ok(())
 }
 
+/// Records a live edit: the version, made the latest, and the pipeline's live-edit mark.
+pub(crate) async fn record_live_edit(
+    connection: &mut AnyConnection,
+    version: &NewVersion,
+    at: Timestamp,
+) -> Result<PipelineVersion> {
+    let exists = sqlx::query("SELECT name FROM pipelines WHERE name = $1")
+        .bind(&version.pipeline)
+        .fetch_optional(&mut *connection)
+        .await?;
+    if exists.is_none() {
+        let missing = format!("pipeline {}", version.pipeline);
+        return Err(StoreError::NotFound(missing).into());
+    }
+    let recorded = record_versions(connection, std::slice::from_ref(version), at).await?;
+    let recorded = recorded
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::NotFound(format!("the live version of {}", version.pipeline)))?;
+    sqlx::query("UPDATE pipelines SET live_version = $1 WHERE name = $2")
+        .bind(recorded.id)
+        .bind(&version.pipeline)
+        .execute(&mut *connection)
+        .await?;
+    Ok(recorded)
+}
+
+/// Clears the live-edit mark of each pipeline of `versions` (a sync applied them from git).
+pub(crate) async fn clear_live_edits(
+    connection: &mut AnyConnection,
+    versions: &[PipelineVersion],
+) -> Result<()> {
+    for chunk in versions.chunks(CHUNK) {
+        let update = format!(
+            "UPDATE pipelines SET live_version = NULL WHERE name IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(update));
+        for version in chunk {
+            query = query.bind(&version.pipeline);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn get_version(pool: &AnyPool, id: i64) -> Result<PipelineVersion> {
     let query = concat!(
         "SELECT ",

@@ -116,6 +116,17 @@ impl Store for SqlStore {
         written.await.context("set paused")
     }
 
+    async fn record_live_edit(
+        &self,
+        version: NewVersion,
+        at: Timestamp,
+    ) -> Result<PipelineVersion> {
+        let recorded = in_transaction!(self, |connection| pipelines::record_live_edit(
+            connection, &version, at
+        ));
+        recorded.await.context("record live edit")
+    }
+
     async fn get_version(&self, id: i64) -> Result<PipelineVersion> {
         pipelines::get_version(&self.pool, id)
             .await

@@ -42,6 +42,9 @@ pub struct PipelineRow {
     pub created_at: Timestamp,
     /// When `latest_version` last changed.
     pub updated_at: Timestamp,
+    /// The version set live through the API ([`crate::Store::record_live_edit`]) since the
+    /// pipeline's last sync from git: drift, until a sync clears it.
+    pub live_version: Option<i64>,
 }
 
 /// Why a run exists.

@@ -70,6 +70,18 @@ pub trait Store: Send + Sync + 'static {
     /// Pauses or unpauses a pipeline.
     fn set_paused(&self, name: &str, paused: bool) -> impl Future<Output = Result<()>> + Send;
 
+    /// Records a definition changed live through the API, in one transaction: the version (as
+    /// [`Store::record_pipeline_versions`] records one: idempotent on its hash, made the latest)
+    /// and the pipeline's [`PipelineRow::live_version`] set to it. The mark stays until a
+    /// [`Store::record_sync`] applies a version of the pipeline again (pausing and recording
+    /// versions otherwise leave it alone). An unknown pipeline is [`crate::Error::NotFound`] and
+    /// nothing is written.
+    fn record_live_edit(
+        &self,
+        version: NewVersion,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<PipelineVersion>> + Send;
+
     /// The version with this id.
     fn get_version(&self, id: i64) -> impl Future<Output = Result<PipelineVersion>> + Send;
 
@@ -169,7 +181,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records a sync of an existing app, ended `at`, in one transaction: its history row and,
     /// for a successful sync (`applied` is `Some`), the pipeline versions it applied (exactly as
     /// [`Store::record_pipeline_versions`] does, returned in the order given) with the app's
-    /// applied commit set to `sync.commit` (and `updated_at` to `at`). A failed sync (`applied`
+    /// applied commit set to `sync.commit` (and `updated_at` to `at`), and the live-edit mark
+    /// ([`PipelineRow::live_version`]) of each pipeline it applied cleared. A failed sync (`applied`
     /// `None`) leaves the app and the pipelines alone. All or nothing: an unknown app is
     /// [`crate::Error::NotFound`] and nothing is written. The store does not check that
     /// `applied` agrees with `sync.result`.

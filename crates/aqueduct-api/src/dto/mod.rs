@@ -20,6 +20,7 @@ pub use app::{
     PlanAction, PlanParams, PlannedChange, RollbackBody, RollbackResult, SyncBody, SyncCode,
     SyncFailure, SyncPolicy, SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
 };
+pub use pipeline::PipelineReplaced;
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,
     PipelineVersion, Schedule, TaskInfo,

@@ -139,3 +139,17 @@ pub struct PausedState {
     pub pipeline: String,
     pub paused: bool,
 }
+
+/// `PUT /pipelines/{name}/definition`: what a live edit did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PipelineReplaced {
+    pub pipeline: String,
+    /// The GitOps app the pipeline belongs to.
+    pub app: Option<String>,
+    /// The version the next runs use (runs in flight keep theirs).
+    pub version: i64,
+    /// The definition now differs from git's: the app shows it as drift (`OutOfSync`).
+    pub changed_live: bool,
+    /// The app's automated sync with `selfHeal` reverts the edit right away.
+    pub self_heal: bool,
+}

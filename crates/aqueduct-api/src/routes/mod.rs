@@ -4,6 +4,7 @@
 //! adds it to the axum router and to the OpenAPI document at once.
 
 mod apps;
+mod definition;
 mod logs;
 mod pipelines;
 mod runs;
@@ -32,6 +33,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(logs::routes())
         .merge(apps::routes())
         .merge(webhooks::routes())
+        .merge(definition::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

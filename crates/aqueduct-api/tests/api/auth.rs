@@ -181,6 +181,11 @@ fn role_policy() {
         required_role(&Method::POST, "/api/v1/apps/{name}/refresh"),
         Some(Role::Operator)
     );
+    assert_eq!(
+        required_role(&Method::PUT, "/api/v1/pipelines/{name}/definition"),
+        Some(Role::Admin),
+        "a definition holds shell commands"
+    );
     assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
 }
 

@@ -28,6 +28,7 @@ fn every_code_has_one_status() {
                 | ErrorCode::UnknownRevision
                 | ErrorCode::InvalidSignature
                 | ErrorCode::WebhookNotFound
+                | ErrorCode::DefinedInFolder
         );
         assert_eq!(generic == *code, !precise, "{code}");
     }

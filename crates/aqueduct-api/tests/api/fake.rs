@@ -7,6 +7,8 @@
 //! (unless built [`FakeBackend::without_webhook`]) and every refresh is recorded. The server-wide
 //! secret of each forge is [`forge_secret`] (none when built
 //! [`FakeBackend::without_forge_secrets`]).
+//! Live edits: `prod/<pipeline>` is an app pipeline (edited, with self-heal), a plain name is
+//! defined by the folder (refused); every edit that reaches the backend is recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -59,6 +61,8 @@ pub(crate) struct FakeBackend {
     refreshes: Mutex<Vec<String>>,
     /// Whether the server has a webhook secret per forge ([`forge_secret`]).
     forge_secrets: bool,
+    /// The live edits that reached the backend, in order.
+    replaced: Mutex<Vec<aqueduct_api::ReplaceRequest>>,
 }
 
 struct State {
@@ -79,6 +83,7 @@ impl FakeBackend {
             apps: Mutex::new(Apps::new()),
             webhook: WebhookSecret::new(WEBHOOK_SECRET),
             refreshes: Mutex::new(Vec::new()),
+            replaced: Mutex::new(Vec::new()),
             forge_secrets: true,
         }
     }
@@ -110,6 +115,11 @@ impl FakeBackend {
     /// The apps refreshed so far, in order.
     pub(crate) fn refreshes(&self) -> Vec<String> {
         self.refreshes.lock().expect("fake refreshes lock").clone()
+    }
+
+    /// The live edits that reached the backend so far, in order.
+    pub(crate) fn replaced(&self) -> Vec<aqueduct_api::ReplaceRequest> {
+        self.replaced.lock().expect("fake replaced lock").clone()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -442,6 +452,32 @@ impl Backend for FakeBackend {
             .forge_secrets
             .then(|| WebhookSecret::new(forge_secret(forge)))
             .flatten())
+    }
+
+    async fn replace_pipeline(
+        &self,
+        request: aqueduct_api::ReplaceRequest,
+    ) -> Result<aqueduct_api::dto::PipelineReplaced, BackendError> {
+        self.replaced
+            .lock()
+            .expect("fake replaced lock")
+            .push(request.clone());
+        let name = request.pipeline;
+        if let Some(local) = name.strip_prefix("prod/")
+            && ["daily_etl", "hourly_report"].contains(&local)
+        {
+            return Ok(aqueduct_api::dto::PipelineReplaced {
+                pipeline: name.clone(),
+                app: Some("prod".to_owned()),
+                version: 9,
+                changed_live: true,
+                self_heal: true,
+            });
+        }
+        self.with(|state| state.pipeline(&name).map(|_| ()))?;
+        Err(BackendError::DefinedInFolder(format!(
+            "pipeline {name} is defined by pipelines/{name}.yaml in the pipelines folder"
+        )))
     }
 
     async fn add_app(&self, app: aqueduct_api::dto::AppBody) -> Result<AppDetail, BackendError> {

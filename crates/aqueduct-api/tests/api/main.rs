@@ -9,6 +9,7 @@ mod fake_apps;
 
 mod apps;
 mod auth;
+mod definition;
 mod errors;
 mod git_webhook;
 mod logs;

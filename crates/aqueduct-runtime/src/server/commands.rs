@@ -27,6 +27,10 @@ pub enum CommandError {
     SourceUnreadable(String),
     #[error("{0}")]
     Internal(String),
+    /// A live edit of a pipeline that a file of the plain pipelines folder defines: the folder
+    /// is its source of truth, so the edit is refused (edit the file instead).
+    #[error("{0}")]
+    DefinedInFolder(String),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
@@ -87,6 +91,12 @@ pub(crate) enum Command {
     Backfill {
         request: BackfillRequest,
         reply: Reply<Vec<RunKey>>,
+    },
+    ReplacePipeline {
+        pipeline: String,
+        text: String,
+        initiator: String,
+        reply: Reply<super::LiveEdit>,
     },
 }
 
@@ -222,6 +232,27 @@ impl ServerHandle {
         self.ask(|reply| Command::RollbackApp {
             app,
             sync_id,
+            initiator,
+            reply,
+        })
+        .await
+    }
+
+    /// Replaces a GitOps pipeline's definition live (`text` is its YAML document, already
+    /// validated by the caller): a new version marked as changed live, used by the next runs
+    /// (runs in flight keep theirs). The app shows it as drift; under `selfHeal` it is reverted
+    /// to git right after the reply. `initiator` is logged (`token:<id>`).
+    pub async fn replace_pipeline(
+        &self,
+        pipeline: &str,
+        text: &str,
+        initiator: &str,
+    ) -> Result<super::LiveEdit, CommandError> {
+        let (pipeline, text, initiator) =
+            (pipeline.to_owned(), text.to_owned(), initiator.to_owned());
+        self.ask(|reply| Command::ReplacePipeline {
+            pipeline,
+            text,
             initiator,
             reply,
         })

@@ -313,6 +313,20 @@ impl<S: Store> Server<S> {
                 let result = self.backfill(request).await;
                 let _ = reply.send(result);
             }
+            Command::ReplacePipeline {
+                pipeline,
+                text,
+                initiator,
+                reply,
+            } => {
+                let result = self.replace_pipeline(&pipeline, &text, &initiator).await;
+                let app = result.as_ref().ok().and_then(|edit| edit.app.clone());
+                let _ = reply.send(result);
+                // reconcile at once, not at the next poll: self-heal reverts the edit now
+                if let Some(app) = app {
+                    self.reconcile_after_live_edit(&app).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ use aqueduct_store::{Store, TaskInstanceRecord};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
+pub use apps::LiveEdit;
 pub use apps::{
     AppView, ChangedField, ChangedPipeline, CommitView, DiagnosticDetail, FailureDetail,
     Inspection, SyncDetail, SyncOutcome,

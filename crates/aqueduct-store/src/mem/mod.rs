@@ -76,6 +76,14 @@ impl Store for MemStore {
         self.lock().set_paused(name, paused)
     }
 
+    async fn record_live_edit(
+        &self,
+        version: NewVersion,
+        at: Timestamp,
+    ) -> Result<PipelineVersion> {
+        self.lock().record_live_edit(&version, at)
+    }
+
     async fn get_version(&self, id: i64) -> Result<PipelineVersion> {
         self.lock().version(id).cloned()
     }

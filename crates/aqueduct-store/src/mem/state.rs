@@ -69,6 +69,7 @@ impl MemState {
                 latest_version: version.id,
                 created_at: at,
                 updated_at: at,
+                live_version: None,
             });
         if row.latest_version != version.id {
             row.latest_version = version.id;
@@ -108,6 +109,11 @@ impl MemState {
             return Ok((self.apps.push_sync(sync, at), Vec::new()));
         };
         let versions = self.record_versions(&applied, at);
+        for version in &versions {
+            if let Some(row) = self.pipelines.get_mut(&version.pipeline) {
+                row.live_version = None;
+            }
+        }
         self.apps.mark_applied(&sync.app, &sync.commit, at)?;
         Ok((self.apps.push_sync(sync, at), versions))
     }
@@ -117,6 +123,26 @@ impl MemState {
             .ok()
             .and_then(|index| self.versions.get(index))
             .ok_or_else(|| Error::NotFound(format!("pipeline version {id}")))
+    }
+
+    /// Records a live edit, as [`crate::Store::record_live_edit`] does: the pipeline must exist.
+    pub(super) fn record_live_edit(
+        &mut self,
+        version: &NewVersion,
+        at: Timestamp,
+    ) -> Result<PipelineVersion> {
+        if !self.pipelines.contains_key(&version.pipeline) {
+            return Err(Error::NotFound(format!("pipeline {}", version.pipeline)));
+        }
+        let recorded = self.record_versions(std::slice::from_ref(version), at);
+        let recorded = recorded
+            .into_iter()
+            .next()
+            .expect("invariant: one version in, one out");
+        if let Some(row) = self.pipelines.get_mut(&version.pipeline) {
+            row.live_version = Some(recorded.id);
+        }
+        Ok(recorded)
     }
 
     pub(super) fn set_paused(&mut self, name: &str, paused: bool) -> Result<()> {

@@ -108,6 +108,14 @@ impl<S: Store> Store for FaultyStore<S> {
         self.write(self.inner.set_paused(name, paused)).await
     }
 
+    async fn record_live_edit(
+        &self,
+        version: NewVersion,
+        at: Timestamp,
+    ) -> Result<PipelineVersion> {
+        self.write(self.inner.record_live_edit(version, at)).await
+    }
+
     async fn get_version(&self, id: i64) -> Result<PipelineVersion> {
         self.read(self.inner.get_version(id)).await
     }

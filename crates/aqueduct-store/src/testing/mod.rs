@@ -17,6 +17,7 @@
 mod apply;
 mod apps;
 mod faults;
+mod live_edits;
 mod pipelines;
 mod runs;
 mod tokens;
@@ -24,6 +25,7 @@ mod tokens;
 pub use apply::*;
 pub use apps::*;
 pub use faults::{Fault, FaultyStore};
+pub use live_edits::*;
 pub use pipelines::*;
 pub use runs::*;
 pub use tokens::*;
@@ -88,6 +90,7 @@ macro_rules! store_test_suite {
             record_sync_is_all_or_nothing,
             syncs_are_listed_newest_first_per_app,
             deleted_app_keeps_its_history_and_pipelines,
+            live_edits_are_marked_until_a_sync,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
             apply_commits_a_batch_in_order,

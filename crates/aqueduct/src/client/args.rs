@@ -48,6 +48,17 @@ pub(crate) enum ClientCommand {
     /// Cancel a run: running attempts are stopped, the rest never start.
     #[command(after_help = EXIT_STATUS)]
     Cancel(RunArgs),
+    /// Replace a pipeline's definition live with a YAML file (admin token), as `kubectl
+    /// replace -f` does.
+    ///
+    /// The file is validated by the server (every diagnostic is printed as line:col) and must
+    /// name the pipeline: a GitOps pipeline APP/NAME is written `name: NAME`. The next runs use
+    /// it; runs in flight keep theirs. For a GitOps pipeline this is drift: the app shows
+    /// OutOfSync ("changed live through the API") and `aqueduct app diff` the fields until a
+    /// sync reverts it to git, at once when the app's selfHeal is on. Pipelines of a plain
+    /// --pipelines folder are refused: edit their file instead.
+    #[command(after_help = EXIT_STATUS)]
+    Replace(ReplaceArgs),
     /// Manage a server's GitOps apps: pipelines reconciled from git, the Argo CD way.
     ///
     /// An app binds a repository, a revision and a path to the server; each app and each of
@@ -267,6 +278,17 @@ pub(crate) struct PageArgs {
 pub(crate) struct PipelineArgs {
     /// The pipeline's name.
     pub(crate) pipeline: String,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplaceArgs {
+    /// The pipeline's name (APP/NAME for a GitOps pipeline).
+    pub(crate) pipeline: String,
+    /// The YAML file with the new definition; `-` reads standard input.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub(crate) filename: std::path::PathBuf,
     #[command(flatten)]
     pub(crate) connection: Connection,
 }

@@ -100,6 +100,18 @@ impl ApiClient {
         read_json(&url, response)
     }
 
+    /// `PUT` a YAML document and read the JSON answer.
+    pub(crate) fn put_yaml(&self, route: &Route, body: &str) -> Result<Value, ClientError> {
+        let url = self.url(route);
+        let response = self
+            .authorized(self.agent.put(&url))
+            .header("accept", "application/json")
+            .header("content-type", "application/yaml")
+            .send(body)
+            .map_err(|error| transport(&url, error))?;
+        read_json(&url, response)
+    }
+
     /// `GET` a body to read as it arrives (plain text or an event stream).
     /// `DELETE`; the answer has no body.
     pub(crate) fn delete(&self, route: &Route) -> Result<(), ClientError> {

@@ -12,6 +12,7 @@ mod args;
 mod http;
 mod logs;
 mod pipelines;
+mod replace;
 mod runs;
 mod table;
 mod trigger;
@@ -54,6 +55,7 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
         ClientCommand::Tasks(args) => runs::show(args).map(|()| exit::SUCCESS),
         ClientCommand::Clear(args) => runs::clear(args).map(|()| exit::SUCCESS),
         ClientCommand::Cancel(args) => runs::cancel(args).map(|()| exit::SUCCESS),
+        ClientCommand::Replace(args) => replace::replace(args).map(|()| exit::SUCCESS),
         ClientCommand::Logs(args) => logs::logs(args).map(|()| exit::SUCCESS),
         ClientCommand::Trigger(args) => trigger::trigger(args),
         ClientCommand::Backfill(args) => trigger::backfill(args).map(|()| exit::SUCCESS),

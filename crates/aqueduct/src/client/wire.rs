@@ -146,6 +146,16 @@ pub(crate) struct PausedState {
     pub(crate) paused: bool,
 }
 
+/// The answer of a live edit (`aqueduct replace`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct PipelineReplaced {
+    pub(crate) pipeline: String,
+    pub(crate) app: Option<String>,
+    pub(crate) version: i64,
+    pub(crate) changed_live: bool,
+    pub(crate) self_heal: bool,
+}
+
 /// The answer of a backfill.
 #[derive(Debug, Deserialize)]
 pub(crate) struct BackfillResult {

@@ -60,6 +60,7 @@ pub(super) fn command_error(error: CommandError) -> BackendError {
         CommandError::UnknownApp(what) => BackendError::AppNotFound(what),
         CommandError::UnknownRevision(what) => BackendError::UnknownRevision(what),
         CommandError::SourceUnreadable(what) => BackendError::Unavailable(what),
+        CommandError::DefinedInFolder(what) => BackendError::DefinedInFolder(what),
     }
 }
 
@@ -484,6 +485,24 @@ impl<S: Store> Backend for ServerBackend<S> {
         forge: aqueduct_api::Forge,
     ) -> Result<Option<WebhookSecret>, BackendError> {
         Ok(self.forge_webhook_secrets.get(&forge).cloned())
+    }
+
+    async fn replace_pipeline(
+        &self,
+        request: aqueduct_api::ReplaceRequest,
+    ) -> Result<aqueduct_api::dto::PipelineReplaced, BackendError> {
+        let edit = self
+            .handle
+            .replace_pipeline(&request.pipeline, &request.definition, &request.initiator)
+            .await
+            .map_err(command_error)?;
+        Ok(aqueduct_api::dto::PipelineReplaced {
+            pipeline: edit.pipeline,
+            app: edit.app,
+            version: edit.version,
+            changed_live: edit.changed_live,
+            self_heal: edit.self_heal,
+        })
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

@@ -256,3 +256,141 @@ fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
     assert_eq!(plan["blocked"], Value::Null, "{plan}");
     assert_eq!(client.applied(), first, "a plan applies nothing");
 }
+
+/// `hello` running `echo live` instead of reading its commit's file.
+const LIVE_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo live\n";
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_live_edit_through_the_cli_is_drift_kept_without_self_heal_and_reverted_with_it() {
+    let ws = Workspace::new();
+    let repo = GitRepo::new(ws.path());
+    let first = repo.commit(
+        &[
+            ("pipelines/hello.yaml", HELLO),
+            ("pipelines/msg.txt", "from git"),
+        ],
+        "first",
+    );
+    let live = ws.write("live.yaml", LIVE_HELLO);
+    let live = live.to_str().unwrap();
+    let admin = token(&ws, "admin");
+    let operator = token(&ws, "operator");
+    // `repo` (from --repo) has selfHeal on; `dev` (added below) has automated sync without it
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let client = Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: admin,
+    };
+    let repo_path = repo.dir.display().to_string();
+    let add = [
+        "app",
+        "add",
+        "dev",
+        "--repo",
+        &repo_path,
+        "--path",
+        "pipelines",
+        "--auto",
+    ];
+    let added = client.run(&add);
+    assert!(added.status.success(), "{added:?}");
+    let synced = |app: &str| {
+        let app = client.json(&["app", "get", app]);
+        app["applied_commit"]["id"] == first.as_str() && app["sync"]["status"] == "Synced"
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || synced("repo") && synced("dev")),
+        "both apps synced"
+    );
+
+    // an operator may not, and an invalid file is refused with its places
+    let as_operator = Client {
+        ws: &ws,
+        url: client.url.clone(),
+        token: operator,
+    };
+    let refused = as_operator.run(&["replace", "dev/hello", "-f", live]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(text(&refused).contains("(forbidden)"), "{}", text(&refused));
+    let broken = ws.write("broken.yaml", &LIVE_HELLO.replace("tasks:", "taks:"));
+    let invalid = client.run(&["replace", "dev/hello", "-f", broken.to_str().unwrap()]);
+    assert_eq!(invalid.status.code(), Some(1), "{invalid:?}");
+    let said = text(&invalid);
+    assert!(
+        said.contains("<request>:6:") && said.contains("(invalid_pipeline)"),
+        "{said}"
+    );
+
+    // without selfHeal: OutOfSync, changed live, the diff, and the next run uses the edit
+    let replaced = client.run(&["replace", "dev/hello", "-f", live]);
+    assert!(replaced.status.success(), "{replaced:?}");
+    assert!(
+        text(&replaced).contains("OutOfSync until `aqueduct app sync dev`"),
+        "{}",
+        text(&replaced)
+    );
+    let shown = client.run(&["app", "get", "dev"]);
+    let shown = text(&shown);
+    assert!(
+        shown.contains("OutOfSync") && shown.contains("changed live through the API"),
+        "{shown}"
+    );
+    let diff = text(&client.run(&["app", "diff", "dev"]));
+    assert!(
+        diff.contains("~ spec.tasks[t].run: echo live -> cat msg.txt"),
+        "{diff}"
+    );
+    let run = client.run(&["trigger", "dev/hello", "--wait"]);
+    assert!(run.status.success(), "{run:?}");
+    let runs = client.json(&["runs", "--pipeline", "dev/hello"]);
+    let run_id = runs["items"][0]["run_id"].as_str().unwrap().to_owned();
+    let logs = text(&client.run(&["logs", "dev/hello", &run_id, "t"]));
+    assert!(logs.contains("live"), "{logs}");
+    let app = client.json(&["app", "get", "dev"]);
+    assert_eq!(app["sync"]["status"], "OutOfSync", "the drift stays: {app}");
+
+    // with selfHeal: reverted at once, and the history says by what
+    let replaced = client.run(&["replace", "repo/hello", "-f", live]);
+    assert!(replaced.status.success(), "{replaced:?}");
+    assert!(
+        text(&replaced).contains("reverts it to git now"),
+        "{}",
+        text(&replaced)
+    );
+    let healed = || {
+        let history = client.json(&["app", "history", "repo"]);
+        history["items"][0]["initiator"] == "self-heal" && synced("repo")
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), healed),
+        "self-heal reverted the edit"
+    );
+    let shown = text(&client.run(&["app", "get", "repo"]));
+    assert!(!shown.contains("changed live"), "{shown}");
+
+    // a manual sync reverts the other one
+    let synced_by_hand = client.run(&["app", "sync", "dev"]);
+    assert!(synced_by_hand.status.success(), "{synced_by_hand:?}");
+    assert!(
+        synced("dev"),
+        "{}",
+        text(&client.run(&["app", "get", "dev"]))
+    );
+}

@@ -146,12 +146,15 @@ impl<S: Store> Server<S> {
             .store
             .record_pipeline_versions(versions_of(&fetched), Timestamp::now())
             .await?;
-        Ok(Some(Applied {
+        let mut applied = Applied {
             defs: defs_of(&fetched, &recorded),
             commit: fetched.commit,
             hashes: fetched.desired.pipelines,
             texts: fetched.texts,
-        }))
+            changed_live: Default::default(),
+        };
+        self.restore_live_edits(&mut applied).await?;
+        Ok(Some(applied))
     }
 
     /// Starts a manual sync: the fetch runs off the loop, the sync happens when it returns.

@@ -8,6 +8,7 @@
 
 mod detail;
 mod lifecycle;
+mod live_edit;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,7 @@ use super::{Server, ServerEvent};
 use crate::gitops::{AppSpec, FetchError, FetchedApp};
 
 pub use detail::{ChangedField, ChangedPipeline, DiagnosticDetail, FailureDetail, SyncDetail};
+pub use live_edit::LiveEdit;
 pub(crate) use tasks::{spawn_fetch, spawn_poller};
 
 /// What a client sees of an app.
@@ -163,6 +165,9 @@ pub(crate) struct Applied {
     pub(crate) hashes: BTreeMap<String, String>,
     /// File texts by unqualified name.
     pub(crate) texts: BTreeMap<String, String>,
+    /// The pipelines changed live through the API since this commit was applied (qualified
+    /// name → the hash git declares, which the live edit replaced): drift, until a sync.
+    pub(crate) changed_live: BTreeMap<String, String>,
 }
 
 /// Where an app's git data lives under the server's home.
@@ -245,7 +250,7 @@ impl<S: Store> Server<S> {
     }
 
     /// Syncs the app's latest fetch when its policy and state call for it.
-    async fn auto_sync(&mut self, app: &str) -> anyhow::Result<()> {
+    pub(super) async fn auto_sync(&mut self, app: &str) -> anyhow::Result<()> {
         let Some(state) = self.apps.get(app) else {
             return Ok(());
         };
@@ -259,7 +264,8 @@ impl<S: Store> Server<S> {
         let decision = reconcile::should_auto_sync(&fetched.desired, &live, &state.spec.policy);
         if decision.should_sync() {
             tracing::info!(app = %app, commit = %fetched.desired.commit, reason = %decision.reason, "automated sync");
-            if let Err(error) = self.sync(fetched, "automated", None).await {
+            let initiator = live_edit::auto_sync_initiator(decision.kind);
+            if let Err(error) = self.sync(fetched, initiator, None).await {
                 tracing::error!(app = %app, %error, "automated sync failed");
             }
         }
@@ -343,7 +349,15 @@ impl<S: Store> Server<S> {
         let mut defs = defs_of(&fetched, &recorded);
         let mut hashes = fetched.desired.pipelines.clone();
         let mut texts = fetched.texts.clone();
+        let mut changed_live = BTreeMap::new();
         for def in kept {
+            let was_live = self.apps[&app]
+                .applied
+                .as_ref()
+                .and_then(|applied| applied.changed_live.get(&def.pipeline.name));
+            if let Some(git_hash) = was_live {
+                changed_live.insert(def.pipeline.name.clone(), git_hash.clone());
+            }
             let local = def
                 .pipeline
                 .name
@@ -367,6 +381,7 @@ impl<S: Store> Server<S> {
                 defs,
                 hashes,
                 texts,
+                changed_live,
             });
             state.last_attempt = Some(SyncAttempt {
                 commit: fetched.desired.commit.clone(),
@@ -408,7 +423,7 @@ impl<S: Store> Server<S> {
                 let active_runs = active.get(name.as_str()).copied().unwrap_or(0);
                 let live = LivePipeline {
                     hash: hash.clone(),
-                    changed_live: false,
+                    changed_live: applied.changed_live.contains_key(name),
                     paused: self.scheduler.is_paused(name).unwrap_or(false),
                     active_runs,
                     last_finished: self.last_finished.get(name).cloned(),
