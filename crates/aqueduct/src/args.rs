@@ -78,6 +78,10 @@ pub(crate) struct UpArgs {
     /// Branch, tag or commit of --repo to follow. [default: main]
     #[arg(long, env = "AQUEDUCT_REVISION", value_name = "REF", requires = "repo")]
     pub(crate) revision: Option<String>,
+    /// Environment overlay folder inside --repo: its PipelineOverlay documents patch the
+    /// schedule, params, env and resources of --path's pipelines. [default: none]
+    #[arg(long, env = "AQUEDUCT_OVERLAY", value_name = "DIR", requires = "repo")]
+    pub(crate) overlay: Option<String>,
     /// Environment variable holding the webhook secret of --repo's app: with it, a signed POST
     /// to /api/v1/apps/<app>/webhook (GitHub or GitLab) fetches the repository at once.
     #[arg(
