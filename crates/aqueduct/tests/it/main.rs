@@ -4,6 +4,7 @@ mod apps;
 mod client;
 mod gitops;
 mod next_runs;
+mod overlays;
 mod run;
 mod server;
 mod support;
