@@ -1,7 +1,8 @@
 //! Environment overlays through the real server loop, against a real git repository: one base
 //! folder and two overlay folders make two apps whose copies of a pipeline differ in schedule,
 //! parameters and environment; a commit that changes one overlay changes only that app's
-//! pipeline; a broken overlay is refused with the overlay's own file:line:col.
+//! pipeline; a broken overlay is refused with the overlay's own file:line:col; an overlay folder
+//! inside the base folder is not read as part of the base.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -315,5 +316,33 @@ async fn a_broken_overlay_is_refused_at_its_own_line_and_the_app_stays() {
         schedule_of(&status, "prod/etl").as_deref(),
         Some("0 2 * * *")
     );
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlay_folder_inside_the_base_folder_is_read_only_as_the_overlay() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let repo = Repo::new(dir.path());
+    repo.write("pipelines/etl.yaml", BASE);
+    repo.write("pipelines/data.txt", "base-data");
+    repo.write(
+        "pipelines/envs/prod/etl.yaml",
+        &overlay("0 2 * * *", "prod"),
+    );
+    let first = repo.commit("nested overlay");
+    let store = Arc::new(MemStore::new());
+    let mut spec = app(&repo, "prod");
+    spec.path = "pipelines".into();
+    let (handle, status, stop) = start(&store, &home, vec![spec]).await;
+    fetched(&status, "prod", &first).await;
+    let outcome = handle.sync_app("prod", None, "user:ops").await.unwrap();
+    assert!(outcome.applied, "{:?}", outcome.record);
+    assert_eq!(
+        schedule_of(&status, "prod/etl").as_deref(),
+        Some("0 2 * * *")
+    );
+    let line = run_line(&handle, &store, &home, "prod/etl").await;
+    assert_eq!(line, "prod prod base-data");
     let _ = stop.send(true);
 }

@@ -37,7 +37,8 @@ impl From<aqueduct_gitsync::Error> for FetchError {
 pub struct FetchedPipeline {
     /// Qualified (`app/name`), with its `source_dir` inside the materialized tree.
     pub pipeline: Pipeline,
-    /// The text of the file that defines it, and the file inside the materialized tree.
+    /// The text of the file that defines it (for an app with an overlay, the merged document),
+    /// and the file inside the materialized tree.
     pub text: String,
     pub file: PathBuf,
     /// Hex SHA-256 of the name, the commit and the text: a new commit is a new version, since
@@ -56,7 +57,8 @@ pub struct FetchedApp {
     pub desired: DesiredState,
     /// Every pipeline of the commit when it is valid; empty otherwise.
     pub pipelines: Vec<FetchedPipeline>,
-    /// The pipeline file texts by unqualified name, for field-level diffs.
+    /// The pipeline file texts by unqualified name, for field-level diffs (for an app with an
+    /// overlay, each pipeline's merged document).
     pub texts: BTreeMap<String, String>,
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use super::raw::{OverlaySpec, ParamPatch, PipelineOverlayDoc, TaskPatch};
+use super::raw::{OverlaySpec, ParamPatch, Patch, PipelineOverlayDoc, TaskPatch};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::located::Located;
 use crate::lower::API_VERSION;
@@ -58,8 +58,8 @@ pub(super) fn apply_overlay(
         let hint = format!("use `apiVersion: {API_VERSION}`");
         cx.report(&overlay.api_version, Code::ApiVersion, message, Some(hint));
     }
-    let spec = overlay.spec;
-    apply_schedule(base, &spec);
+    let mut spec = overlay.spec;
+    apply_schedule(base, &mut spec);
     let OverlaySpec {
         params, env, tasks, ..
     } = spec;
@@ -78,22 +78,20 @@ pub(super) fn apply_overlay(
     }
 }
 
-fn apply_schedule(base: &mut PipelineDoc, spec: &OverlaySpec) {
+/// The scheduling fields, taken out of `spec`.
+fn apply_schedule(base: &mut PipelineDoc, spec: &mut OverlaySpec) {
     let target = &mut base.spec;
-    spec.schedule
-        .clone()
+    let take = std::mem::take::<Patch<Located<String>>>;
+    take(&mut spec.schedule)
         .in_overlay()
         .apply(&mut target.schedule);
-    spec.timezone
-        .clone()
+    take(&mut spec.timezone)
         .in_overlay()
         .apply(&mut target.timezone);
-    spec.start_date
-        .clone()
+    take(&mut spec.start_date)
         .in_overlay()
         .apply(&mut target.start_date);
-    spec.end_date
-        .clone()
+    take(&mut spec.end_date)
         .in_overlay()
         .apply(&mut target.end_date);
     target.catchup = spec.catchup.or(target.catchup);
