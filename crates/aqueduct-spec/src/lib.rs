@@ -21,7 +21,9 @@ pub use aqueduct_core::Pipeline;
 pub use diagnostic::{Code, Diagnostic};
 pub use diff::{DocumentDiff, FieldChange, PipelineDiff, diff_documents, diff_pipelines};
 pub use load::{Loaded, load_paths, parse_source};
-pub use overlay::{Overlaid, OverlaidPipeline, SourceFile, overlay_json_schema, parse_overlaid};
+pub use overlay::{
+    Overlaid, OverlaidPipeline, SourceFile, load_overlaid, overlay_json_schema, parse_overlaid,
+};
 
 /// The JSON Schema of a pipeline document, generated from [`raw::PipelineDoc`].
 pub fn json_schema() -> serde_json::Value {

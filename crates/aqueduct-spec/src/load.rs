@@ -67,7 +67,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded> {
     Ok(loaded)
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> Result<()> {
+pub(crate) fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> Result<()> {
     let read_error = |source| Error::Read {
         path: path.to_path_buf(),
         source,

@@ -139,6 +139,10 @@ pub(crate) struct ValidateArgs {
     /// Pipeline files or directories (searched recursively for *.yaml and *.yml).
     #[arg(required = true)]
     pub(crate) paths: Vec<PathBuf>,
+    /// Environment overlay folder: validate PATH's pipelines with its PipelineOverlay documents
+    /// applied (and its own pipelines), as a GitOps app with this overlay would read them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) overlay: Option<PathBuf>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,

@@ -40,7 +40,7 @@ use aqueduct_core::Pipeline;
 use aqueduct_core::template::Templates;
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::load::{read_document, schema, split_documents};
+use crate::load::{collect_files, read_document, schema, split_documents};
 use crate::lower::lower_patched;
 use crate::raw::PipelineDoc;
 use merge::{Reporter, apply_overlay, suggestion};
@@ -133,6 +133,53 @@ pub fn parse_overlaid(base: &[SourceFile], overlay: &[SourceFile]) -> Overlaid {
         pipelines,
         diagnostics,
     }
+}
+
+/// Reads the `*.yaml`/`*.yml` files under `base` (files or folders; an overlay folder inside
+/// them is not read as base) and under the folder `overlay`, and parses them with
+/// [`parse_overlaid`], as `aqueduct validate --overlay` does. Only an unreadable path given by
+/// the user is an `Err`; a file that cannot be read is an `io_error` diagnostic.
+pub fn load_overlaid(base: &[PathBuf], overlay: &std::path::Path) -> crate::Result<crate::Loaded> {
+    let mut overlay_paths = Vec::new();
+    collect_files(overlay, &mut overlay_paths, true)?;
+    let mut base_paths = Vec::new();
+    for path in base {
+        collect_files(path, &mut base_paths, true)?;
+    }
+    base_paths.retain(|path| !path.starts_with(overlay));
+    let mut diagnostics = Vec::new();
+    let base_files = read_sources(&base_paths, &mut diagnostics);
+    let overlay_files = read_sources(&overlay_paths, &mut diagnostics);
+    let files = base_files.len() + overlay_files.len();
+    let overlaid = parse_overlaid(&base_files, &overlay_files);
+    diagnostics.extend(overlaid.diagnostics);
+    Ok(crate::Loaded {
+        pipelines: overlaid
+            .pipelines
+            .into_iter()
+            .map(|merged| merged.pipeline)
+            .collect(),
+        diagnostics,
+        files,
+    })
+}
+
+/// The text of each file; one that cannot be read is an `io_error` diagnostic.
+fn read_sources(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<SourceFile> {
+    let mut sources = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(path) {
+            Ok(text) => sources.push(SourceFile {
+                path: path.clone(),
+                text,
+            }),
+            Err(error) => {
+                let message = format!("failed to read {}: {error}", path.display());
+                diagnostics.push(Diagnostic::at(path, "", (0, 0), Code::Io, message));
+            }
+        }
+    }
+    sources
 }
 
 /// The JSON Schema of an overlay document, generated from [`PipelineOverlayDoc`].

@@ -2,6 +2,7 @@
 //! folder's pipeline with the prod overlay applied (schedule, params, env; the task reads a file
 //! next to the base file), and `aqueduct app add --overlay` declares a dev app on the same
 //! repository whose copy of the pipeline has dev's values; `app get` shows each overlay.
+//! `aqueduct validate --overlay` checks an environment without a server.
 
 use std::process::Output;
 use std::time::Duration;
@@ -127,4 +128,39 @@ fn up_and_app_add_take_an_overlay_folder_per_environment() {
     );
     assert_eq!(client.schedule("dev/etl").as_deref(), Some("@hourly"));
     assert!(client.run_log("dev/etl").contains("dev dev base-data"));
+}
+
+#[test]
+fn validate_with_an_overlay_checks_the_merged_pipelines_and_points_into_the_overlay() {
+    let ws = Workspace::new();
+    ws.write("pipelines/base/etl.yaml", BASE);
+    ws.write(
+        "pipelines/envs/prod/etl.yaml",
+        &overlay("0 2 * * *", "prod"),
+    );
+    ws.write("pipelines/envs/dev/etl.yaml", &overlay("0 99 * * *", "dev"));
+    let validate = |env: &str| {
+        let output = ws
+            .command()
+            .args(["validate", "--output", "json", "--overlay"])
+            .arg(ws.path().join("pipelines/envs").join(env))
+            .arg(ws.path().join("pipelines/base"))
+            .output()
+            .unwrap();
+        (output.status.code(), parse_json(&output))
+    };
+    let (code, prod) = validate("prod");
+    assert_eq!(code, Some(0), "{prod}");
+    assert_eq!(prod["valid"], true, "{prod}");
+    assert_eq!(prod["pipelines"][0]["name"], "etl", "{prod}");
+    let (code, dev) = validate("dev");
+    assert_eq!(code, Some(1), "{dev}");
+    let diagnostic = &dev["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "bad_schedule", "{dev}");
+    let file = diagnostic["file"].as_str().unwrap();
+    assert!(file.ends_with("pipelines/envs/dev/etl.yaml"), "{dev}");
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["column"].as_u64()),
+        (Some(6), Some(13))
+    );
 }
