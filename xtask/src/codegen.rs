@@ -14,10 +14,18 @@ pub(crate) fn root() -> PathBuf {
 pub(crate) fn generated() -> Vec<(PathBuf, String)> {
     let schema = serde_json::to_string_pretty(&aqueduct_spec::json_schema())
         .expect("invariant: the schema serializes");
-    vec![(
-        root().join("docs/schema/pipeline.schema.json"),
-        schema + "\n",
-    )]
+    let overlay = serde_json::to_string_pretty(&aqueduct_spec::overlay_json_schema())
+        .expect("invariant: the schema serializes");
+    vec![
+        (
+            root().join("docs/schema/pipeline.schema.json"),
+            schema + "\n",
+        ),
+        (
+            root().join("docs/schema/pipeline-overlay.schema.json"),
+            overlay + "\n",
+        ),
+    ]
 }
 
 /// Writes every generated file.

@@ -78,6 +78,7 @@ fn app(repo: &Repo, automated: bool) -> AppSpec {
             allow_empty: false,
         },
         poll_interval: Duration::from_millis(100),
+        overlay: None,
     }
 }
 

@@ -82,6 +82,7 @@ fn app(repo: &Repo, self_heal: bool) -> AppSpec {
             allow_empty: false,
         },
         poll_interval: Duration::from_secs(3600),
+        overlay: None,
     }
 }
 

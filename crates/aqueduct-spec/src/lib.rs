@@ -5,12 +5,14 @@
 //! document at once ([`structure`]), serde deserialization into raw types with positions
 //! ([`raw`]), and lowering that checks meaning and builds core [`Pipeline`]s ([`lower`]). Bad input
 //! is never an `Err`: it is a [`Diagnostic`] with file, line, column, excerpt and hint.
+//! Environment overlays ([`overlay`]) patch the raw documents of a base folder before lowering.
 
 pub mod diagnostic;
 pub mod diff;
 mod load;
 pub mod located;
 pub mod lower;
+pub mod overlay;
 pub mod raw;
 pub mod scalar;
 pub mod structure;
@@ -19,6 +21,9 @@ pub use aqueduct_core::Pipeline;
 pub use diagnostic::{Code, Diagnostic};
 pub use diff::{DocumentDiff, FieldChange, PipelineDiff, diff_documents, diff_pipelines};
 pub use load::{Loaded, load_paths, parse_source};
+pub use overlay::{
+    Overlaid, OverlaidPipeline, SourceFile, load_overlaid, overlay_json_schema, parse_overlaid,
+};
 
 /// The JSON Schema of a pipeline document, generated from [`raw::PipelineDoc`].
 pub fn json_schema() -> serde_json::Value {

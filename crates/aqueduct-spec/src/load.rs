@@ -67,7 +67,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded> {
     Ok(loaded)
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> Result<()> {
+pub(crate) fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> Result<()> {
     let read_error = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -112,7 +112,7 @@ fn name_position(text: &str, name: &str) -> (usize, usize) {
 }
 
 /// The JSON Schema the structural pass checks against, generated once per process.
-fn schema() -> &'static serde_json::Value {
+pub(crate) fn schema() -> &'static serde_json::Value {
     static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(crate::json_schema)
 }
@@ -120,28 +120,15 @@ fn schema() -> &'static serde_json::Value {
 /// Parses the text of one file: every document in it, each checked on its own.
 pub fn parse_source(file: &Path, text: &str) -> Loaded {
     let templates = Templates::new();
-    let schema = schema();
     let mut loaded = Loaded {
         files: 1,
         ..Loaded::default()
     };
     for document in split_documents(text) {
-        let issues = check_document(&document, 0, schema);
-        // serde-saphyr words syntax errors better and places them more precisely; let it report them
-        let syntax_error = issues.iter().any(|issue| issue.kind == IssueKind::Syntax);
-        if !issues.is_empty() && !syntax_error {
-            let diagnostics = issues
-                .into_iter()
-                .map(|issue| structural_diagnostic(file, text, issue));
-            loaded.diagnostics.extend(diagnostics);
-            continue;
-        }
-        let doc: PipelineDoc = match serde_saphyr::from_str(&document) {
+        let doc = match read_document::<PipelineDoc>(file, text, &document, schema()) {
             Ok(doc) => doc,
-            Err(error) => {
-                loaded
-                    .diagnostics
-                    .push(serde_diagnostic(file, text, &error));
+            Err(problems) => {
+                loaded.diagnostics.extend(problems);
                 continue;
             }
         };
@@ -153,9 +140,32 @@ pub fn parse_source(file: &Path, text: &str) -> Loaded {
     loaded
 }
 
+/// One document of `text` (the whole file, for excerpts), checked against `schema` and
+/// deserialized, or every problem found.
+pub(crate) fn read_document<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    document: &str,
+    schema: &serde_json::Value,
+) -> Result<T, Vec<Diagnostic>> {
+    let issues = check_document(document, 0, schema);
+    // serde-saphyr words syntax errors better and places them more precisely; let it report them
+    let syntax_error = issues.iter().any(|issue| issue.kind == IssueKind::Syntax);
+    if !issues.is_empty() && !syntax_error {
+        let diagnostics = issues
+            .into_iter()
+            .map(|issue| structural_diagnostic(file, text, issue));
+        return Err(diagnostics.collect());
+    }
+    match serde_saphyr::from_str(document) {
+        Ok(doc) => Ok(doc),
+        Err(error) => Err(vec![serde_diagnostic(file, text, &error)]),
+    }
+}
+
 /// Splits a file at `---` and `...` lines. Each document keeps its position in the file: the
 /// lines before it are blank, so every reported line number is a line of the file.
-fn split_documents(text: &str) -> Vec<String> {
+pub(crate) fn split_documents(text: &str) -> Vec<String> {
     let mut documents = Vec::new();
     let mut current = String::new();
     let mut has_content = false;

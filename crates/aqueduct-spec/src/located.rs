@@ -2,6 +2,8 @@
 //!
 //! A thin wrapper over serde-saphyr's `Spanned` that also implements `JsonSchema` (forwarding to
 //! `T`), so raw schema types can carry positions and still generate the published JSON Schema.
+//! A value also says which file it came from ([`Origin`]): a pipeline patched by an environment
+//! overlay mixes values of two files, and each problem is reported in the file of its value.
 
 use std::borrow::Cow;
 
@@ -15,12 +17,39 @@ pub struct Located<T> {
     pub value: T,
     pub line: usize,
     pub column: usize,
+    /// The file the position is in; deserializing always gives [`Origin::Base`].
+    pub origin: Origin,
+}
+
+/// Which of a document's files a [`Located`] position belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// The file the document was read from.
+    #[default]
+    Base,
+    /// The environment overlay that patched the document (see `overlay`).
+    Overlay,
 }
 
 impl<T> Located<T> {
     /// The `(line, column)` pair.
     pub fn position(&self) -> (usize, usize) {
         (self.line, self.column)
+    }
+
+    /// The same value and position, marked as coming from the overlay file.
+    pub fn in_overlay(self) -> Located<T> {
+        Located {
+            origin: Origin::Overlay,
+            ..self
+        }
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Located<T> {
+    /// Only the value: a rendered document has no positions.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
     }
 }
 
@@ -51,6 +80,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
             value: spanned.value,
             line: spanned.referenced.line() as usize,
             column: spanned.referenced.column() as usize,
+            origin: Origin::Base,
         })
     }
 }

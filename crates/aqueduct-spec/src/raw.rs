@@ -2,18 +2,19 @@
 //! become the published JSON Schema (`aqueduct schema`, `docs/schema/pipeline.schema.json`).
 //!
 //! These types accept anything shaped right; `lower` checks meaning (names, durations, graph,
-//! templates) and builds the core model.
+//! templates) and builds the core model. They also serialize (values only, no positions), so a
+//! document patched by an environment overlay can be rendered back to YAML.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::located::Located;
 use crate::scalar::{Scalar, TextOrNumber};
 
 /// A pipeline document: `apiVersion: aqueduct.dev/v1`, `kind: Pipeline`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "aqueduct Pipeline")]
 pub struct PipelineDoc {
@@ -26,7 +27,7 @@ pub struct PipelineDoc {
 }
 
 /// Identity of the pipeline.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
     /// Unique pipeline name: letters, digits, `_`, `-` and `.`, starting with a letter or digit,
@@ -41,7 +42,7 @@ pub struct Metadata {
 }
 
 /// What the pipeline runs.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PipelineSpec {
     /// When runs are created: a five-field cron expression (`0 6 * * 1-5`) or a preset (`@hourly`,
@@ -92,7 +93,7 @@ pub struct PipelineSpec {
 }
 
 /// A run parameter.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParamDoc {
     /// Value type; defaults to the type of `default`, or `string`.
@@ -114,7 +115,7 @@ pub struct ParamDoc {
 }
 
 /// A parameter type.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamTypeDoc {
     String,
@@ -125,7 +126,7 @@ pub enum ParamTypeDoc {
 
 /// A secret: an environment variable for every task whose value comes from aqueduct's own
 /// environment or from a file, masked as `***` in captured logs.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SecretDoc {
     /// The environment variable name tasks see.
@@ -233,13 +234,13 @@ impl<'a> Settings<'a> {
 
 with_task_settings! {
     /// Settings shared by every task; a task's own setting wins (Airflow's `default_args`).
-    #[derive(Debug, Default, Deserialize, JsonSchema)]
+    #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     pub struct TaskDefaults {}
 }
 
 /// Resource limits of a task.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResourcesDoc {
     /// Memory limit, e.g. `512Mi`, `2Gi`, `1G`. A task over it is stopped and reported as out of
@@ -250,7 +251,7 @@ pub struct ResourcesDoc {
 
 with_task_settings! {
     /// A task: a shell command and the rules for when and how it runs.
-    #[derive(Debug, Deserialize, JsonSchema)]
+    #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     pub struct TaskDoc {
         /// Unique task name within the pipeline (same rules as the pipeline name).
@@ -284,7 +285,7 @@ with_task_settings! {
 }
 
 /// Airflow's trigger rules.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerDoc {
     AllSuccess,

@@ -55,6 +55,17 @@ impl Visitor<'_> for ScalarVisitor {
     }
 }
 
+impl serde::Serialize for Scalar {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Scalar::String(text) => serializer.serialize_str(text),
+            Scalar::Integer(number) => serializer.serialize_i64(*number),
+            Scalar::Number(number) => serializer.serialize_f64(*number),
+            Scalar::Boolean(flag) => serializer.serialize_bool(*flag),
+        }
+    }
+}
+
 impl JsonSchema for Scalar {
     fn schema_name() -> Cow<'static, str> {
         "Scalar".into()
@@ -98,6 +109,13 @@ impl Visitor<'_> for TextOrNumberVisitor {
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<TextOrNumber, E> {
         Ok(TextOrNumber(v.to_string()))
+    }
+}
+
+impl serde::Serialize for TextOrNumber {
+    /// As text; a bare number of seconds or bytes reads back the same from `"30"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 

@@ -15,6 +15,7 @@
 //!         selfHeal: true        # revert live changes
 //!         allowEmpty: false     # allow a sync that would remove every pipeline
 //!     webhookSecretEnv: AQ_DEV_HOOK   # environment variable holding the webhook secret
+//!     overlay: envs/dev         # environment overlay folder patching `path`'s pipelines
 //! ```
 //!
 //! The webhook secret itself never sits in the file: `webhookSecretEnv` names the variable, and
@@ -47,6 +48,9 @@ pub(crate) struct AppConfig {
     pub(crate) sync_policy: SyncPolicyConfig,
     /// Name of the environment variable holding the app's webhook secret; no webhook without.
     pub(crate) webhook_secret_env: Option<String>,
+    /// Environment overlay folder inside the repository (see docs/gitops.md, Environments).
+    #[serde(default)]
+    pub(crate) overlay: Option<String>,
 }
 
 /// Argo CD's `syncPolicy`.
@@ -106,6 +110,7 @@ impl AppConfig {
                 allow_empty: automated.is_some_and(|a| a.allow_empty),
             },
             poll_interval: poll_interval.max(Duration::from_secs(1)),
+            overlay: self.overlay.clone(),
         })
     }
 }
@@ -149,6 +154,7 @@ pub(crate) fn repo_app(
         path: path.unwrap_or_default(),
         policy: FULLY_AUTOMATED,
         poll_interval: DEFAULT_POLL_INTERVAL,
+        overlay: None,
     })
 }
 
@@ -170,6 +176,7 @@ pub(crate) fn own_examples(dir: &Path) -> anyhow::Result<Option<AppSpec>> {
         path: "examples".to_owned(),
         policy: FULLY_AUTOMATED,
         poll_interval: Duration::from_secs(10),
+        overlay: None,
     }))
 }
 
@@ -181,4 +188,21 @@ pub(crate) struct Sources {
     /// App name → the environment variable holding its webhook secret (the name, not the
     /// value: `up` reads the variables at startup).
     pub(crate) webhook_secret_envs: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+
+    #[test]
+    fn the_config_file_declares_an_overlay_next_to_the_path() {
+        let yaml =
+            "name: prod\nrepo: /srv/p.git\npath: pipelines/base\noverlay: pipelines/envs/prod\n";
+        let config: AppConfig = serde_saphyr::from_str(yaml).unwrap();
+        let spec = config.to_spec().unwrap();
+        assert_eq!(spec.path, "pipelines/base");
+        assert_eq!(spec.overlay.as_deref(), Some("pipelines/envs/prod"));
+        let plain: AppConfig = serde_saphyr::from_str("name: dev\nrepo: /srv/p.git\n").unwrap();
+        assert_eq!(plain.to_spec().unwrap().overlay, None);
+    }
 }

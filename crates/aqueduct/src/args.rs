@@ -78,6 +78,10 @@ pub(crate) struct UpArgs {
     /// Branch, tag or commit of --repo to follow. [default: main]
     #[arg(long, env = "AQUEDUCT_REVISION", value_name = "REF", requires = "repo")]
     pub(crate) revision: Option<String>,
+    /// Environment overlay folder inside --repo: its PipelineOverlay documents patch the
+    /// schedule, params, env and resources of --path's pipelines. [default: none]
+    #[arg(long, env = "AQUEDUCT_OVERLAY", value_name = "DIR", requires = "repo")]
+    pub(crate) overlay: Option<String>,
     /// Environment variable holding the webhook secret of --repo's app: with it, a signed POST
     /// to /api/v1/apps/<app>/webhook or /api/v1/webhooks/git (GitHub, Gitea or GitLab) fetches
     /// the repository at once.
@@ -149,6 +153,10 @@ pub(crate) struct ValidateArgs {
     /// Pipeline files or directories (searched recursively for *.yaml and *.yml).
     #[arg(required = true)]
     pub(crate) paths: Vec<PathBuf>,
+    /// Environment overlay folder: validate PATH's pipelines with its PipelineOverlay documents
+    /// applied (and its own pipelines), as a GitOps app with this overlay would read them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) overlay: Option<PathBuf>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,

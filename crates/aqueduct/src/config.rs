@@ -75,6 +75,8 @@ pub(crate) struct RepoFlags {
     pub(crate) revision: Option<String>,
     /// Environment variable holding the app's webhook secret.
     pub(crate) webhook_secret_env: Option<String>,
+    /// The app's environment overlay folder.
+    pub(crate) overlay: Option<String>,
 }
 
 impl Settings {
@@ -107,7 +109,8 @@ impl Settings {
             }
         }
         if let Some(url) = &repo.repo {
-            let app = repo_app(url, repo.path, repo.revision)?;
+            let mut app = repo_app(url, repo.path, repo.revision)?;
+            app.overlay = repo.overlay;
             if let Some(var) = repo.webhook_secret_env {
                 webhook_secret_envs.insert(app.name.clone(), var);
             }

@@ -1,4 +1,4 @@
-//! `aqueduct validate PATH...`
+//! `aqueduct validate [--overlay DIR] PATH...`
 
 use anyhow::Context;
 use serde_json::json;
@@ -8,7 +8,11 @@ use crate::diagnostics::{print_human, to_json};
 use crate::exit;
 
 pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
-    let loaded = aqueduct_spec::load_paths(&args.paths).context("cannot validate")?;
+    let loaded = match &args.overlay {
+        Some(overlay) => aqueduct_spec::load_overlaid(&args.paths, overlay),
+        None => aqueduct_spec::load_paths(&args.paths),
+    }
+    .context("cannot validate")?;
     let valid = loaded.diagnostics.is_empty();
     match args.output {
         Output::Json => {

@@ -57,6 +57,10 @@ pub struct AppSource {
     pub revision: String,
     /// Folder inside the repository (`.` for its root).
     pub path: String,
+    /// The environment overlay folder whose `PipelineOverlay` documents patch `path`'s
+    /// pipelines; left out when the app has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
 }
 
 /// How an app follows its source, with Argo CD's names.
@@ -383,6 +387,9 @@ pub struct AppBody {
     pub allow_empty: bool,
     /// Seconds between fetches; default 180.
     pub poll_interval_seconds: Option<u64>,
+    /// Environment overlay folder inside the repository, whose `PipelineOverlay` documents
+    /// patch the pipelines of `path`; default none.
+    pub overlay: Option<String>,
 }
 
 /// Body of `POST /apps/{name}/rollback`.

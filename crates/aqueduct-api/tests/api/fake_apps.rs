@@ -200,6 +200,7 @@ impl Apps {
                 repo_url: "https://git.example.com/team/pipelines.git".to_owned(),
                 revision: "main".to_owned(),
                 path: "pipelines".to_owned(),
+                overlay: None,
             },
             policy: SyncPolicy {
                 automated: self.automated,

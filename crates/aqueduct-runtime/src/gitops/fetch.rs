@@ -37,7 +37,8 @@ impl From<aqueduct_gitsync::Error> for FetchError {
 pub struct FetchedPipeline {
     /// Qualified (`app/name`), with its `source_dir` inside the materialized tree.
     pub pipeline: Pipeline,
-    /// The text of the file that defines it, and the file inside the materialized tree.
+    /// The text of the file that defines it (for an app with an overlay, the merged document),
+    /// and the file inside the materialized tree.
     pub text: String,
     pub file: PathBuf,
     /// Hex SHA-256 of the name, the commit and the text: a new commit is a new version, since
@@ -56,7 +57,8 @@ pub struct FetchedApp {
     pub desired: DesiredState,
     /// Every pipeline of the commit when it is valid; empty otherwise.
     pub pipelines: Vec<FetchedPipeline>,
-    /// The pipeline file texts by unqualified name, for field-level diffs.
+    /// The pipeline file texts by unqualified name, for field-level diffs (for an app with an
+    /// overlay, each pipeline's merged document).
     pub texts: BTreeMap<String, String>,
 }
 
@@ -91,7 +93,15 @@ fn read_at(
     let files = mirror
         .files_at(&commit.id, &spec.path)
         .map_err(FetchError::from)?;
-    let parsed = parse_files(spec, &files);
+    let parsed = match &spec.overlay {
+        Some(overlay) => {
+            let overlay_files = mirror
+                .files_at(&commit.id, overlay)
+                .map_err(FetchError::from)?;
+            parse_overlaid_files(spec, overlay, &files, &overlay_files)
+        }
+        None => parse_files(spec, &files),
+    };
     let commit_id = CommitId::new(commit.id.to_string());
     let mut desired = DesiredState {
         commit: commit_id.clone(),
@@ -103,9 +113,8 @@ fn read_at(
         let tree = mirror
             .materialize(&commit.id, trees)
             .map_err(FetchError::from)?;
-        let folder = tree.join(spec.path.trim_matches('/'));
         for (pipeline, relative, text) in parsed.pipelines {
-            let fetched = pin(spec, commit_id.as_str(), &folder, pipeline, &relative, text);
+            let fetched = pin(spec, commit_id.as_str(), &tree, pipeline, &relative, text);
             desired
                 .pipelines
                 .insert(fetched.pipeline.name.clone(), fetched.hash.clone());
@@ -143,8 +152,8 @@ pub fn read_app_at(
     read_at(spec, &mirror, commit, trees)
 }
 
-/// The parsed files of a commit: pipelines with their file (relative to the app's folder) and
-/// text, and every diagnostic, with paths relative to the repository root.
+/// The parsed files of a commit: pipelines with their file (relative to the repository root)
+/// and text, and every diagnostic, with paths relative to the repository root.
 struct Parsed {
     pipelines: Vec<(Pipeline, PathBuf, String)>,
     diagnostics: Vec<CommitDiagnostic>,
@@ -204,24 +213,102 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
             parsed.texts.insert(pipeline.name.clone(), text.clone());
             parsed
                 .pipelines
-                .push((pipeline, relative.clone(), text.clone()));
+                .push((pipeline, shown.clone(), text.clone()));
         }
     }
     parsed
 }
 
-/// Qualifies a pipeline and points it at the materialized tree.
+/// The files of an app with an overlay: the base folder's and the overlay folder's YAML files,
+/// parsed as one set by `aqueduct_spec::parse_overlaid`. Each pipeline's text is its merged
+/// document. An overlay folder inside the base folder is not read as part of the base.
+fn parse_overlaid_files(
+    spec: &AppSpec,
+    overlay: &str,
+    files: &[(PathBuf, Vec<u8>)],
+    overlay_files: &[(PathBuf, Vec<u8>)],
+) -> Parsed {
+    let mut diagnostics = Vec::new();
+    let base_folder = Path::new(spec.path.trim_matches('/'));
+    let overlay_folder = Path::new(overlay.trim_matches('/'));
+    let nested = overlay_folder.strip_prefix(base_folder).ok();
+    let base_files = files
+        .iter()
+        .filter(|(relative, _)| !nested.is_some_and(|inner| relative.starts_with(inner)));
+    let base = yaml_sources(base_folder, base_files, &mut diagnostics);
+    let overlay = yaml_sources(overlay_folder, overlay_files.iter(), &mut diagnostics);
+    let result = aqueduct_spec::parse_overlaid(&base, &overlay);
+    diagnostics.extend(result.diagnostics.iter().map(|problem| CommitDiagnostic {
+        file: problem.file.display().to_string(),
+        line: problem.line,
+        column: problem.column,
+        code: problem.code.as_str().to_owned(),
+        message: problem.message.clone(),
+    }));
+    let texts = result
+        .pipelines
+        .iter()
+        .map(|merged| (merged.pipeline.name.clone(), merged.text.clone()))
+        .collect();
+    let pipelines = result
+        .pipelines
+        .into_iter()
+        .map(|merged| (merged.pipeline, merged.file, merged.text))
+        .collect();
+    Parsed {
+        pipelines,
+        diagnostics,
+        texts,
+    }
+}
+
+/// The visible YAML files of a folder as text, paths relative to the repository root; a file
+/// that is not UTF-8 is a diagnostic.
+fn yaml_sources<'a>(
+    folder: &Path,
+    files: impl Iterator<Item = &'a (PathBuf, Vec<u8>)>,
+    diagnostics: &mut Vec<CommitDiagnostic>,
+) -> Vec<aqueduct_spec::SourceFile> {
+    let mut sources = Vec::new();
+    for (relative, bytes) in files {
+        let is_yaml = matches!(
+            relative.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        let hidden = relative
+            .components()
+            .any(|part| part.as_os_str().to_string_lossy().starts_with('.'));
+        if !is_yaml || hidden {
+            continue;
+        }
+        let path = folder.join(relative);
+        match String::from_utf8(bytes.clone()) {
+            Ok(text) => sources.push(aqueduct_spec::SourceFile { path, text }),
+            Err(_) => diagnostics.push(CommitDiagnostic {
+                file: path.display().to_string(),
+                line: 1,
+                column: 1,
+                code: "invalid_utf8".to_owned(),
+                message: "the file is not UTF-8 text".to_owned(),
+            }),
+        }
+    }
+    sources
+}
+
+/// Qualifies a pipeline and points it at the materialized tree; `relative` is the file's path
+/// inside the repository.
 fn pin(
     spec: &AppSpec,
     commit: &str,
-    folder: &Path,
+    tree: &Path,
     mut pipeline: Pipeline,
     relative: &Path,
     text: String,
 ) -> FetchedPipeline {
-    let file = folder.join(relative);
+    let file = tree.join(relative);
     pipeline.name = qualified_name(&spec.name, &pipeline.name);
-    pipeline.source_dir = file.parent().unwrap_or(folder).to_path_buf();
+    pipeline.source_dir = file.parent().unwrap_or(tree).to_path_buf();
     let hash = crate::hash::content_hash(&[&pipeline.name, commit, &text]);
     FetchedPipeline {
         pipeline,

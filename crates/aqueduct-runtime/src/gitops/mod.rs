@@ -13,6 +13,10 @@
 //! was recorded from: tasks run in `<home>/git/trees/<commit>/<folder>`, a read-only tree shared
 //! by every run of that commit and never rewritten, so a later sync cannot change a run in
 //! flight.
+//!
+//! **Overlays.** An app with an `overlay` folder reads it at the same commit: its pipelines are
+//! the base folder's with the overlay's patches applied (their stored text is the merged
+//! document), plus the overlay's own pipelines; tasks still run in their file's folder.
 
 mod fetch;
 
@@ -36,6 +40,9 @@ pub struct AppSpec {
     pub policy: SyncPolicy,
     /// How often the repository is fetched (jittered by up to a tenth).
     pub poll_interval: Duration,
+    /// The environment overlay folder inside the repository, whose `PipelineOverlay` documents
+    /// patch the pipelines of `path` (see `aqueduct_spec::overlay`); `None`: no overlay.
+    pub overlay: Option<String>,
 }
 
 /// Argo CD's default reconciliation interval.

@@ -13,7 +13,7 @@ use aqueduct_core::template::Templates;
 use aqueduct_core::{Pipeline, SecretSource, SecretSpec};
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::located::Located;
+use crate::located::{Located, Origin};
 use crate::raw::PipelineDoc;
 
 pub use names::{is_env_name, is_identifier, is_safe_name};
@@ -29,6 +29,9 @@ pub(crate) struct Lowering<'a> {
     pub(crate) source: &'a str,
     pub(crate) templates: &'a Templates,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The file and text of the overlay that patched the document, where values of
+    /// [`Origin::Overlay`] are reported.
+    pub(crate) overlay: Option<(&'a Path, &'a str)>,
 }
 
 impl Lowering<'_> {
@@ -40,6 +43,12 @@ impl Lowering<'_> {
         message: String,
         hint: Option<String>,
     ) {
+        if let (Origin::Overlay, Some((file, source))) = (at.origin, self.overlay) {
+            let mut diagnostic = Diagnostic::at(file, source, at.position(), code, message);
+            diagnostic.hint = hint;
+            self.diagnostics.push(diagnostic);
+            return;
+        }
         self.report_at((at.line, at.column), code, message, hint);
     }
 
@@ -64,11 +73,23 @@ pub fn lower_document(
     source: &str,
     templates: &Templates,
 ) -> (Option<Pipeline>, Vec<Diagnostic>) {
+    lower_patched(doc, (file, source), None, templates)
+}
+
+/// [`lower_document`] of a document an overlay patched: values marked [`Origin::Overlay`] are
+/// reported in `overlay`'s file, every other one in `base`'s.
+pub(crate) fn lower_patched(
+    doc: PipelineDoc,
+    (file, source): (&Path, &str),
+    overlay: Option<(&Path, &str)>,
+    templates: &Templates,
+) -> (Option<Pipeline>, Vec<Diagnostic>) {
     let mut cx = Lowering {
         file,
         source,
         templates,
         diagnostics: Vec::new(),
+        overlay,
     };
     check_header(&mut cx, &doc);
     let name = &doc.metadata.name;

@@ -45,6 +45,7 @@ fn lower_param(cx: &mut Lowering<'_>, name: &Located<String>, doc: &ParamDoc) ->
                 value: value.clone(),
                 line: name.line,
                 column: name.column,
+                origin: name.origin,
             };
             coerce(cx, &located, param_type, &name.value)
         })

@@ -86,6 +86,7 @@ fn add(args: AppAddArgs) -> anyhow::Result<u8> {
         "prune": args.prune,
         "self_heal": args.self_heal,
         "poll_interval_seconds": args.poll_interval,
+        "overlay": args.overlay,
     });
     let document = client.post_json(&Route::new(&["apps"]), &body)?;
     show(&args.connection, &document, apps_text::detail).map(|_: AppDetail| exit::SUCCESS)

@@ -24,6 +24,8 @@ pub(crate) struct AppSource {
     pub(crate) repo_url: String,
     pub(crate) revision: String,
     pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) overlay: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +251,9 @@ pub(crate) fn detail(app: &AppDetail) -> String {
     let source = &app.source;
     let _ = writeln!(out, "app: {}", app.name);
     let _ = writeln!(out, "source: {} (path {})", source.repo_url, source.path);
+    if let Some(overlay) = &source.overlay {
+        let _ = writeln!(out, "overlay: {overlay}");
+    }
     let _ = writeln!(out, "revision: {}", source.revision);
     let _ = writeln!(out, "policy: {}", policy(&app.policy));
     let _ = writeln!(out, "sync: {} ({})", app.sync.status, app.sync.reason);

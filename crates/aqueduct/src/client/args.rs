@@ -158,6 +158,10 @@ pub(crate) struct AppAddArgs {
     /// Seconds between fetches. [default: 180]
     #[arg(long, value_name = "SECONDS")]
     pub(crate) poll_interval: Option<u64>,
+    /// Environment overlay folder inside the repository: its PipelineOverlay documents patch
+    /// the schedule, params, env and resources of --path's pipelines. [default: none]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) overlay: Option<String>,
     #[command(flatten)]
     pub(crate) connection: Connection,
 }

@@ -48,6 +48,7 @@ fn source(app: &AppView) -> AppSource {
         } else {
             app.spec.path.clone()
         },
+        overlay: app.spec.overlay.clone(),
     }
 }
 
@@ -333,6 +334,9 @@ pub(super) async fn add_app(
         poll_interval: std::time::Duration::from_secs(
             body.poll_interval_seconds.unwrap_or(180).max(1),
         ),
+        overlay: body
+            .overlay
+            .filter(|folder| !folder.trim_matches('/').is_empty()),
     };
     let app = handle.add_app(spec).await.map_err(command_error)?;
     Ok(detail(&app))

@@ -47,6 +47,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
             path: args.path,
             revision: args.revision,
             webhook_secret_env: args.webhook_secret_env,
+            overlay: args.overlay,
         },
         args.parallelism,
         file,

@@ -5,6 +5,7 @@ mod client;
 mod git_http;
 mod gitops;
 mod next_runs;
+mod overlays;
 mod run;
 mod server;
 mod support;

@@ -265,6 +265,7 @@ fn spec_json(spec: &AppSpec) -> String {
             "allowEmpty": spec.policy.allow_empty,
         },
         "pollIntervalSeconds": spec.poll_interval.as_secs(),
+        "overlay": spec.overlay,
     })
     .to_string()
 }
@@ -286,5 +287,38 @@ fn spec_from_json(name: &str, text: &str) -> Option<AppSpec> {
             allow_empty: flag("allowEmpty"),
         },
         poll_interval: Duration::from_secs(value["pollIntervalSeconds"].as_u64().unwrap_or(180)),
+        overlay: value["overlay"].as_str().map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_declaration_reads_back_with_its_overlay() {
+        let spec = AppSpec {
+            name: "prod".to_owned(),
+            repo: "https://git.example.com/p.git".to_owned(),
+            revision: "main".to_owned(),
+            path: "pipelines/base".to_owned(),
+            policy: reconcile::SyncPolicy {
+                automated: true,
+                prune: true,
+                self_heal: false,
+                allow_empty: false,
+            },
+            poll_interval: Duration::from_secs(60),
+            overlay: Some("pipelines/envs/prod".to_owned()),
+        };
+        assert_eq!(
+            spec_from_json("prod", &spec_json(&spec)),
+            Some(spec.clone())
+        );
+        let without = AppSpec {
+            overlay: None,
+            ..spec
+        };
+        assert_eq!(spec_from_json("prod", &spec_json(&without)), Some(without));
+    }
 }
