@@ -22,6 +22,8 @@ BIN, TMP = sys.argv[1], sys.argv[2]
 RUNS, FILES, APPS = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 IDLE_POLL, IDLE_SECS = sys.argv[6], int(sys.argv[7])
 SECRET = "bench-webhook-secret"
+# nothing is due during the benchmark: only the syncs are measured
+TOMORROW = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
 SERVERS = []
 ROWS = []
 
@@ -35,7 +37,7 @@ def git(cwd, *args):
 def pipeline(name, run):
     return (
         f"apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\n"
-        f"spec:\n  schedule:\n    cron: \"0 3 * * *\"\n  tasks:\n"
+        f"spec:\n  schedule: \"@daily\"\n  startDate: \"{TOMORROW}\"\n  tasks:\n"
         f"    - name: extract\n      run: {run}\n"
         f"    - name: load\n      needs: [extract]\n      run: echo load\n"
     )

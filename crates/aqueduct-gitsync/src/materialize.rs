@@ -5,7 +5,7 @@
 //! A lock file `<root>/.lock` keeps [`gc`] (exclusive) from deleting a tree another thread or
 //! process is still writing (shared).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::Write;
@@ -56,7 +56,8 @@ impl Mirror {
             .prefix(STAGING_PREFIX)
             .tempdir_in(dest_root)
             .map_err(io_error("create a temporary folder in", dest_root))?;
-        let folders = write_tree(&repo, commit, root_tree, staging.path())?;
+        let reuse = previous_tree(&repo, dest_root, commit);
+        let folders = write_tree(&repo, commit, root_tree, staging.path(), reuse.as_ref())?;
         let sealed = seal(staging.path(), &folders).and_then(|()| {
             std::fs::rename(staging.path(), &target)
                 .map_err(io_error("move the new tree to", &target))
@@ -110,12 +111,53 @@ pub fn gc(dest_root: &Path, keep: &HashSet<CommitId>) -> Result<Vec<CommitId>> {
     Ok(removed)
 }
 
+/// A tree materialized before, whose unchanged files a new tree hard-links instead of writing
+/// them again, so a commit that changes one file of a big repository writes one file. Sharing
+/// inodes is safe because trees are read-only and never rewritten: a file's inode holds one
+/// blob with one mode for as long as any tree links it.
+struct Reuse {
+    root: PathBuf,
+    /// Path inside the tree → the blob and its kind there.
+    files: HashMap<PathBuf, (gix::ObjectId, EntryKind)>,
+}
+
+/// The newest complete tree under `dest_root` other than `commit`'s, when the mirror still has
+/// its commit; `None` means every file is written.
+fn previous_tree(repo: &gix::Repository, dest_root: &Path, commit: &CommitId) -> Option<Reuse> {
+    let (_, previous, root) = std::fs::read_dir(dest_root)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let id = entry.file_name().to_str()?.parse::<CommitId>().ok()?;
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            (id != *commit).then(|| (modified, id, entry.path()))
+        })
+        .max_by_key(|(modified, _, _)| *modified)?;
+    let tree = find_commit(repo, &previous).ok()?.tree_id().ok()?.detach();
+    let mut files = HashMap::new();
+    walk_tree(
+        repo,
+        &previous,
+        tree,
+        Path::new(""),
+        &mut |relative, kind, id| {
+            if matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
+                files.insert(relative.to_owned(), (id, kind));
+            }
+            Ok(())
+        },
+    )
+    .ok()?;
+    Some(Reuse { root, files })
+}
+
 /// Writes the tree into `root`; returns the folders written (parents first) for [`seal`].
 fn write_tree(
     repo: &gix::Repository,
     commit: &CommitId,
     tree: gix::ObjectId,
     root: &Path,
+    reuse: Option<&Reuse>,
 ) -> Result<Vec<PathBuf>> {
     let mut folders = Vec::new();
     let mut links = Vec::new();
@@ -137,8 +179,14 @@ fn write_tree(
                     } else {
                         0o444
                     };
-                    let contents = read_blob(repo, commit, relative, id)?;
-                    write_file(&path, &contents, mode)?;
+                    let linked = reuse.is_some_and(|reuse| {
+                        reuse.files.get(relative) == Some(&(id, kind))
+                            && std::fs::hard_link(reuse.root.join(relative), &path).is_ok()
+                    });
+                    if !linked {
+                        let contents = read_blob(repo, commit, relative, id)?;
+                        write_file(&path, &contents, mode)?;
+                    }
                 }
                 EntryKind::Link => {
                     let target = read_blob(repo, commit, relative, id)?;

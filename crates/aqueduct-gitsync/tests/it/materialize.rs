@@ -244,3 +244,41 @@ fn gc_removes_trees_not_kept() {
     );
     assert_eq!(gc(&root, &HashSet::new()).expect("gc all"), [new]);
 }
+
+#[test]
+fn a_new_commit_links_its_unchanged_files_and_writes_only_the_changed_ones() {
+    let origin = repository();
+    origin.commit("first");
+    origin
+        .write("pipelines/etl.yaml", "etl: 2")
+        .commit("second");
+    let cache = cache_dir();
+    let mirror =
+        Mirror::open_or_clone(&origin.file_url(), &cache.path().join("mirrors")).expect("clone");
+    let old = mirror.resolve("main~1").expect("old").id;
+    let new = mirror.resolve("main").expect("new").id;
+    let root = cache.path().join("trees");
+    let old_tree = mirror.materialize(&old, &root).expect("old");
+    let new_tree = mirror.materialize(&new, &root).expect("new");
+    let inode = |path: &Path| std::fs::metadata(path).expect("metadata").ino();
+
+    for unchanged in ["README.md", "pipelines/nested/reports.yaml", "bin/run.sh"] {
+        assert_eq!(
+            inode(&old_tree.join(unchanged)),
+            inode(&new_tree.join(unchanged)),
+            "{unchanged} is shared"
+        );
+    }
+    assert_eq!(mode(&new_tree.join("bin/run.sh")), 0o555);
+    assert_ne!(
+        inode(&old_tree.join("pipelines/etl.yaml")),
+        inode(&new_tree.join("pipelines/etl.yaml"))
+    );
+    let read = |path: &Path| std::fs::read_to_string(path).expect("read");
+    assert_eq!(read(&old_tree.join("pipelines/etl.yaml")), "etl: 1");
+    assert_eq!(read(&new_tree.join("pipelines/etl.yaml")), "etl: 2");
+
+    // removing the old tree leaves the new one whole
+    gc(&root, &HashSet::from([new])).expect("gc");
+    assert_eq!(read(&new_tree.join("README.md")), "readme");
+}
