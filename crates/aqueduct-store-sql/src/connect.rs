@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
     (
         1,
         "init",
@@ -41,6 +41,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
         "live_edits",
         include_str!("../migrations/sqlite/0004_live_edits.sql"),
         include_str!("../migrations/postgres/0004_live_edits.sql"),
+    ),
+    (
+        5,
+        "versions_by_hash",
+        include_str!("../migrations/sqlite/0005_versions_by_hash.sql"),
+        include_str!("../migrations/postgres/0005_versions_by_hash.sql"),
     ),
 ];
 

@@ -23,8 +23,16 @@ impl Scheduler {
         let mut next = BTreeMap::new();
         for def in defs {
             let name = def.pipeline.name.clone();
-            let timetable = Timetable::new(&def.pipeline.schedule).ok().flatten();
-            let (last_scheduled, paused) = match self.pipelines.remove(&name) {
+            let old = self.pipelines.remove(&name);
+            // an unchanged schedule keeps its timetable: a sync of 10,000 pipelines that
+            // changes one parses one cron expression
+            let timetable = match old {
+                Some(ref entry) if entry.def.pipeline.schedule == def.pipeline.schedule => {
+                    entry.timetable.clone()
+                }
+                _ => Timetable::new(&def.pipeline.schedule).ok().flatten(),
+            };
+            let (last_scheduled, paused) = match old {
                 Some(entry) => (entry.last_scheduled, entry.paused),
                 None => self.pending_state.remove(&name).unwrap_or((None, false)),
             };

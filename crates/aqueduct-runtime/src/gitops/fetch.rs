@@ -2,7 +2,7 @@
 //! pipeline file of its folder at that commit, parse them as one set, and (when the set is
 //! valid) materialize the commit as a read-only tree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use aqueduct_core::Pipeline;
@@ -75,10 +75,58 @@ pub fn fetch_app(
     revision: Option<&str>,
     cache: &Path,
     trees: &Path,
+    parsed: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
     let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
     mirror.fetch().map_err(FetchError::from)?;
-    read_at(spec, &mirror, revision.unwrap_or(&spec.revision), trees)
+    read_at(
+        spec,
+        &mirror,
+        revision.unwrap_or(&spec.revision),
+        trees,
+        parsed,
+    )
+}
+
+/// Pipeline files of one repository as parsed at an earlier fetch, by path in the repository:
+/// a file whose text is unchanged is not parsed again, so a commit that changes one file of a
+/// big folder parses one file. Kept per mirror, under its fetch lock.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    files: HashMap<PathBuf, CachedFile>,
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    text: String,
+    pipelines: Vec<Pipeline>,
+    diagnostics: Vec<aqueduct_spec::Diagnostic>,
+}
+
+impl ParseCache {
+    /// `text` of the file at `shown`, parsed, or taken from the cache when it is unchanged.
+    fn parse(&mut self, shown: &Path, text: &str) -> &CachedFile {
+        let fresh = self
+            .files
+            .get(shown)
+            .is_some_and(|cached| cached.text == text);
+        if !fresh {
+            let result = aqueduct_spec::parse_source(shown, text);
+            let cached = CachedFile {
+                text: text.to_owned(),
+                pipelines: result.pipelines,
+                diagnostics: result.diagnostics,
+            };
+            self.files.insert(shown.to_owned(), cached);
+        }
+        &self.files[shown]
+    }
+
+    /// Forgets the files under `folder` that are not in `seen` (deleted or renamed in git).
+    fn retain_seen(&mut self, folder: &Path, seen: &HashSet<PathBuf>) {
+        self.files
+            .retain(|path, _| !path.starts_with(folder) || seen.contains(path));
+    }
 }
 
 /// Reads the app's folder at `revision` of `mirror`.
@@ -87,6 +135,7 @@ fn read_at(
     mirror: &Mirror,
     revision: &str,
     trees: &Path,
+    cache: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
     let revision = revision.to_owned();
     let commit = mirror.resolve(&revision).map_err(FetchError::from)?;
@@ -100,7 +149,7 @@ fn read_at(
                 .map_err(FetchError::from)?;
             parse_overlaid_files(spec, overlay, &files, &overlay_files)
         }
-        None => parse_files(spec, &files),
+        None => parse_files(spec, &files, cache),
     };
     let commit_id = CommitId::new(commit.id.to_string());
     let mut desired = DesiredState {
@@ -144,12 +193,13 @@ pub fn read_app_at(
     commit: &str,
     cache: &Path,
     trees: &Path,
+    parsed: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
     let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
     if mirror.resolve(commit).is_err() {
         mirror.fetch().map_err(FetchError::from)?;
     }
-    read_at(spec, &mirror, commit, trees)
+    read_at(spec, &mirror, commit, trees, parsed)
 }
 
 /// The parsed files of a commit: pipelines with their file (relative to the repository root)
@@ -160,13 +210,14 @@ struct Parsed {
     texts: BTreeMap<String, String>,
 }
 
-fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
+fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)], cache: &mut ParseCache) -> Parsed {
     let mut parsed = Parsed {
         pipelines: Vec::new(),
         diagnostics: Vec::new(),
         texts: BTreeMap::new(),
     };
     let folder = Path::new(spec.path.trim_matches('/'));
+    let mut seen = HashSet::new();
     for (relative, bytes) in files {
         let is_yaml = matches!(
             relative.extension().and_then(|e| e.to_str()),
@@ -189,7 +240,8 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
             });
             continue;
         };
-        let result = aqueduct_spec::parse_source(&shown, &text);
+        let result = cache.parse(&shown, &text);
+        seen.insert(shown.clone());
         parsed
             .diagnostics
             .extend(result.diagnostics.iter().map(|problem| CommitDiagnostic {
@@ -199,7 +251,7 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
                 code: problem.code.as_str().to_owned(),
                 message: problem.message.clone(),
             }));
-        for pipeline in result.pipelines {
+        for pipeline in result.pipelines.iter().cloned() {
             if parsed.texts.contains_key(&pipeline.name) {
                 parsed.diagnostics.push(CommitDiagnostic {
                     file: shown.display().to_string(),
@@ -216,6 +268,7 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)]) -> Parsed {
                 .push((pipeline, shown.clone(), text.clone()));
         }
     }
+    cache.retain_seen(folder, &seen);
     parsed
 }
 
@@ -328,4 +381,40 @@ fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::path::{Path, PathBuf};
+
+    use super::ParseCache;
+
+    const GOOD: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: a\nspec:\n  tasks:\n    - name: t\n      run: echo\n";
+
+    #[test]
+    fn the_parse_cache_follows_each_file_s_text() {
+        let mut cache = ParseCache::default();
+        let file = Path::new("pipelines/a.yaml");
+        assert_eq!(cache.parse(file, GOOD).pipelines.len(), 1);
+        let broken = GOOD.replace("tasks:", "taks:");
+        let parsed = cache.parse(file, &broken);
+        assert!(
+            parsed.pipelines.is_empty(),
+            "a changed text is parsed again"
+        );
+        assert_eq!(parsed.diagnostics[0].line, 6);
+        assert_eq!(cache.parse(file, GOOD).pipelines.len(), 1);
+
+        cache.parse(Path::new("other/b.yaml"), GOOD);
+        cache.retain_seen(Path::new("pipelines"), &HashSet::<PathBuf>::new());
+        assert!(
+            !cache.files.contains_key(file),
+            "a deleted file is forgotten"
+        );
+        assert!(
+            cache.files.contains_key(Path::new("other/b.yaml")),
+            "another folder's files stay"
+        );
+    }
 }

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use aqueduct_core::reconcile::SyncPolicy;
 
-pub use fetch::{FetchError, FetchedApp, FetchedPipeline, fetch_app, qualified_name, read_app_at};
+pub use fetch::{
+    FetchError, FetchedApp, FetchedPipeline, ParseCache, fetch_app, qualified_name, read_app_at,
+};
 
 /// How an app is declared (config file, `--repo`, API).
 #[derive(Debug, Clone, PartialEq, Eq)]

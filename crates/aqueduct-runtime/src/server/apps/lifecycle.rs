@@ -132,7 +132,13 @@ impl<S: Store> Server<S> {
     async fn reapply(&self, spec: &AppSpec, commit: &str) -> anyhow::Result<Option<Applied>> {
         let (spec_owned, commit_owned, dirs) = (spec.clone(), commit.to_owned(), self.git.clone());
         let read = tokio::task::spawn_blocking(move || {
-            crate::gitops::read_app_at(&spec_owned, &commit_owned, &dirs.mirrors, &dirs.trees)
+            crate::gitops::read_app_at(
+                &spec_owned,
+                &commit_owned,
+                &dirs.mirrors,
+                &dirs.trees,
+                &mut crate::gitops::ParseCache::default(),
+            )
         })
         .await?;
         let fetched = match read {

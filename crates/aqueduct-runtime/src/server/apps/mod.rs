@@ -132,7 +132,8 @@ pub(crate) struct AppState {
     pub(crate) auto_sync_suspended: bool,
     pub(crate) refresh: Arc<Notify>,
     /// One fetch at a time per mirror: apps of one repository share it (`share_mirror_lock`).
-    pub(crate) fetch_lock: Arc<std::sync::Mutex<()>>,
+    /// It holds what the mirror's files parsed to at the last fetch.
+    pub(crate) fetch_lock: Arc<std::sync::Mutex<crate::gitops::ParseCache>>,
     /// Turned off when the app is deleted: its poller stops.
     pub(crate) alive: Arc<std::sync::atomic::AtomicBool>,
     /// Where the app was declared: `config` or `api`.
@@ -149,7 +150,7 @@ impl AppState {
             last_attempt: None,
             auto_sync_suspended,
             refresh: Arc::new(Notify::new()),
-            fetch_lock: Arc::new(std::sync::Mutex::new(())),
+            fetch_lock: Arc::new(std::sync::Mutex::new(Default::default())),
             alive: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             origin: origin.to_owned(),
         }
@@ -330,15 +331,17 @@ impl<S: Store> Server<S> {
         detail.rollback_of = rollback_of;
         new_sync.detail_json = detail.to_json();
         // pipelines removed from git stay, at their applied version, unless the plan prunes them
+        let unpruned: std::collections::HashSet<&str> = plan
+            .changes
+            .iter()
+            .filter(|change| change.action == Action::RequiresPruning)
+            .map(|change| change.name.as_str())
+            .collect();
         let kept: Vec<PipelineDef> = self.apps[&app]
             .applied
             .iter()
             .flat_map(|applied| applied.defs.iter())
-            .filter(|def| {
-                plan.changes.iter().any(|change| {
-                    change.name == def.pipeline.name && change.action == Action::RequiresPruning
-                })
-            })
+            .filter(|def| unpruned.contains(def.pipeline.name.as_str()))
             .cloned()
             .collect();
         let (record, recorded) = self

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use super::{AppEvent, AppState, FetchPurpose, GitDirs};
-use crate::gitops::{AppSpec, FetchError, fetch_app};
+use crate::gitops::{AppSpec, FetchError, ParseCache, fetch_app};
 
 /// Runs `fetch_app` off the loop and sends the result back.
 pub(crate) fn spawn_fetch(
@@ -24,7 +24,7 @@ pub(crate) fn spawn_fetch(
 
 async fn fetch_and_send(
     spec: AppSpec,
-    lock: Arc<std::sync::Mutex<()>>,
+    lock: Arc<std::sync::Mutex<ParseCache>>,
     dirs: GitDirs,
     revision: Option<String>,
     purpose: FetchPurpose,
@@ -33,10 +33,16 @@ async fn fetch_and_send(
     let app = spec.name.clone();
     let started = std::time::Instant::now();
     let fetched = tokio::task::spawn_blocking(move || {
-        let _guard = lock
+        let mut parsed = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        fetch_app(&spec, revision.as_deref(), &dirs.mirrors, &dirs.trees)
+        fetch_app(
+            &spec,
+            revision.as_deref(),
+            &dirs.mirrors,
+            &dirs.trees,
+            &mut parsed,
+        )
     })
     .await;
     let result = fetched.unwrap_or_else(|error| {
