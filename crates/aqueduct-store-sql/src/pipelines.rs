@@ -110,9 +110,15 @@ async fn make_latest(
 ) -> Result<()> {
     // one row per pipeline: an upsert may not touch the same row twice (PostgreSQL)
     let mut latest: Vec<(&str, i64)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
     for version in versions {
-        latest.retain(|(name, _)| *name != version.pipeline);
-        latest.push((&version.pipeline, version.id));
+        match position.get(version.pipeline.as_str()) {
+            Some(&index) => latest[index].1 = version.id,
+            None => {
+                position.insert(&version.pipeline, latest.len());
+                latest.push((&version.pipeline, version.id));
+            }
+        }
     }
     for chunk in latest.chunks(CHUNK) {
         let rows = (0..chunk.len()).map(|row| {
