@@ -249,6 +249,8 @@ def g4_idle():
     fetches = fetch_count() - before_fetches
     percent = used / elapsed * 100
     verdict = "MET" if percent < 1 else "MISSED"
+    if fetches == 0:
+        verdict = "NOT MEASURED (no poll in the window: make IDLE_SECS longer than IDLE_POLL)"
     ROWS.append(
         f"G4 idle {APPS} apps       {percent:9.3f} % of a core over {elapsed:.0f} s, "
         f"{fetches:.0f} polls, VmRSS {server.rss_mb():.0f} MB   < 1 %: {verdict}"
