@@ -2,68 +2,20 @@
 //! CLI: auto-sync, runs pinned to their commit (definition and files), a broken commit that is
 //! not applied and is superseded by the next good one, history, manual sync and rollback.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aqueduct_core::RunState;
 use aqueduct_core::reconcile::{ConditionKind, SyncCode, SyncPolicy};
-use aqueduct_core::scheduler::{Limits, RunKey};
+use aqueduct_core::scheduler::RunKey;
 use aqueduct_runtime::gitops::AppSpec;
-use aqueduct_runtime::server::{self, ServerConfig, ServerHandle, ServerStatus};
+use aqueduct_runtime::server::{self, ServerHandle, ServerStatus};
 use aqueduct_store::{MemStore, Page, Store, SyncResult};
 use tokio::sync::watch;
 
-/// A git repository in a temp dir, driven by the git CLI.
-struct Repo {
-    dir: PathBuf,
-}
-
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
-    fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &self.dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let file = self.dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-
-    fn commit(&self, message: &str) -> String {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
-
-fn pipeline(name: &str, run: &str) -> String {
-    format!(
-        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n  tasks:\n    - name: t\n      run: {run}\n"
-    )
-}
+mod support;
+use support::{Repo, config, finish, log_of, pipeline, until};
 
 fn app(repo: &Repo, automated: bool) -> AppSpec {
     AppSpec {
@@ -82,64 +34,6 @@ fn app(repo: &Repo, automated: bool) -> AppSpec {
     }
 }
 
-fn config(home: &Path, apps: Vec<AppSpec>) -> ServerConfig {
-    ServerConfig {
-        home: home.to_path_buf(),
-        pipelines_dir: None,
-        apps,
-        limits: Limits::new(4),
-        kill_grace: Duration::from_millis(200),
-        reload_interval: Duration::from_millis(50),
-        secrets: Arc::new(|_| Ok(Vec::new())),
-        observer: None,
-    }
-}
-
-async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn run_state(store: &MemStore, run: &RunKey) -> Option<RunState> {
-    store
-        .get_run(&run.pipeline, &run.run_id)
-        .await
-        .ok()
-        .map(|r| r.state)
-}
-
-async fn finish(store: &MemStore, run: &RunKey) -> RunState {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(state) = run_state(store, run).await
-            && state.is_finished()
-        {
-            return state;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {} never finished",
-            run.run_id
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn log_of(home: &Path, run: &RunKey) -> String {
-    let path = home
-        .join("logs")
-        .join(&run.pipeline)
-        .join(&run.run_id)
-        .join("t/1.log");
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
 fn applied(status: &ServerStatus) -> Option<String> {
     let apps = status.snapshot().apps;
     apps.first()?
@@ -154,7 +48,7 @@ async fn start(
     apps: Vec<AppSpec>,
 ) -> (ServerHandle, ServerStatus, watch::Sender<bool>) {
     let (stop, shutdown) = watch::channel(false);
-    let (handle, status, _join) = server::start(store.clone(), config(home, apps), shutdown)
+    let (handle, status, _join) = server::start(store.clone(), config(home, apps, None), shutdown)
         .await
         .unwrap();
     (handle, status, stop)

@@ -3,14 +3,12 @@
 //! in flight keep theirs; self-heal reverts it at once, without it the drift stays until a manual
 //! sync; the mark survives a restart; pausing is never drift; folder pipelines are refused.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aqueduct_core::RunState;
 use aqueduct_core::reconcile::{HealthCode, SyncCode, SyncPolicy};
-use aqueduct_core::scheduler::{Limits, RunKey};
 use aqueduct_runtime::gitops::AppSpec;
 use aqueduct_runtime::server::{
     self, AppView, CommandError, ServerConfig, ServerHandle, ServerStatus, SyncDetail,
@@ -18,53 +16,14 @@ use aqueduct_runtime::server::{
 use aqueduct_store::{MemStore, Page, Store};
 use tokio::sync::watch;
 
-/// A git repository in a temp dir, driven by the git CLI.
-struct Repo {
-    dir: PathBuf,
-}
+mod support;
+use support::{Repo, config, finish, output_of, pipeline, until};
 
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
-    fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &self.dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    /// Commits `pipelines/etl.yaml` running `run`, next to a data file its tasks read.
-    fn commit_etl(&self, run: &str) -> String {
-        let folder = self.dir.join("pipelines");
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("etl.yaml"), pipeline("etl", run)).unwrap();
-        std::fs::write(folder.join("data.txt"), "from the tree\n").unwrap();
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", "etl"]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
-
-fn pipeline(name: &str, run: &str) -> String {
-    format!(
-        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\nspec:\n  tasks:\n    - name: t\n      run: {run}\n"
-    )
+/// Commits `pipelines/etl.yaml` running `run`, next to a data file its tasks read.
+fn commit_etl(repo: &Repo, run: &str) -> String {
+    repo.write("pipelines/etl.yaml", &pipeline("etl", run));
+    repo.write("pipelines/data.txt", "from the tree\n");
+    repo.commit("etl")
 }
 
 /// The app `dev` over `repo`, automated, with `self_heal` as given; it polls rarely, so only
@@ -83,19 +42,6 @@ fn app(repo: &Repo, self_heal: bool) -> AppSpec {
         },
         poll_interval: Duration::from_secs(3600),
         overlay: None,
-    }
-}
-
-fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -> ServerConfig {
-    ServerConfig {
-        home: home.to_path_buf(),
-        pipelines_dir: folder,
-        apps,
-        limits: Limits::new(4),
-        kill_grace: Duration::from_millis(200),
-        reload_interval: Duration::from_millis(50),
-        secrets: Arc::new(|_| Ok(Vec::new())),
-        observer: None,
     }
 }
 
@@ -146,49 +92,8 @@ impl Running {
         let run = self.handle.trigger("dev/etl", vec![], None).await.unwrap();
         let run = run.key();
         assert_eq!(finish(store, &run).await, RunState::Success);
-        log_of(home, &run)
+        output_of(home, &run)
     }
-}
-
-async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn finish(store: &MemStore, run: &RunKey) -> RunState {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let state = store.get_run(&run.pipeline, &run.run_id).await.ok();
-        if let Some(state) = state.map(|record| record.state)
-            && state.is_finished()
-        {
-            return state;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {} never finished",
-            run.run_id
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The task's output lines, without the log's timestamps and stream prefixes.
-fn log_of(home: &Path, run: &RunKey) -> String {
-    let path = home
-        .join("logs")
-        .join(&run.pipeline)
-        .join(&run.run_id)
-        .join("t/1.log");
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines = text.lines().filter_map(|line| line.splitn(3, ' ').nth(2));
-    lines.collect::<Vec<_>>().join("\n")
 }
 
 fn pipeline_reason(app: &AppView, name: &str) -> (SyncCode, String) {
@@ -201,7 +106,7 @@ async fn a_live_edit_is_drift_that_the_next_runs_use_until_a_manual_sync() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let repo = Repo::new(dir.path());
-    let commit = repo.commit_etl("sleep 1; echo git");
+    let commit = commit_etl(&repo, "sleep 1; echo git");
     let store = Arc::new(MemStore::new());
     let server = Running::start(&store, config(&home, vec![app(&repo, false)], None)).await;
     server.synced_to(&commit).await;
@@ -217,7 +122,7 @@ async fn a_live_edit_is_drift_that_the_next_runs_use_until_a_manual_sync() {
     let edit = edit.await.unwrap();
     assert!(edit.changed_live && !edit.self_heal, "{edit:?}");
     assert_eq!(finish(&store, &in_flight.key()).await, RunState::Success);
-    assert_eq!(log_of(&home, &in_flight.key()), "git");
+    assert_eq!(output_of(&home, &in_flight.key()), "git");
 
     // the edit is drift: OutOfSync with the reason, and app diff shows the field
     let view = server.app();
@@ -281,7 +186,7 @@ async fn self_heal_reverts_a_live_edit_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let repo = Repo::new(dir.path());
-    let commit = repo.commit_etl("echo git");
+    let commit = commit_etl(&repo, "echo git");
     let store = Arc::new(MemStore::new());
     let server = Running::start(&store, config(&home, vec![app(&repo, true)], None)).await;
     server.synced_to(&commit).await;
@@ -320,7 +225,7 @@ async fn drift_survives_a_restart_and_self_heal_then_reverts_it() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let repo = Repo::new(dir.path());
-    let commit = repo.commit_etl("echo git");
+    let commit = commit_etl(&repo, "echo git");
     let store = Arc::new(MemStore::new());
     let server = Running::start(&store, config(&home, vec![app(&repo, false)], None)).await;
     server.synced_to(&commit).await;
@@ -365,7 +270,7 @@ async fn pausing_is_not_drift() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let repo = Repo::new(dir.path());
-    let commit = repo.commit_etl("echo git");
+    let commit = commit_etl(&repo, "echo git");
     let store = Arc::new(MemStore::new());
     let server = Running::start(&store, config(&home, vec![app(&repo, true)], None)).await;
     server.synced_to(&commit).await;

@@ -4,63 +4,21 @@
 //! pipeline; a broken overlay is refused with the overlay's own file:line:col; an overlay folder
 //! inside the base folder is not read as part of the base.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aqueduct_core::RunState;
 use aqueduct_core::reconcile::{ConditionKind, SyncCode, SyncPolicy};
-use aqueduct_core::scheduler::{Limits, RunKey};
+use aqueduct_core::scheduler::RunKey;
 use aqueduct_runtime::gitops::AppSpec;
-use aqueduct_runtime::server::{self, AppView, ServerConfig, ServerHandle, ServerStatus};
+use aqueduct_runtime::server::{self, AppView, ServerHandle, ServerStatus};
 use aqueduct_spec::DocumentDiff;
 use aqueduct_store::{MemStore, Store};
 use tokio::sync::watch;
 
-/// A git repository in a temp dir, driven by the git CLI.
-struct Repo {
-    dir: PathBuf,
-}
-
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    #[allow(clippy::disallowed_methods)] // the test builds its repository with the git CLI
-    fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", &self.dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let file = self.dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-
-    fn commit(&self, message: &str) -> String {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
+mod support;
+use support::{Repo, config, until};
 
 const BASE: &str = r#"apiVersion: aqueduct.dev/v1
 kind: Pipeline
@@ -101,40 +59,16 @@ fn app(repo: &Repo, name: &str) -> AppSpec {
     }
 }
 
-fn config(home: &Path, apps: Vec<AppSpec>) -> ServerConfig {
-    ServerConfig {
-        home: home.to_path_buf(),
-        pipelines_dir: None,
-        apps,
-        limits: Limits::new(4),
-        kill_grace: Duration::from_millis(200),
-        reload_interval: Duration::from_millis(50),
-        secrets: Arc::new(|_| Ok(Vec::new())),
-        observer: None,
-    }
-}
-
 async fn start(
     store: &Arc<MemStore>,
     home: &Path,
     apps: Vec<AppSpec>,
 ) -> (ServerHandle, ServerStatus, watch::Sender<bool>) {
     let (stop, shutdown) = watch::channel(false);
-    let (handle, status, _join) = server::start(store.clone(), config(home, apps), shutdown)
+    let (handle, status, _join) = server::start(store.clone(), config(home, apps, None), shutdown)
         .await
         .unwrap();
     (handle, status, stop)
-}
-
-async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The app's view once its latest fetch saw `commit`.
