@@ -6,12 +6,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{GitRepo, Server, Workspace, parse_json, token, wait_until};
+use crate::support::{Client, GitRepo, Server, Workspace, token, wait_until};
 
 fn pipeline(name: &str, run: &str) -> String {
     format!(
@@ -62,30 +62,7 @@ impl Drop for GitHttp {
     }
 }
 
-struct Client<'a> {
-    ws: &'a Workspace,
-    url: String,
-    token: String,
-}
-
 impl Client<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.ws.command();
-        command
-            .args(args)
-            .env("AQUEDUCT_URL", &self.url)
-            .env("AQUEDUCT_TOKEN", &self.token);
-        command.output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.extend(["--output", "json"]);
-        let output = self.run(&args);
-        assert!(output.status.success(), "{args:?}: {output:?}");
-        parse_json(&output)
-    }
-
     fn pipelines(&self) -> Vec<String> {
         let list = self.json(&["pipelines"]);
         let mut names: Vec<String> = list["items"]

@@ -8,34 +8,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{GitRepo, Server, Workspace, parse_json, token, wait_until};
+use crate::support::{Client, GitRepo, Server, Workspace, token, wait_until};
 
 const HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: cat msg.txt\n";
 
-struct Client<'a> {
-    ws: &'a Workspace,
-    url: String,
-    token: String,
-}
-
 impl Client<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.ws.command();
-        command
-            .args(args)
-            .env("AQUEDUCT_URL", &self.url)
-            .env("AQUEDUCT_TOKEN", &self.token);
-        command.output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.extend(["--output", "json"]);
-        let output = self.run(&args);
-        assert!(output.status.success(), "{args:?}: {output:?}");
-        parse_json(&output)
-    }
-
     fn applied(&self) -> String {
         let app = self.json(&["app", "get", "repo"]);
         app["applied_commit"]["id"]

@@ -4,12 +4,9 @@
 //! repository whose copy of the pipeline has dev's values; `app get` shows each overlay.
 //! `aqueduct validate --overlay` checks an environment without a server.
 
-use std::process::Output;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::support::{GitRepo, Server, Workspace, parse_json, token, wait_until};
+use crate::support::{Client, GitRepo, Server, Workspace, parse_json, token, wait_until};
 
 const BASE: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: etl\nspec:\n  schedule: \"0 6 * * *\"\n  params:\n    target: { default: base }\n  env:\n    STAGE: base\n  tasks:\n    - name: t\n      run: echo {{ params.target }} $STAGE $(cat data.txt)\n";
 
@@ -19,30 +16,7 @@ fn overlay(schedule: &str, target: &str) -> String {
     )
 }
 
-struct Client<'a> {
-    ws: &'a Workspace,
-    url: String,
-    token: String,
-}
-
 impl Client<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.ws.command();
-        command
-            .args(args)
-            .env("AQUEDUCT_URL", &self.url)
-            .env("AQUEDUCT_TOKEN", &self.token);
-        command.output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.extend(["--output", "json"]);
-        let output = self.run(&args);
-        assert!(output.status.success(), "{args:?}: {output:?}");
-        parse_json(&output)
-    }
-
     fn schedule(&self, pipeline: &str) -> Option<String> {
         let pipelines = self.json(&["pipelines"]);
         let items = pipelines["items"].as_array()?;

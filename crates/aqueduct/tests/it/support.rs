@@ -331,3 +331,31 @@ impl GitRepo {
         self.git(&["rev-parse", "HEAD"])
     }
 }
+
+/// The binary as a client of a running server, with its URL and token in the environment.
+pub(crate) struct Client<'a> {
+    pub(crate) ws: &'a Workspace,
+    pub(crate) url: String,
+    pub(crate) token: String,
+}
+
+impl Client<'_> {
+    /// `aqueduct ARGS...` against the server.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.ws.command();
+        command
+            .args(args)
+            .env("AQUEDUCT_URL", &self.url)
+            .env("AQUEDUCT_TOKEN", &self.token);
+        command.output().unwrap()
+    }
+
+    /// `aqueduct ARGS... --output json`, which must succeed, as JSON.
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.extend(["--output", "json"]);
+        let output = self.run(&args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        parse_json(&output)
+    }
+}
