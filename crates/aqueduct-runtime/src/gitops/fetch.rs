@@ -218,39 +218,12 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)], cache: &mut ParseCa
     };
     let folder = Path::new(spec.path.trim_matches('/'));
     let mut seen = HashSet::new();
-    for (relative, bytes) in files {
-        let is_yaml = matches!(
-            relative.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        );
-        let hidden = relative
-            .components()
-            .any(|part| part.as_os_str().to_string_lossy().starts_with('.'));
-        if !is_yaml || hidden {
-            continue;
-        }
-        let shown = folder.join(relative);
-        let Ok(text) = String::from_utf8(bytes.clone()) else {
-            parsed.diagnostics.push(CommitDiagnostic {
-                file: shown.display().to_string(),
-                line: 1,
-                column: 1,
-                code: "invalid_utf8".to_owned(),
-                message: "the file is not UTF-8 text".to_owned(),
-            });
-            continue;
-        };
+    for source in yaml_sources(folder, files.iter(), &mut parsed.diagnostics) {
+        let aqueduct_spec::SourceFile { path: shown, text } = source;
         let result = cache.parse(&shown, &text);
-        seen.insert(shown.clone());
         parsed
             .diagnostics
-            .extend(result.diagnostics.iter().map(|problem| CommitDiagnostic {
-                file: problem.file.display().to_string(),
-                line: problem.line,
-                column: problem.column,
-                code: problem.code.as_str().to_owned(),
-                message: problem.message.clone(),
-            }));
+            .extend(result.diagnostics.iter().map(commit_diagnostic));
         for pipeline in result.pipelines.iter().cloned() {
             if parsed.texts.contains_key(&pipeline.name) {
                 parsed.diagnostics.push(CommitDiagnostic {
@@ -267,9 +240,21 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)], cache: &mut ParseCa
                 .pipelines
                 .push((pipeline, shown.clone(), text.clone()));
         }
+        seen.insert(shown);
     }
     cache.retain_seen(folder, &seen);
     parsed
+}
+
+/// A spec diagnostic as a commit's status lists it.
+fn commit_diagnostic(problem: &aqueduct_spec::Diagnostic) -> CommitDiagnostic {
+    CommitDiagnostic {
+        file: problem.file.display().to_string(),
+        line: problem.line,
+        column: problem.column,
+        code: problem.code.as_str().to_owned(),
+        message: problem.message.clone(),
+    }
 }
 
 /// The files of an app with an overlay: the base folder's and the overlay folder's YAML files,
@@ -291,13 +276,7 @@ fn parse_overlaid_files(
     let base = yaml_sources(base_folder, base_files, &mut diagnostics);
     let overlay = yaml_sources(overlay_folder, overlay_files.iter(), &mut diagnostics);
     let result = aqueduct_spec::parse_overlaid(&base, &overlay);
-    diagnostics.extend(result.diagnostics.iter().map(|problem| CommitDiagnostic {
-        file: problem.file.display().to_string(),
-        line: problem.line,
-        column: problem.column,
-        code: problem.code.as_str().to_owned(),
-        message: problem.message.clone(),
-    }));
+    diagnostics.extend(result.diagnostics.iter().map(commit_diagnostic));
     let texts = result
         .pipelines
         .iter()
