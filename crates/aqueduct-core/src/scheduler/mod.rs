@@ -174,6 +174,11 @@ struct PipelineEntry {
     paused: bool,
     /// Logical date of the latest scheduled run created.
     last_scheduled: Option<Timestamp>,
+    /// No scheduled run can be due before this instant: the `run_after` of the first run
+    /// after the last check ([`Timestamp::MIN`]: check at the next step, [`Timestamp::MAX`]:
+    /// never). Kept so that a step, and [`Scheduler::next_wake`], evaluate no cron expression
+    /// of the thousands of pipelines that are not due.
+    due_at: Timestamp,
 }
 
 /// One active (queued or running) run.
@@ -275,13 +280,14 @@ impl Scheduler {
     /// When the scheduler next needs a `Tick`: a retry delay ending or a schedule coming due.
     pub fn next_wake(&self) -> Option<Timestamp> {
         let retries = self.runs.values().filter_map(|run| run.machine.next_wake());
-        let after = self.last_now.unwrap_or(Timestamp::UNIX_EPOCH);
         let schedules = self
             .pipelines
             .values()
-            .filter(|entry| !entry.paused)
-            .filter_map(|entry| entry.timetable.as_ref()?.next_after(after))
-            .map(|run| run.run_after);
-        retries.chain(schedules).min()
+            .filter(|entry| !entry.paused && entry.timetable.is_some())
+            .map(|entry| entry.due_at)
+            .filter(|due_at| *due_at != Timestamp::MAX);
+        let next = retries.chain(schedules).min()?;
+        // a pipeline waiting for its first check is due at once
+        Some(next.max(self.last_now.unwrap_or(Timestamp::UNIX_EPOCH)))
     }
 }

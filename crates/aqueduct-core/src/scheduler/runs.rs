@@ -26,11 +26,14 @@ impl Scheduler {
             let old = self.pipelines.remove(&name);
             // an unchanged schedule keeps its timetable: a sync of 10,000 pipelines that
             // changes one parses one cron expression
-            let timetable = match old {
+            let (timetable, due_at) = match old {
                 Some(ref entry) if entry.def.pipeline.schedule == def.pipeline.schedule => {
-                    entry.timetable.clone()
+                    (entry.timetable.clone(), entry.due_at)
                 }
-                _ => Timetable::new(&def.pipeline.schedule).ok().flatten(),
+                _ => (
+                    Timetable::new(&def.pipeline.schedule).ok().flatten(),
+                    Timestamp::MIN,
+                ),
             };
             let (last_scheduled, paused) = match old {
                 Some(entry) => (entry.last_scheduled, entry.paused),
@@ -41,6 +44,7 @@ impl Scheduler {
                 timetable,
                 paused,
                 last_scheduled,
+                due_at,
             };
             next.insert(name, entry);
         }
@@ -53,6 +57,7 @@ impl Scheduler {
                 Some(entry) => {
                     entry.last_scheduled = entry.last_scheduled.max(last_scheduled);
                     entry.paused = paused;
+                    entry.due_at = Timestamp::MIN;
                 }
                 None => {
                     self.pending_state.insert(name, (last_scheduled, paused));
@@ -164,16 +169,26 @@ impl Scheduler {
     /// Creates the scheduled runs that are due.
     pub(super) fn schedule_due(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
         let mut due = Vec::new();
-        for (name, entry) in self.pipelines.iter_mut().filter(|(_, e)| !e.paused) {
+        let checked = self
+            .pipelines
+            .iter_mut()
+            .filter(|(_, entry)| !entry.paused && entry.due_at <= now);
+        for (name, entry) in checked {
             let Some(timetable) = &entry.timetable else {
+                entry.due_at = Timestamp::MAX;
                 continue;
             };
             let catchup = entry.def.pipeline.schedule.catchup;
-            for scheduled in timetable
-                .due_runs(entry.last_scheduled, now, catchup)
-                .into_iter()
-                .take(MAX_RUNS_PER_STEP)
-            {
+            let runs = timetable.due_runs(entry.last_scheduled, now, catchup);
+            // more catch-up runs than one step takes: check again at the next step
+            entry.due_at = if runs.len() >= MAX_RUNS_PER_STEP {
+                Timestamp::MIN
+            } else {
+                timetable
+                    .next_after(now)
+                    .map_or(Timestamp::MAX, |next| next.run_after)
+            };
+            for scheduled in runs.into_iter().take(MAX_RUNS_PER_STEP) {
                 entry.last_scheduled = Some(scheduled.logical_date);
                 let params = match resolve_params(&entry.def.pipeline, &[]) {
                     Ok(params) => params,

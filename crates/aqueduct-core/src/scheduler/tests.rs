@@ -450,6 +450,54 @@ fn after_downtime_catchup_creates_every_missed_slot_exactly_once() {
 }
 
 #[test]
+fn a_catchup_longer_than_one_step_goes_on_at_the_next_step_not_at_the_next_slot() {
+    // 250 hourly slots missed: one step creates 100, and the scheduler asks to be woken at
+    // once for the rest instead of waiting for the next slot (10:00)
+    let mut sim = Sim::new(Limits::new(4), "2026-01-11T09:30:00Z");
+    sim.input(Input::ScheduleState(vec![(
+        "hourly".into(),
+        Some(at("2026-01-01T00:00:00Z")),
+        false,
+    )]));
+    sim.input(Input::Pipelines(vec![hourly(true)]));
+    assert_eq!(sim.trace.matches("create").count(), 100);
+    assert_eq!(sim.scheduler.next_wake(), Some(at("2026-01-11T09:30:00Z")));
+    sim.run_until("2026-01-11T09:30:00Z");
+    let created = sim.trace.matches("create").count();
+    assert_eq!(created, 24 * 10 + 9, "every slot up to 09:00, all at once");
+    assert!(!sim.trace.contains("@1800s create"), "{}", sim.trace);
+}
+
+#[test]
+fn the_next_wake_is_the_next_slot_and_follows_schedule_edits() {
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:30:00Z");
+    sim.input(Input::Pipelines(vec![hourly(false)]));
+    sim.run_until("2026-01-01T00:40:00Z");
+    assert_eq!(sim.scheduler.next_wake(), Some(at("2026-01-01T01:00:00Z")));
+    // the same schedule in a new definition keeps its wake-up; a new schedule is checked now
+    sim.input(Input::Pipelines(vec![hourly(false)]));
+    assert_eq!(sim.scheduler.next_wake(), Some(at("2026-01-01T01:00:00Z")));
+    let every_5_minutes = pipeline("hourly", &["a"], |p| {
+        p.schedule.cron = Some("*/5 * * * *".into());
+        p.schedule.start_date = Some(at("2026-01-01T00:00:00Z"));
+    });
+    sim.input(Input::Pipelines(vec![every_5_minutes]));
+    assert_eq!(
+        sim.scheduler.next_wake(),
+        Some(at("2026-01-01T00:45:00Z")),
+        "{}",
+        sim.trace
+    );
+    // paused pipelines never wake the scheduler
+    sim.input(Input::SetPaused {
+        pipeline: "hourly".into(),
+        paused: true,
+    });
+    sim.run_until("2026-01-01T00:50:00Z");
+    assert_eq!(sim.scheduler.next_wake(), None);
+}
+
+#[test]
 fn without_catchup_only_the_latest_missed_slot_runs() {
     let mut sim = Sim::new(Limits::new(4), "2026-01-01T05:30:00Z");
     sim.input(Input::ScheduleState(vec![(
