@@ -113,10 +113,30 @@ async fn an_automated_app_syncs_each_good_commit_and_pins_runs_to_theirs() {
         .await
         .unwrap();
     let new = store.get_run(&fresh.pipeline, &fresh.run_id).await.unwrap();
-    assert_ne!(
+    assert_eq!(
         old.version_id, new.version_id,
-        "each commit is its own version"
+        "a commit that leaves the definition as it was keeps its version"
     );
+    let tree_of = |run: &aqueduct_store::RunRecord| run.source_dir.clone().unwrap_or_default();
+    assert!(tree_of(&old).contains(&first), "{old:?}");
+    assert!(tree_of(&new).contains(&second), "{new:?}");
+
+    // a run cleared after the next sync reruns in its own commit's tree, not in the tree of
+    // the commit its (unchanged) version was first recorded at
+    repo.write("pipelines/data.txt", "third data");
+    let third = repo.commit("third");
+    until("the third sync", || {
+        (applied(&status) == Some(third.clone())).then_some(())
+    })
+    .await;
+    handle.clear(fresh.clone(), None, false).await.unwrap();
+    let rerun = until("the cleared run's second attempt", || {
+        let log = home.join("logs").join(&fresh.pipeline).join(&fresh.run_id);
+        let text = std::fs::read_to_string(log.join("t/2.log")).ok()?;
+        text.contains(" data").then_some(text)
+    })
+    .await;
+    assert!(rerun.contains("second data"), "{rerun}");
 
     // a broken commit is not applied: the app stays, OutOfSync with the diagnostic's place
     repo.write(
@@ -137,7 +157,7 @@ async fn an_automated_app_syncs_each_good_commit_and_pins_runs_to_theirs() {
     .await;
     assert_eq!(
         view.applied.as_ref().unwrap().id,
-        second,
+        third,
         "stays on the last good commit"
     );
     assert_eq!(view.status.sync.app.code, SyncCode::OutOfSync);
@@ -145,7 +165,7 @@ async fn an_automated_app_syncs_each_good_commit_and_pins_runs_to_theirs() {
     let place = condition.diagnostics[0].to_string();
     assert!(place.starts_with("pipelines/report.yaml:6:"), "{place}");
     let (history, total) = store.list_syncs("dev", Page::first(10)).await.unwrap();
-    assert_eq!(total, 3, "{history:?}");
+    assert_eq!(total, 4, "{history:?}");
     assert_eq!(history[0].result, SyncResult::Failed);
     assert_eq!(history[0].commit, broken);
     let detail: serde_json::Value = serde_json::from_str(&history[0].detail_json).unwrap();

@@ -29,7 +29,8 @@ macro_rules! pipeline_columns {
 macro_rules! run_columns {
     () => {
         "pipeline, id, version_id, run_type, state, logical_date, data_interval_start, \
-         data_interval_end, run_after, params_json, created_at, started_at, ended_at, backfill_id"
+         data_interval_end, run_after, params_json, created_at, started_at, ended_at, backfill_id, \
+         source_dir"
     };
 }
 
@@ -170,6 +171,7 @@ pub(crate) fn decode_run(row: &AnyRow) -> Result<RunRecord> {
         started_at: optional_timestamp(row, "started_at")?,
         ended_at: optional_timestamp(row, "ended_at")?,
         backfill_id: row.try_get("backfill_id")?,
+        source_dir: row.try_get("source_dir")?,
     })
 }
 

@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
     (
         1,
         "init",
@@ -47,6 +47,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
         "versions_by_hash",
         include_str!("../migrations/sqlite/0005_versions_by_hash.sql"),
         include_str!("../migrations/postgres/0005_versions_by_hash.sql"),
+    ),
+    (
+        6,
+        "run_source_dir",
+        include_str!("../migrations/sqlite/0006_run_source_dir.sql"),
+        include_str!("../migrations/postgres/0006_run_source_dir.sql"),
     ),
 ];
 

@@ -36,7 +36,7 @@ pub(crate) async fn create_run(
     let insert = concat!(
         "INSERT INTO runs (",
         run_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ",
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ",
         "ON CONFLICT (pipeline, id) DO NOTHING RETURNING ",
         run_columns!()
     );
@@ -55,6 +55,7 @@ pub(crate) async fn create_run(
         .bind(run.started_at.map(micros))
         .bind(run.ended_at.map(micros))
         .bind(run.backfill_id)
+        .bind(run.source_dir.as_deref())
         .fetch_optional(connection)
         .await?;
     match inserted {

@@ -152,6 +152,9 @@ pub struct RunRecord {
     pub started_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
     pub backfill_id: Option<i64>,
+    /// The folder the run's tasks run in, when it is not the folder of its version's source
+    /// file: a GitOps run's commit tree (versions are per definition, a run per commit).
+    pub source_dir: Option<String>,
 }
 
 impl RunRecord {

@@ -41,8 +41,9 @@ pub struct FetchedPipeline {
     /// and the file inside the materialized tree.
     pub text: String,
     pub file: PathBuf,
-    /// Hex SHA-256 of the name, the commit and the text: a new commit is a new version, since
-    /// the scripts next to the file may have changed.
+    /// Hex SHA-256 of the name and the text: a version is a definition, and a commit that
+    /// leaves it unchanged keeps it. Runs are pinned to their commit by the tree they record
+    /// (`RunRecord::source_dir`), not by the version.
     pub hash: String,
 }
 
@@ -163,7 +164,7 @@ fn read_at(
             .materialize(&commit.id, trees)
             .map_err(FetchError::from)?;
         for (pipeline, relative, text) in parsed.pipelines {
-            let fetched = pin(spec, commit_id.as_str(), &tree, pipeline, &relative, text);
+            let fetched = pin(spec, &tree, pipeline, &relative, text);
             desired
                 .pipelines
                 .insert(fetched.pipeline.name.clone(), fetched.hash.clone());
@@ -172,7 +173,7 @@ fn read_at(
     } else {
         for (pipeline, _, text) in &parsed.pipelines {
             let name = qualified_name(&spec.name, &pipeline.name);
-            let hash = crate::hash::content_hash(&[&name, commit_id.as_str(), text]);
+            let hash = crate::hash::content_hash(&[&name, text]);
             desired.pipelines.insert(name, hash);
         }
     }
@@ -332,7 +333,6 @@ fn yaml_sources<'a>(
 /// inside the repository.
 fn pin(
     spec: &AppSpec,
-    commit: &str,
     tree: &Path,
     mut pipeline: Pipeline,
     relative: &Path,
@@ -341,7 +341,7 @@ fn pin(
     let file = tree.join(relative);
     pipeline.name = qualified_name(&spec.name, &pipeline.name);
     pipeline.source_dir = file.parent().unwrap_or(tree).to_path_buf();
-    let hash = crate::hash::content_hash(&[&pipeline.name, commit, &text]);
+    let hash = crate::hash::content_hash(&[&pipeline.name, &text]);
     FetchedPipeline {
         pipeline,
         text,

@@ -62,7 +62,13 @@ impl<S: Store> Server<S> {
         match effect {
             Effect::RunCreated(info) => {
                 self.track_new(info);
-                Some(Change::CreateRun(records::run_record(info, now)))
+                let source_dir = self
+                    .runs
+                    .get(&info.key())
+                    .map(|meta| meta.pipeline.source_dir.as_path());
+                Some(Change::CreateRun(records::run_record(
+                    info, source_dir, now,
+                )))
             }
             Effect::RunState { run, state } => {
                 let known = self.runs.get(run).and_then(|meta| meta.started_at);
@@ -431,11 +437,9 @@ impl<S: Store> Server<S> {
                 .get_version(record.version_id)
                 .await
                 .map_err(internal)?;
-            let pipeline =
-                super::load::parse_version(&run.pipeline, &version.source, &version.definition)
-                    .ok_or_else(|| {
-                        CommandError::Internal("stored definition no longer parses".to_owned())
-                    })?;
+            let pipeline = super::load::run_definition(&record, &version).ok_or_else(|| {
+                CommandError::Internal("stored definition no longer parses".to_owned())
+            })?;
             let pipeline = std::sync::Arc::new(pipeline);
             let limit = self.backfill_limit(&record).await;
             let restored = records::restored_run(&record, &tasks, pipeline.clone(), limit);

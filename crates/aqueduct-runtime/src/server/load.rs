@@ -132,6 +132,19 @@ pub(crate) async fn load_folder<S: Store>(
 
 /// The pipeline `name` as defined by a stored version (for runs restored after a restart). A
 /// GitOps app's pipeline (`app/name`) is found by its name in the file and qualified again.
+/// The definition a stored run started with: its version, run from the folder the run
+/// recorded (a GitOps run's commit tree) when it recorded one.
+pub(crate) fn run_definition(
+    record: &aqueduct_store::RunRecord,
+    version: &aqueduct_store::PipelineVersion,
+) -> Option<Pipeline> {
+    let mut pipeline = parse_version(&record.pipeline, &version.source, &version.definition)?;
+    if let Some(dir) = &record.source_dir {
+        pipeline.source_dir = std::path::PathBuf::from(dir);
+    }
+    Some(pipeline)
+}
+
 pub(crate) fn parse_version(name: &str, source: &str, definition: &str) -> Option<Pipeline> {
     let (app, local) = match name.rsplit_once('/') {
         Some((app, local)) => (Some(app), local),

@@ -279,9 +279,7 @@ impl<S: Store> Server<S> {
         let mut lost = Vec::new();
         for (record, tasks) in self.store.active_runs().await? {
             let version = self.store.get_version(record.version_id).await?;
-            let Some(pipeline) =
-                load::parse_version(&record.pipeline, &version.source, &version.definition)
-            else {
+            let Some(pipeline) = load::run_definition(&record, &version) else {
                 continue;
             };
             let pipeline = Arc::new(pipeline);

@@ -1,6 +1,7 @@
 //! Conversions between the scheduler's view and the store's records.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use aqueduct_core::run::TaskInstance;
@@ -64,7 +65,8 @@ fn parse_params(json: &str) -> BTreeMap<String, ParamValue> {
 }
 
 /// The store record of a new run.
-pub(crate) fn run_record(info: &RunInfo, now: Timestamp) -> RunRecord {
+/// The store's record of a new run; `source_dir` is the folder its tasks run in.
+pub(crate) fn run_record(info: &RunInfo, source_dir: Option<&Path>, now: Timestamp) -> RunRecord {
     RunRecord {
         id: info.run_id.clone(),
         pipeline: info.pipeline.clone(),
@@ -80,6 +82,7 @@ pub(crate) fn run_record(info: &RunInfo, now: Timestamp) -> RunRecord {
         started_at: None,
         ended_at: None,
         backfill_id: info.backfill.map(|backfill| backfill.id),
+        source_dir: source_dir.map(|dir| dir.display().to_string()),
     }
 }
 

@@ -77,6 +77,7 @@ macro_rules! store_test_suite {
             pipelines_are_searched_and_paged,
             create_run_rejects_a_second_run_of_the_same_slot,
             create_run_requires_a_version_of_its_pipeline,
+            runs_keep_their_source_folder,
             update_run_sets_state_and_dates,
             runs_are_listed_newest_first_with_filters_and_totals,
             latest_run_of_type_has_the_greatest_logical_date,
@@ -138,6 +139,7 @@ pub fn run_record(pipeline: &str, id: &str, version_id: i64, logical_seconds: i6
         started_at: None,
         ended_at: None,
         backfill_id: None,
+        source_dir: None,
     }
 }
 

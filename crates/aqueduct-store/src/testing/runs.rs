@@ -36,6 +36,17 @@ pub async fn create_run_rejects_a_second_run_of_the_same_slot(store: &impl Store
     ));
 }
 
+/// A run keeps the folder its tasks run in (a GitOps run's commit tree), read back as written.
+pub async fn runs_keep_their_source_folder(store: &impl Store) {
+    let etl = version_of(store, "etl").await;
+    let mut pinned = run_record("etl", "r1", etl, 1_000);
+    pinned.source_dir = Some("/home/git/trees/0123abcd/pipelines".to_owned());
+    assert_eq!(create(store, pinned.clone()).await, pinned);
+    assert_eq!(store.get_run("etl", "r1").await.expect("get"), pinned);
+    let plain = create(store, run_record("etl", "r2", etl, 2_000)).await;
+    assert_eq!(plain.source_dir, None);
+}
+
 /// A run must name an existing version of its own pipeline.
 pub async fn create_run_requires_a_version_of_its_pipeline(store: &impl Store) {
     let load = version_of(store, "load").await;

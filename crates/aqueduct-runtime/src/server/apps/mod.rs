@@ -344,12 +344,51 @@ impl<S: Store> Server<S> {
             .filter(|def| unpruned.contains(def.pipeline.name.as_str()))
             .cloned()
             .collect();
+        // a version is a definition: only the pipelines whose text differs from what runs
+        // (changed in git, added, or changed live) get one
+        let running: HashMap<&str, (&str, i64)> = self.apps[&app]
+            .applied
+            .iter()
+            .flat_map(|applied| applied.defs.iter())
+            .filter_map(|def| {
+                let name = def.pipeline.name.as_str();
+                let hash = live.pipelines.get(name)?.hash.as_str();
+                Some((name, (hash, def.version)))
+            })
+            .collect();
+        let changed = fetched.pipelines.iter().filter(|pipeline| {
+            let name = pipeline.pipeline.name.as_str();
+            running
+                .get(name)
+                .is_none_or(|(hash, _)| *hash != pipeline.hash)
+        });
         let (record, recorded) = self
             .store
-            .record_sync(new_sync, Some(versions_of(&fetched)), Timestamp::now())
+            .record_sync(
+                new_sync,
+                Some(changed.map(new_version).collect()),
+                Timestamp::now(),
+            )
             .await
             .map_err(internal)?;
-        let mut defs = defs_of(&fetched, &recorded);
+        let recorded: HashMap<&str, i64> = recorded
+            .iter()
+            .map(|version| (version.pipeline.as_str(), version.id))
+            .collect();
+        let mut defs = Vec::with_capacity(fetched.pipelines.len());
+        for pipeline in &fetched.pipelines {
+            let name = pipeline.pipeline.name.as_str();
+            let version = recorded
+                .get(name)
+                .or_else(|| running.get(name).map(|(_, version)| version));
+            let version = *version.ok_or_else(|| {
+                CommandError::Internal(format!("no version of {name} was recorded"))
+            })?;
+            defs.push(PipelineDef {
+                pipeline: Arc::new(pipeline.pipeline.clone()),
+                version,
+            });
+        }
         let mut hashes = fetched.desired.pipelines.clone();
         let mut texts = fetched.texts.clone();
         let mut changed_live = BTreeMap::new();
@@ -542,13 +581,17 @@ impl<S: Store> Server<S> {
 
 /// The pipeline versions a fetched commit records.
 fn versions_of(fetched: &FetchedApp) -> Vec<NewVersion> {
-    let versions = fetched.pipelines.iter().map(|fetched| NewVersion {
+    fetched.pipelines.iter().map(new_version).collect()
+}
+
+/// The version of one fetched pipeline.
+fn new_version(fetched: &crate::gitops::FetchedPipeline) -> NewVersion {
+    NewVersion {
         pipeline: fetched.pipeline.name.clone(),
         hash: fetched.hash.clone(),
         definition: fetched.text.clone(),
         source: fetched.file.display().to_string(),
-    });
-    versions.collect()
+    }
 }
 
 /// The scheduler's definitions of a fetched commit, with the versions the store gave them.
