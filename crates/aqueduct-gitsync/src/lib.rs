@@ -18,4 +18,4 @@ pub use commit::{CommitId, CommitInfo};
 pub use error::{Error, Result};
 pub use materialize::gc;
 pub use mirror::{FetchOutcome, Mirror, mirror_key, redact as redact_url};
-pub use tree::ChangeKind;
+pub use tree::{BlobId, ChangeKind, FileAt};

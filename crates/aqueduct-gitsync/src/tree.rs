@@ -12,6 +12,33 @@ use crate::commit::{CommitId, find_commit};
 use crate::error::{Error, Result};
 use crate::mirror::Mirror;
 
+/// A file's content id (git's blob id): equal ids, equal bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlobId(gix::ObjectId);
+
+impl BlobId {
+    /// The blob id written as full hex; `None` if it is not one.
+    pub fn from_hex(hex: &str) -> Option<BlobId> {
+        gix::ObjectId::from_hex(hex.as_bytes()).ok().map(BlobId)
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A file of a folder at a commit, as [`Mirror::files_at_if`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAt {
+    /// Relative to the folder.
+    pub path: PathBuf,
+    pub blob: BlobId,
+    /// The file's bytes, when they were asked for.
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// How a path differs between two commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChangeKind {
@@ -26,6 +53,22 @@ impl Mirror {
     /// blobs; symlinks and submodules are left out. A folder that does not exist is
     /// [`Error::PathNotFound`], an existing folder without files gives an empty list.
     pub fn files_at(&self, commit: &CommitId, path: &str) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+        let files = self.files_at_if(commit, path, &mut |_, _| true)?;
+        let read = files
+            .into_iter()
+            .map(|file| (file.path, file.bytes.unwrap_or_default()));
+        Ok(read.collect())
+    }
+
+    /// The files of [`Mirror::files_at`], with their blob ids, reading only the bytes of those
+    /// for which `wanted(relative path, blob)` is true: a caller that remembers what it read
+    /// at an earlier commit reads only the files that changed since.
+    pub fn files_at_if(
+        &self,
+        commit: &CommitId,
+        path: &str,
+        wanted: &mut dyn FnMut(&Path, BlobId) -> bool,
+    ) -> Result<Vec<FileAt>> {
         let repo = self.repo.to_thread_local();
         let folder = folder_tree(&repo, commit, path)?.ok_or_else(|| Error::PathNotFound {
             commit: commit.to_string(),
@@ -39,7 +82,13 @@ impl Mirror {
             Path::new(""),
             &mut |relative, kind, id| {
                 if matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                    files.push((relative.to_owned(), read_blob(&repo, commit, relative, id)?));
+                    let blob = BlobId(id);
+                    let bytes = match wanted(relative, blob) {
+                        true => Some(read_blob(&repo, commit, relative, id)?),
+                        false => None,
+                    };
+                    let path = relative.to_owned();
+                    files.push(FileAt { path, blob, bytes });
                 }
                 Ok(())
             },

@@ -150,3 +150,37 @@ fn an_unknown_commit_is_an_unknown_revision() {
 
     assert!(matches!(error, Error::UnknownRevision { .. }), "{error:?}");
 }
+
+#[test]
+fn only_the_files_asked_for_are_read_and_equal_contents_share_a_blob_id() {
+    let origin = repository();
+    let first = origin.commit("files");
+    origin.write("pipelines/etl.yaml", "etl: 2");
+    let second = origin.commit("etl changed");
+    let cache = cache_dir();
+    let mirror = Mirror::open_or_clone(&origin.file_url(), cache.path()).expect("clone");
+    let [first, second] = [first, second].map(|id| mirror.resolve(&id).expect("commit").id);
+
+    let before = mirror
+        .files_at_if(&first, "pipelines", &mut |_, _| false)
+        .expect("first");
+    assert!(
+        before.iter().all(|file| file.bytes.is_none()),
+        "none asked for"
+    );
+    let mut asked = Vec::new();
+    let after = mirror
+        .files_at_if(&second, "pipelines", &mut |path, blob| {
+            let changed = !before.iter().any(|file| file.blob == blob);
+            if changed {
+                asked.push(path.to_owned());
+            }
+            changed
+        })
+        .expect("second");
+    assert_eq!(asked, [std::path::PathBuf::from("etl.yaml")]);
+    assert_eq!(after[0].bytes.as_deref(), Some(&b"etl: 2"[..]));
+    assert_eq!(after[1].bytes, None);
+    assert_eq!(after[1].blob, before[1].blob, "unchanged file, same blob");
+    assert_ne!(after[0].blob, before[0].blob);
+}

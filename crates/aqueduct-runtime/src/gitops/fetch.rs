@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use aqueduct_core::Pipeline;
 use aqueduct_core::reconcile::{CommitDiagnostic, CommitId, DesiredState};
-use aqueduct_gitsync::{CommitInfo, Mirror};
+use aqueduct_gitsync::{BlobId, CommitInfo, FileAt, Mirror};
 
 use super::AppSpec;
 
@@ -60,8 +60,12 @@ pub struct FetchedApp {
     pub pipelines: Vec<FetchedPipeline>,
     /// The pipeline file texts by unqualified name, for field-level diffs (for an app with an
     /// overlay, each pipeline's merged document).
-    pub texts: BTreeMap<String, String>,
+    pub texts: Texts,
 }
+
+/// Pipeline file texts by unqualified name, shared: an app's view, its applied state and its
+/// latest fetch hold the same map of (possibly ten thousand) texts without copying it.
+pub type Texts = std::sync::Arc<BTreeMap<String, String>>;
 
 /// `app/name`.
 pub fn qualified_name(app: &str, name: &str) -> String {
@@ -99,22 +103,28 @@ pub struct ParseCache {
 
 #[derive(Debug)]
 struct CachedFile {
+    blob: BlobId,
     text: String,
     pipelines: Vec<Pipeline>,
     diagnostics: Vec<aqueduct_spec::Diagnostic>,
 }
 
 impl ParseCache {
-    /// `text` of the file at `shown`, parsed, or taken from the cache when it is unchanged.
-    fn parse(&mut self, shown: &Path, text: &str) -> &CachedFile {
-        let fresh = self
-            .files
+    /// Whether the file at `shown` was parsed with the content `blob`.
+    fn is_fresh(&self, shown: &Path, blob: BlobId) -> bool {
+        self.files
             .get(shown)
-            .is_some_and(|cached| cached.text == text);
-        if !fresh {
-            let result = aqueduct_spec::parse_source(shown, text);
+            .is_some_and(|cached| cached.blob == blob)
+    }
+
+    /// `text` (the content `blob`) of the file at `shown`, parsed, or taken from the cache
+    /// when it is unchanged.
+    fn parse(&mut self, shown: &Path, blob: BlobId, text: String) -> &CachedFile {
+        if !self.is_fresh(shown, blob) {
+            let result = aqueduct_spec::parse_source(shown, &text);
             let cached = CachedFile {
-                text: text.to_owned(),
+                blob,
+                text,
                 pipelines: result.pipelines,
                 diagnostics: result.diagnostics,
             };
@@ -140,17 +150,27 @@ fn read_at(
 ) -> Result<FetchedApp, FetchError> {
     let revision = revision.to_owned();
     let commit = mirror.resolve(&revision).map_err(FetchError::from)?;
-    let files = mirror
-        .files_at(&commit.id, &spec.path)
-        .map_err(FetchError::from)?;
     let parsed = match &spec.overlay {
         Some(overlay) => {
+            let files = mirror
+                .files_at(&commit.id, &spec.path)
+                .map_err(FetchError::from)?;
             let overlay_files = mirror
                 .files_at(&commit.id, overlay)
                 .map_err(FetchError::from)?;
             parse_overlaid_files(spec, overlay, &files, &overlay_files)
         }
-        None => parse_files(spec, &files, cache),
+        None => {
+            // only the files that changed since the cache saw them are read and parsed
+            let folder = Path::new(spec.path.trim_matches('/'));
+            let mut wanted = |relative: &Path, blob| {
+                is_pipeline_file(relative) && !cache.is_fresh(&folder.join(relative), blob)
+            };
+            let files = mirror
+                .files_at_if(&commit.id, &spec.path, &mut wanted)
+                .map_err(FetchError::from)?;
+            parse_files(spec, files, cache)
+        }
     };
     let commit_id = CommitId::new(commit.id.to_string());
     let mut desired = DesiredState {
@@ -183,7 +203,7 @@ fn read_at(
         commit,
         desired,
         pipelines,
-        texts: parsed.texts,
+        texts: Texts::new(parsed.texts),
     })
 }
 
@@ -211,7 +231,9 @@ struct Parsed {
     texts: BTreeMap<String, String>,
 }
 
-fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)], cache: &mut ParseCache) -> Parsed {
+/// The pipeline files of a folder, parsed, with the cache's parse of every file it has seen
+/// with the same content (whose bytes were not read).
+fn parse_files(spec: &AppSpec, files: Vec<FileAt>, cache: &mut ParseCache) -> Parsed {
     let mut parsed = Parsed {
         pipelines: Vec::new(),
         diagnostics: Vec::new(),
@@ -219,9 +241,22 @@ fn parse_files(spec: &AppSpec, files: &[(PathBuf, Vec<u8>)], cache: &mut ParseCa
     };
     let folder = Path::new(spec.path.trim_matches('/'));
     let mut seen = HashSet::new();
-    for source in yaml_sources(folder, files.iter(), &mut parsed.diagnostics) {
-        let aqueduct_spec::SourceFile { path: shown, text } = source;
-        let result = cache.parse(&shown, &text);
+    for file in files
+        .into_iter()
+        .filter(|file| is_pipeline_file(&file.path))
+    {
+        let shown = folder.join(&file.path);
+        let result = match file.bytes {
+            None => &cache.files[&shown],
+            Some(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => cache.parse(&shown, file.blob, text),
+                Err(_) => {
+                    parsed.diagnostics.push(not_utf8(&shown));
+                    continue;
+                }
+            },
+        };
+        let text = &result.text;
         parsed
             .diagnostics
             .extend(result.diagnostics.iter().map(commit_diagnostic));
@@ -304,29 +339,38 @@ fn yaml_sources<'a>(
 ) -> Vec<aqueduct_spec::SourceFile> {
     let mut sources = Vec::new();
     for (relative, bytes) in files {
-        let is_yaml = matches!(
-            relative.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        );
-        let hidden = relative
-            .components()
-            .any(|part| part.as_os_str().to_string_lossy().starts_with('.'));
-        if !is_yaml || hidden {
+        if !is_pipeline_file(relative) {
             continue;
         }
         let path = folder.join(relative);
         match String::from_utf8(bytes.clone()) {
             Ok(text) => sources.push(aqueduct_spec::SourceFile { path, text }),
-            Err(_) => diagnostics.push(CommitDiagnostic {
-                file: path.display().to_string(),
-                line: 1,
-                column: 1,
-                code: "invalid_utf8".to_owned(),
-                message: "the file is not UTF-8 text".to_owned(),
-            }),
+            Err(_) => diagnostics.push(not_utf8(&path)),
         }
     }
     sources
+}
+
+/// A visible YAML file (no part of its path starts with a dot).
+fn is_pipeline_file(relative: &Path) -> bool {
+    let is_yaml = matches!(
+        relative.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    let hidden = relative
+        .components()
+        .any(|part| part.as_os_str().to_string_lossy().starts_with('.'));
+    is_yaml && !hidden
+}
+
+fn not_utf8(path: &Path) -> CommitDiagnostic {
+    CommitDiagnostic {
+        file: path.display().to_string(),
+        line: 1,
+        column: 1,
+        code: "invalid_utf8".to_owned(),
+        message: "the file is not UTF-8 text".to_owned(),
+    }
 }
 
 /// Qualifies a pipeline and points it at the materialized tree; `relative` is the file's path
@@ -369,23 +413,32 @@ mod tests {
 
     use super::ParseCache;
 
+    fn blob(n: u8) -> aqueduct_gitsync::BlobId {
+        aqueduct_gitsync::BlobId::from_hex(&format!("{n:040x}")).unwrap()
+    }
+
     const GOOD: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: a\nspec:\n  tasks:\n    - name: t\n      run: echo\n";
 
     #[test]
     fn the_parse_cache_follows_each_file_s_text() {
         let mut cache = ParseCache::default();
         let file = Path::new("pipelines/a.yaml");
-        assert_eq!(cache.parse(file, GOOD).pipelines.len(), 1);
+        assert_eq!(cache.parse(file, blob(1), GOOD.into()).pipelines.len(), 1);
+        assert!(cache.is_fresh(file, blob(1)));
+        assert!(
+            !cache.is_fresh(file, blob(2)),
+            "another content is parsed again"
+        );
         let broken = GOOD.replace("tasks:", "taks:");
-        let parsed = cache.parse(file, &broken);
+        let parsed = cache.parse(file, blob(2), broken);
         assert!(
             parsed.pipelines.is_empty(),
             "a changed text is parsed again"
         );
         assert_eq!(parsed.diagnostics[0].line, 6);
-        assert_eq!(cache.parse(file, GOOD).pipelines.len(), 1);
+        assert_eq!(cache.parse(file, blob(1), GOOD.into()).pipelines.len(), 1);
 
-        cache.parse(Path::new("other/b.yaml"), GOOD);
+        cache.parse(Path::new("other/b.yaml"), blob(1), GOOD.into());
         cache.retain_seen(Path::new("pipelines"), &HashSet::<PathBuf>::new());
         assert!(
             !cache.files.contains_key(file),

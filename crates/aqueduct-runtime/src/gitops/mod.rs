@@ -25,7 +25,8 @@ use std::time::Duration;
 use aqueduct_core::reconcile::SyncPolicy;
 
 pub use fetch::{
-    FetchError, FetchedApp, FetchedPipeline, ParseCache, fetch_app, qualified_name, read_app_at,
+    FetchError, FetchedApp, FetchedPipeline, ParseCache, Texts, fetch_app, qualified_name,
+    read_app_at,
 };
 
 /// How an app is declared (config file, `--repo`, API).

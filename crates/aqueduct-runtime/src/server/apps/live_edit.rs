@@ -200,7 +200,8 @@ fn mark_changed_live(
     } else {
         applied.changed_live.insert(name.clone(), git_hash.clone());
     }
-    applied.texts.insert(local.to_owned(), text.to_owned());
+    let texts = crate::gitops::Texts::make_mut(&mut applied.texts);
+    texts.insert(local.to_owned(), text.to_owned());
     if let Some(slot) = applied.defs.iter_mut().find(|d| d.pipeline.name == name) {
         *slot = def;
     }

@@ -26,7 +26,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::commands::CommandError;
 use super::{Server, ServerEvent};
-use crate::gitops::{AppSpec, FetchError, FetchedApp};
+use crate::gitops::{AppSpec, FetchError, FetchedApp, Texts};
 
 pub use detail::{ChangedField, ChangedPipeline, DiagnosticDetail, FailureDetail, SyncDetail};
 pub use live_edit::LiveEdit;
@@ -48,7 +48,7 @@ pub struct AppView {
     /// Automated sync is off after a rollback until re-enabled.
     pub auto_sync_suspended: bool,
     /// The applied pipelines' file texts, by unqualified name (for diffs).
-    pub applied_texts: BTreeMap<String, String>,
+    pub applied_texts: Texts,
 }
 
 /// A commit as clients see it.
@@ -79,7 +79,7 @@ pub struct Inspection {
     /// What syncing it would do.
     pub plan: reconcile::Plan,
     /// The applied pipelines' file texts, by unqualified name.
-    pub applied_texts: BTreeMap<String, String>,
+    pub applied_texts: Texts,
     /// The applied commit, if any.
     pub live_commit: Option<String>,
 }
@@ -165,7 +165,7 @@ pub(crate) struct Applied {
     /// Definition hashes by qualified name.
     pub(crate) hashes: BTreeMap<String, String>,
     /// File texts by unqualified name.
-    pub(crate) texts: BTreeMap<String, String>,
+    pub(crate) texts: Texts,
     /// The pipelines changed live through the API since this commit was applied (qualified
     /// name → the hash git declares, which the live edit replaced): drift, until a sync.
     pub(crate) changed_live: BTreeMap<String, String>,
@@ -411,7 +411,7 @@ impl<S: Store> Server<S> {
                 hashes.insert(def.pipeline.name.clone(), live.hash.clone());
             }
             if let Some(text) = old_texts.get(&local) {
-                texts.insert(local, text.clone());
+                Texts::make_mut(&mut texts).insert(local, text.clone());
             }
             defs.push(def);
         }
