@@ -12,11 +12,13 @@ pub(crate) fn content_hash(parts: &[&str]) -> String {
         }
         hasher.update(part.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in hasher.finalize() {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -27,6 +29,10 @@ mod tests {
     fn parts_are_kept_apart() {
         assert_ne!(content_hash(&["ab", "c"]), content_hash(&["a", "bc"]));
         assert_eq!(content_hash(&["a", "b"]), content_hash(&["a", "b"]));
-        assert_eq!(content_hash(&[]).len(), 64);
+        assert_eq!(
+            content_hash(&["abc"]),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "SHA-256 of `abc`, in lowercase hex"
+        );
     }
 }

@@ -75,7 +75,7 @@ async fn start(
 async fn fetched(status: &ServerStatus, app: &str, commit: &str) -> AppView {
     until(&format!("{app} to see {commit}"), || {
         let apps = status.snapshot().apps;
-        let view = apps.into_iter().find(|view| view.spec.name == app)?;
+        let view = apps.iter().find(|view| view.spec.name == app)?.clone();
         (view.latest.as_ref()?.id == commit).then_some(view)
     })
     .await

@@ -24,20 +24,20 @@ impl Scheduler {
         for def in defs {
             let name = def.pipeline.name.clone();
             let old = self.pipelines.remove(&name);
+            let (last_scheduled, paused) = match &old {
+                Some(entry) => (entry.last_scheduled, entry.paused),
+                None => self.pending_state.remove(&name).unwrap_or((None, false)),
+            };
             // an unchanged schedule keeps its timetable: a sync of 10,000 pipelines that
             // changes one parses one cron expression
             let (timetable, due_at) = match old {
-                Some(ref entry) if entry.def.pipeline.schedule == def.pipeline.schedule => {
-                    (entry.timetable.clone(), entry.due_at)
+                Some(entry) if entry.def.pipeline.schedule == def.pipeline.schedule => {
+                    (entry.timetable, entry.due_at)
                 }
                 _ => (
                     Timetable::new(&def.pipeline.schedule).ok().flatten(),
                     Timestamp::MIN,
                 ),
-            };
-            let (last_scheduled, paused) = match old {
-                Some(entry) => (entry.last_scheduled, entry.paused),
-                None => self.pending_state.remove(&name).unwrap_or((None, false)),
             };
             let entry = PipelineEntry {
                 def,

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aqueduct_core::Pipeline;
 use aqueduct_core::reconcile::{CommitDiagnostic, CommitId, DesiredState};
@@ -36,7 +37,7 @@ impl From<aqueduct_gitsync::Error> for FetchError {
 #[derive(Debug, Clone)]
 pub struct FetchedPipeline {
     /// Qualified (`app/name`), with its `source_dir` inside the materialized tree.
-    pub pipeline: Pipeline,
+    pub pipeline: Arc<Pipeline>,
     /// The text of the file that defines it (for an app with an overlay, the merged document),
     /// and the file inside the materialized tree.
     pub text: String,
@@ -57,7 +58,7 @@ pub struct FetchedApp {
     /// The pipelines, valid or not, for `aqueduct_core::reconcile`.
     pub desired: DesiredState,
     /// Every pipeline of the commit when it is valid; empty otherwise.
-    pub pipelines: Vec<FetchedPipeline>,
+    pub pipelines: Arc<Vec<FetchedPipeline>>,
     /// The pipeline file texts by unqualified name, for field-level diffs (for an app with an
     /// overlay, each pipeline's merged document).
     pub texts: Texts,
@@ -202,7 +203,7 @@ fn read_at(
         revision,
         commit,
         desired,
-        pipelines,
+        pipelines: Arc::new(pipelines),
         texts: Texts::new(parsed.texts),
     })
 }
@@ -387,7 +388,7 @@ fn pin(
     pipeline.source_dir = file.parent().unwrap_or(tree).to_path_buf();
     let hash = crate::hash::content_hash(&[&pipeline.name, &text]);
     FetchedPipeline {
-        pipeline,
+        pipeline: Arc::new(pipeline),
         text,
         file,
         hash,

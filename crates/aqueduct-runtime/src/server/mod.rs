@@ -239,7 +239,7 @@ impl<S: Store> Server<S> {
         let loaded = load::load_folder(&*self.store, &folder, &self.defs_by_file).await?;
         self.defs_by_file = loaded.by_file;
         let previous = self.status.snapshot().diagnostics;
-        if previous != loaded.diagnostics {
+        if *previous != loaded.diagnostics {
             for problem in &loaded.diagnostics {
                 tracing::warn!(
                     file = %problem.file.display(), line = problem.line, column = problem.column,

@@ -6,16 +6,17 @@ use std::sync::{Arc, Mutex};
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_spec::Diagnostic;
 
-/// A snapshot of the server's status.
+/// A snapshot of the server's status. Cheap to clone (every part is shared), so an API
+/// request over 10,000 pipelines copies none of them.
 #[derive(Debug, Clone, Default)]
 pub struct StatusSnapshot {
-    pub pipelines: Vec<PipelineDef>,
+    pub pipelines: Arc<Vec<PipelineDef>>,
     /// The file each pipeline came from.
-    pub files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    pub files: Arc<std::collections::BTreeMap<String, std::path::PathBuf>>,
     /// Problems of the files that failed validation.
-    pub diagnostics: Vec<Diagnostic>,
+    pub diagnostics: Arc<Vec<Diagnostic>>,
     /// The GitOps apps, by name.
-    pub apps: Vec<super::AppView>,
+    pub apps: Arc<Vec<super::AppView>>,
 }
 
 /// Shared, cheap to clone.
@@ -37,13 +38,13 @@ impl ServerStatus {
         diagnostics: Vec<Diagnostic>,
     ) {
         if let Ok(mut status) = self.inner.lock() {
-            status.pipelines = pipelines.to_vec();
-            status.files = files;
-            status.diagnostics = diagnostics;
+            status.pipelines = Arc::new(pipelines.to_vec());
+            status.files = Arc::new(files);
+            status.diagnostics = Arc::new(diagnostics);
         }
     }
 
-    pub(crate) fn set_apps(&self, apps: Vec<super::AppView>) {
+    pub(crate) fn set_apps(&self, apps: Arc<Vec<super::AppView>>) {
         if let Ok(mut status) = self.inner.lock() {
             status.apps = apps;
         }

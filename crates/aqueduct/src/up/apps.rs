@@ -24,8 +24,9 @@ fn no_app(name: &str) -> BackendError {
 
 fn view(status: &ServerStatus, name: &str) -> Result<AppView, BackendError> {
     let apps = status.snapshot().apps;
-    apps.into_iter()
+    apps.iter()
         .find(|app| app.spec.name == name)
+        .cloned()
         .ok_or_else(|| no_app(name))
 }
 

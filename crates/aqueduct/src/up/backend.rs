@@ -69,8 +69,9 @@ impl<S: Store> ServerBackend<S> {
         self.status
             .snapshot()
             .pipelines
-            .into_iter()
+            .iter()
             .find(|def| def.pipeline.name == name)
+            .cloned()
             .ok_or_else(|| BackendError::NotFound(format!("no pipeline {name}")))
     }
 

@@ -241,9 +241,11 @@ impl<S: Store> Server<S> {
             FetchPurpose::Poll => self.auto_sync(&app).await?,
             FetchPurpose::Refresh(reply) => {
                 self.auto_sync(&app).await?;
-                self.publish_apps();
-                let view = self.app_view(&app);
+                // published before the reply, so a client's next read sees what it got
+                let views = self.publish_apps();
+                let view = views.iter().find(|view| view.spec.name == app).cloned();
                 let _ = reply.send(view.ok_or_else(|| unknown_app(&app)));
+                return Ok(());
             }
         }
         self.publish_apps();
@@ -376,7 +378,7 @@ impl<S: Store> Server<S> {
             .map(|version| (version.pipeline.as_str(), version.id))
             .collect();
         let mut defs = Vec::with_capacity(fetched.pipelines.len());
-        for pipeline in &fetched.pipelines {
+        for pipeline in fetched.pipelines.iter() {
             let name = pipeline.pipeline.name.as_str();
             let version = recorded
                 .get(name)
@@ -385,7 +387,7 @@ impl<S: Store> Server<S> {
                 CommandError::Internal(format!("no version of {name} was recorded"))
             })?;
             defs.push(PipelineDef {
-                pipeline: Arc::new(pipeline.pipeline.clone()),
+                pipeline: pipeline.pipeline.clone(),
                 version,
             });
         }
@@ -523,8 +525,8 @@ impl<S: Store> Server<S> {
         })
     }
 
-    /// Refreshes every app's view in the shared status.
-    pub(super) fn publish_apps(&mut self) {
+    /// Refreshes every app's view in the shared status, and returns the views.
+    pub(super) fn publish_apps(&mut self) -> Arc<Vec<AppView>> {
         let views = self
             .apps
             .keys()
@@ -537,8 +539,10 @@ impl<S: Store> Server<S> {
                 health: view.status.health.app.code,
             });
         }
-        self.status.set_apps(views);
+        let views = Arc::new(views);
+        self.status.set_apps(views.clone());
         self.apps_published = std::time::Instant::now();
+        views
     }
 
     /// Remembers how each run ended, for the health of GitOps pipelines.
@@ -598,7 +602,7 @@ fn new_version(fetched: &crate::gitops::FetchedPipeline) -> NewVersion {
 fn defs_of(fetched: &FetchedApp, recorded: &[aqueduct_store::PipelineVersion]) -> Vec<PipelineDef> {
     let pairs = fetched.pipelines.iter().zip(recorded);
     let defs = pairs.map(|(fetched, version)| PipelineDef {
-        pipeline: Arc::new(fetched.pipeline.clone()),
+        pipeline: fetched.pipeline.clone(),
         version: version.id,
     });
     defs.collect()
