@@ -10,7 +10,7 @@ use aqueduct_core::Pipeline;
 use aqueduct_core::reconcile::{CommitDiagnostic, CommitId, DesiredState};
 use aqueduct_gitsync::{BlobId, CommitInfo, FileAt, Mirror};
 
-use super::AppSpec;
+use super::{AppSpec, Trees};
 
 /// Why an app's source could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,17 +73,16 @@ pub fn qualified_name(app: &str, name: &str) -> String {
     format!("{app}/{name}")
 }
 
-/// Fetches `spec.repo` into its mirror under `cache`, resolves `revision` (the app's own when
-/// `None`), and reads the app's folder at that commit. A valid commit is materialized under
-/// `trees` so its tasks can run from it.
+/// Fetches `spec.repo` into its mirror, resolves `revision` (the app's own when `None`), and
+/// reads the app's folder at that commit. Its pipelines run in the commit's folder of `trees`,
+/// which is not written here (see [`Trees`]).
 pub fn fetch_app(
     spec: &AppSpec,
     revision: Option<&str>,
-    cache: &Path,
-    trees: &Path,
+    trees: &Trees,
     parsed: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
+    let mirror = Mirror::open_or_clone(&spec.repo, trees.mirrors()).map_err(FetchError::from)?;
     mirror.fetch().map_err(FetchError::from)?;
     read_at(
         spec,
@@ -146,7 +145,7 @@ fn read_at(
     spec: &AppSpec,
     mirror: &Mirror,
     revision: &str,
-    trees: &Path,
+    trees: &Trees,
     cache: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
     let revision = revision.to_owned();
@@ -181,9 +180,8 @@ fn read_at(
     };
     let mut pipelines = Vec::new();
     if desired.is_valid() {
-        let tree = mirror
-            .materialize(&commit.id, trees)
-            .map_err(FetchError::from)?;
+        trees.remember(&spec.repo, commit_id.as_str());
+        let tree = trees.path_of(commit_id.as_str());
         for (pipeline, relative, text) in parsed.pipelines {
             let fetched = pin(spec, &tree, pipeline, &relative, text);
             desired
@@ -213,11 +211,10 @@ fn read_at(
 pub fn read_app_at(
     spec: &AppSpec,
     commit: &str,
-    cache: &Path,
-    trees: &Path,
+    trees: &Trees,
     parsed: &mut ParseCache,
 ) -> Result<FetchedApp, FetchError> {
-    let mirror = Mirror::open_or_clone(&spec.repo, cache).map_err(FetchError::from)?;
+    let mirror = Mirror::open_or_clone(&spec.repo, trees.mirrors()).map_err(FetchError::from)?;
     if mirror.resolve(commit).is_err() {
         mirror.fetch().map_err(FetchError::from)?;
     }

@@ -3,7 +3,9 @@
 //! set, and applied together: every pipeline of the app moves to the new commit, or none does.
 //!
 //! - `fetch`: the blocking git work (fetch the mirror, resolve the revision, read and parse the
-//!   folder, materialize the commit read-only), run off the server loop.
+//!   folder), run off the server loop.
+//! - `trees`: the commits' read-only trees tasks run in, written after the fetch, in the
+//!   background, or by the first task that needs one.
 //! - The server loop (`server::apps`) decides with `aqueduct_core::reconcile` and applies.
 //!
 //! **Naming.** A pipeline `etl` of app `dev` is the pipeline `dev/etl`: the same file in two
@@ -19,6 +21,7 @@
 //! document), plus the overlay's own pipelines; tasks still run in their file's folder.
 
 mod fetch;
+mod trees;
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ pub use fetch::{
     FetchError, FetchedApp, FetchedPipeline, ParseCache, Texts, fetch_app, qualified_name,
     read_app_at,
 };
+pub use trees::Trees;
 
 /// How an app is declared (config file, `--repo`, API).
 #[derive(Debug, Clone, PartialEq, Eq)]

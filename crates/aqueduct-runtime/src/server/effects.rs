@@ -193,6 +193,18 @@ impl<S: Store> Server<S> {
     }
 
     async fn launch(&mut self, run: RunKey, task: TaskIndex, attempt: u32) -> anyhow::Result<()> {
+        let Some(source_dir) = self
+            .runs
+            .get(&run)
+            .map(|meta| meta.pipeline.source_dir.clone())
+        else {
+            return Ok(());
+        };
+        // a run of a commit whose tree is still being written waits for it; if it cannot be
+        // written, the attempt fails naming the missing folder
+        if let Err(error) = self.git.trees.ensure(&source_dir).await {
+            tracing::error!(pipeline = %run.pipeline, run_id = %run.run_id, %error, "cannot write the commit's tree");
+        }
         let Some(meta) = self.runs.get(&run) else {
             return Ok(());
         };

@@ -135,14 +135,16 @@ impl<S: Store> Server<S> {
             crate::gitops::read_app_at(
                 &spec_owned,
                 &commit_owned,
-                &dirs.mirrors,
                 &dirs.trees,
                 &mut crate::gitops::ParseCache::default(),
             )
         })
         .await?;
         let fetched = match read {
-            Ok(fetched) => fetched,
+            Ok(fetched) => {
+                self.git.trees.write_in_background(commit.to_owned());
+                fetched
+            }
             Err(error) => {
                 tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for its next sync (check the repository, then `aqueduct app sync`)");
                 return Ok(None);

@@ -12,7 +12,6 @@ mod live_edit;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use aqueduct_core::reconcile::{
@@ -174,15 +173,17 @@ pub(crate) struct Applied {
 /// Where an app's git data lives under the server's home.
 #[derive(Debug, Clone)]
 pub(crate) struct GitDirs {
-    pub(crate) mirrors: PathBuf,
-    pub(crate) trees: PathBuf,
+    /// The commits' trees (which also knows the mirrors' folder).
+    pub(crate) trees: crate::gitops::Trees,
 }
 
 impl GitDirs {
     pub(crate) fn under(home: &std::path::Path) -> GitDirs {
         GitDirs {
-            mirrors: home.join("git").join("mirrors"),
-            trees: home.join("git").join("trees"),
+            trees: crate::gitops::Trees::new(
+                home.join("git").join("trees"),
+                home.join("git").join("mirrors"),
+            ),
         }
     }
 }

@@ -32,17 +32,12 @@ async fn fetch_and_send(
 ) {
     let app = spec.name.clone();
     let started = std::time::Instant::now();
+    let trees = dirs.trees.clone();
     let fetched = tokio::task::spawn_blocking(move || {
         let mut parsed = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        fetch_app(
-            &spec,
-            revision.as_deref(),
-            &dirs.mirrors,
-            &dirs.trees,
-            &mut parsed,
-        )
+        fetch_app(&spec, revision.as_deref(), &dirs.trees, &mut parsed)
     })
     .await;
     let result = fetched.unwrap_or_else(|error| {
@@ -50,6 +45,14 @@ async fn fetch_and_send(
             "fetch task failed: {error}"
         )))
     });
+    // the commit's tree is written while the server applies it, not before: a task that
+    // starts before it is written waits for it (`Trees::ensure`)
+    if let Ok(fetched) = &result
+        && fetched.desired.is_valid()
+        && !matches!(purpose, FetchPurpose::Inspect(_))
+    {
+        trees.write_in_background(fetched.commit.id.to_string());
+    }
     let _ = tx.send(AppEvent {
         app,
         result,
