@@ -382,4 +382,20 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         presented: &str,
     ) -> impl Future<Output = Result<Option<Role>, BackendError>> + Send;
+
+    // ---- the event log ----
+
+    /// At most `limit` events with a sequence number above `after`, oldest first.
+    fn list_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::dto::Event>, BackendError>> + Send;
+
+    /// The events after `after`, then every event committed later, in sequence order, until
+    /// the receiver is dropped.
+    fn follow_events(
+        &self,
+        after: i64,
+    ) -> impl Future<Output = Result<mpsc::Receiver<crate::dto::Event>, BackendError>> + Send;
 }

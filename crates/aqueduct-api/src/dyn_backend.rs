@@ -49,6 +49,8 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn cancel<'a>(&'a self, pipeline: &'a str, run_id: &'a str) -> BoxFuture<'a, RunSummary>;
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
+    fn list_events(&self, after: i64, limit: u32) -> BoxFuture<'_, Vec<crate::dto::Event>>;
+    fn follow_events(&self, after: i64) -> BoxFuture<'_, mpsc::Receiver<crate::dto::Event>>;
     fn backfill(&self, request: BackfillRequest) -> BoxFuture<'_, crate::dto::BackfillResult>;
     fn list_apps(&self) -> BoxFuture<'_, Vec<AppSummary>>;
     fn get_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
@@ -163,5 +165,13 @@ impl<B: Backend> DynBackend for B {
         request: ReplaceRequest,
     ) -> BoxFuture<'_, crate::dto::PipelineReplaced> {
         Box::pin(Backend::replace_pipeline(self, request))
+    }
+
+    fn list_events(&self, after: i64, limit: u32) -> BoxFuture<'_, Vec<crate::dto::Event>> {
+        Box::pin(Backend::list_events(self, after, limit))
+    }
+
+    fn follow_events(&self, after: i64) -> BoxFuture<'_, mpsc::Receiver<crate::dto::Event>> {
+        Box::pin(Backend::follow_events(self, after))
     }
 }

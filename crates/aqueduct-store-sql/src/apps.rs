@@ -1,13 +1,16 @@
 //! Queries on GitOps apps and their sync history.
 
 use aqueduct_store::{
-    AppRecord, Error as StoreError, NewSync, NewVersion, Page, PipelineVersion, SyncRecord,
+    AppRecord, Error as StoreError, NewEvent, NewSync, NewVersion, Page, PipelineVersion,
+    SyncRecord,
 };
 use jiff::Timestamp;
 use sqlx::{AnyConnection, AnyPool};
 
 use crate::codec::{app_columns, decode_app, decode_sync, micros, sync_columns};
+use crate::connect::Backend;
 use crate::error::Result;
+use crate::events;
 use crate::pipelines::{self, count, offset};
 
 fn app_not_found(name: &str) -> StoreError {
@@ -91,6 +94,7 @@ pub(crate) async fn set_auto_sync_suspended(
 /// caller's rollback then undoes.
 pub(crate) async fn record_sync(
     connection: &mut AnyConnection,
+    backend: Backend,
     sync: &NewSync,
     applied: Option<&[NewVersion]>,
     at: Timestamp,
@@ -108,6 +112,7 @@ pub(crate) async fn record_sync(
             Vec::new()
         }
     };
+    events::append(connection, backend, &NewEvent::of_sync(&record)).await?;
     Ok((record, versions))
 }
 

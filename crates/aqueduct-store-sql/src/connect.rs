@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
     (
         1,
         "init",
@@ -53,6 +53,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
         "run_source_dir",
         include_str!("../migrations/sqlite/0006_run_source_dir.sql"),
         include_str!("../migrations/postgres/0006_run_source_dir.sql"),
+    ),
+    (
+        7,
+        "events",
+        include_str!("../migrations/sqlite/0007_events.sql"),
+        include_str!("../migrations/postgres/0007_events.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@
 //! `foreign_keys=ON` on every connection, and takes its write lock when a transaction begins.
 //!
 //! Modules: `connect` (URLs, pool, migrations, transactions), `codec` (rows ↔ records),
-//! `pipelines`, `runs`, `tasks`, `tokens`, `backfills`, `apps` (the queries), `store` (the trait,
+//! `pipelines`, `runs`, `tasks`, `tokens`, `backfills`, `apps`, `events` (the queries), `store` (the trait,
 //! mapping errors with what was being done), `error`.
 //!
 //! Both backends pass the `aqueduct_store` conformance suite (`tests/`); PostgreSQL when
@@ -21,6 +21,7 @@ mod backfills;
 mod codec;
 mod connect;
 mod error;
+mod events;
 mod pipelines;
 mod runs;
 mod store;

@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 
 use aqueduct_store::{
-    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
-    PipelineVersion, Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store,
-    SyncRecord, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
+    PipelineRow, PipelineVersion, Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
+    Store, SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use crate::SqlStore;
-use crate::connect::begin;
+use crate::connect::{Backend, begin};
 use crate::error::{Context, Result as SqlResult};
-use crate::{apps, backfills, pipelines, runs, tasks, tokens};
+use crate::{apps, backfills, events, pipelines, runs, tasks, tokens};
 
 /// Runs `$body` (a future using `$connection`) in its own write transaction. A macro rather than
 /// a function taking a closure: a closure returning a future that borrows its argument needs
@@ -36,7 +36,7 @@ impl SqlStore {
     async fn apply_changes(&self, changes: &[Change]) -> SqlResult<()> {
         let mut transaction = begin(&self.pool, self.backend).await?;
         for change in changes {
-            apply_change(&mut transaction, change).await?;
+            apply_change(&mut transaction, self.backend, change).await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -71,7 +71,11 @@ impl SqlStore {
     }
 }
 
-async fn apply_change(connection: &mut AnyConnection, change: &Change) -> SqlResult<()> {
+async fn apply_change(
+    connection: &mut AnyConnection,
+    backend: Backend,
+    change: &Change,
+) -> SqlResult<()> {
     match change {
         Change::CreateRun(run) => runs::create_run(connection, run).await.map(drop),
         Change::UpdateRun(update) => runs::update_run(connection, update).await.map(drop),
@@ -79,6 +83,7 @@ async fn apply_change(connection: &mut AnyConnection, change: &Change) -> SqlRes
         Change::SetPaused { pipeline, paused } => {
             pipelines::set_paused(connection, pipeline, *paused).await
         }
+        Change::Event(event) => events::append(connection, backend, event).await,
     }
 }
 
@@ -236,7 +241,7 @@ impl Store for SqlStore {
         at: Timestamp,
     ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
         let recorded = in_transaction!(self, |connection| {
-            apps::record_sync(connection, &sync, applied.as_deref(), at)
+            apps::record_sync(connection, self.backend, &sync, applied.as_deref(), at)
         });
         recorded.await.context("record sync")
     }
@@ -309,5 +314,15 @@ impl Store for SqlStore {
     async fn prune_runs(&self, older_than: Timestamp) -> Result<Vec<RunKey>> {
         let pruned = in_transaction!(self, |connection| runs::prune_runs(connection, older_than));
         pruned.await.context("prune runs")
+    }
+
+    async fn list_events(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        let listed = events::list(&self.pool, after, limit).await;
+        listed.context("list events")
+    }
+
+    async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
+        let pruned = in_transaction!(self, |connection| events::prune(connection, older_than));
+        pruned.await.context("prune events")
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The server keeps all durable state behind [`Store`]: versioned pipeline definitions (each run
 //! records the exact version it started with), runs and their task instances, backfills, GitOps
-//! apps and their sync history, API tokens, and retention. The runtime commits each batch of state changes with [`Store::apply`] in one
+//! apps and their sync history, API tokens, the event log, and retention. The runtime commits each batch of state changes with [`Store::apply`] in one
 //! transaction *before* carrying out their effects (write-ahead), and after a crash reloads
 //! [`Store::active_runs`] to recover.
 //!
@@ -25,9 +25,10 @@ pub mod testing;
 
 pub use mem::MemStore;
 pub use records::{
-    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
-    PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
-    SyncResult, TaskInstanceRecord, TokenRecord, truncate_to_micros,
+    AppRecord, BackfillRecord, Change, EventKind, EventRecord, NewBackfill, NewEvent, NewSync,
+    NewVersion, Page, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord,
+    RunType, RunUpdate, SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
+    truncate_to_micros,
 };
 pub use store::Store;
 

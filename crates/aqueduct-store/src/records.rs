@@ -389,10 +389,105 @@ pub enum Change {
     TaskInstance(TaskInstanceRecord),
     /// Pause or unpause a pipeline; fails the batch if the pipeline does not exist.
     SetPaused { pipeline: String, paused: bool },
+    /// Append an event to the event log.
+    Event(NewEvent),
 }
 
 /// `at` with the digits below a microsecond dropped: what every store keeps.
 pub fn truncate_to_micros(at: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(at.as_microsecond())
         .expect("invariant: a timestamp's own microsecond count is in range")
+}
+
+/// What an event of the event log is about (issue #7). Stored as [`EventKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A run was created (queued).
+    RunCreated,
+    /// A run changed state.
+    RunState,
+    /// A task instance changed state.
+    TaskState,
+    /// A pipeline was paused or unpaused.
+    Paused,
+    /// A sync of an app was recorded (succeeded or failed).
+    Sync,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::RunCreated,
+        EventKind::RunState,
+        EventKind::TaskState,
+        EventKind::Paused,
+        EventKind::Sync,
+    ];
+
+    /// The stable name of the kind, as stored and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunCreated => "run_created",
+            EventKind::RunState => "run_state",
+            EventKind::TaskState => "task_state",
+            EventKind::Paused => "paused",
+            EventKind::Sync => "sync",
+        }
+    }
+
+    /// The kind named `name` ([`EventKind::as_str`]).
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// An event to append to the event log, in the transaction of the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub at: Timestamp,
+    pub kind: EventKind,
+    /// The pipeline concerned, if any.
+    pub pipeline: Option<String>,
+    /// The run concerned (with `pipeline`), if any.
+    pub run_id: Option<String>,
+    /// The task concerned (with `run_id`), if any.
+    pub task: Option<String>,
+    /// The GitOps app concerned, if any.
+    pub app: Option<String>,
+    /// The event's details (a state, an attempt, a commit) as a JSON object; the store keeps
+    /// it opaque.
+    pub data_json: String,
+}
+
+/// An event of the log: a [`NewEvent`] and its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Store-wide, increasing in commit order, never reused: a reader that resumes after the
+    /// last number it saw misses nothing.
+    pub seq: i64,
+    pub event: NewEvent,
+}
+
+impl NewEvent {
+    /// The event [`crate::Store::record_sync`] appends for `sync`, in the same transaction.
+    pub fn of_sync(sync: &SyncRecord) -> NewEvent {
+        let data = serde_json::json!({
+            "sync_id": sync.id,
+            "commit": sync.commit,
+            "revision": sync.revision,
+            "result": sync.result.as_str(),
+            "initiator": sync.initiator,
+        });
+        NewEvent {
+            at: sync.ended_at,
+            kind: EventKind::Sync,
+            pipeline: None,
+            run_id: None,
+            task: None,
+            app: Some(sync.app.clone()),
+            data_json: data.to_string(),
+        }
+    }
 }

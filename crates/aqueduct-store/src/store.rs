@@ -7,9 +7,9 @@ use jiff::Timestamp;
 
 use crate::Result;
 use crate::records::{
-    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
-    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
-    TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
+    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
+    SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -258,6 +258,20 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the deleted runs, so the caller can delete their logs too.
     fn prune_runs(&self, older_than: Timestamp)
     -> impl Future<Output = Result<Vec<RunKey>>> + Send;
+
+    // ---- the event log ----
+
+    /// At most `limit` events with a sequence number above `after`, lowest first. Events are
+    /// appended by [`Change::Event`] and by [`Store::record_sync`].
+    fn list_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+
+    /// Deletes the events that happened before `older_than`; returns how many. Sequence
+    /// numbers are never reused.
+    fn prune_events(&self, older_than: Timestamp) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// Whether a run is what [`Store::active_runs`] returns.

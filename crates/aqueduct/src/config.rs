@@ -25,6 +25,8 @@ pub(crate) struct ConfigFile {
     pub(crate) pools: BTreeMap<String, u32>,
     /// Days finished runs are kept (0 keeps them forever).
     pub(crate) retention_days: Option<u32>,
+    /// Days events (`GET /api/v1/events`) are kept (0 keeps them forever).
+    pub(crate) event_retention_days: Option<u32>,
     /// GitOps apps (see `apps_config`).
     #[serde(default)]
     pub(crate) apps: Vec<AppConfig>,
@@ -56,12 +58,15 @@ pub(crate) struct Settings {
     pub(crate) parallelism: usize,
     pub(crate) pools: BTreeMap<String, u32>,
     pub(crate) retention_days: u32,
+    pub(crate) event_retention_days: u32,
 }
 
 /// Default bind address: loopback only.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Airflow's default `parallelism`.
 pub(crate) const DEFAULT_PARALLELISM: usize = 32;
+/// Days events are kept by default: a week for a consumer to come back and resume.
+pub(crate) const DEFAULT_EVENT_RETENTION_DAYS: u32 = 7;
 /// Default state directory.
 pub(crate) const DEFAULT_HOME: &str = ".aqueduct";
 /// Default pipelines folder when not inside a git clone: the bundled examples.
@@ -142,6 +147,9 @@ impl Settings {
                 .max(1),
             pools: file.pools,
             retention_days: file.retention_days.unwrap_or(30),
+            event_retention_days: file
+                .event_retention_days
+                .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS),
         })
     }
 }

@@ -6,6 +6,7 @@
 //! run JSON of `aqueduct run --output json`.
 
 mod app;
+mod event;
 mod pipeline;
 mod request;
 mod run;
@@ -20,6 +21,7 @@ pub use app::{
     PlanAction, PlanParams, PlannedChange, RollbackBody, RollbackResult, SyncBody, SyncCode,
     SyncFailure, SyncPolicy, SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
 };
+pub use event::{Event, EventList, EventParams};
 pub use pipeline::PipelineReplaced;
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,

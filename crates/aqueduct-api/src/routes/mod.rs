@@ -5,6 +5,7 @@
 
 mod apps;
 mod definition;
+mod events;
 mod logs;
 mod pipelines;
 mod runs;
@@ -34,6 +35,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(apps::routes())
         .merge(webhooks::routes())
         .merge(definition::routes())
+        .merge(events::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

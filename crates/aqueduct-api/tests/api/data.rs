@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aqueduct_api::dto::{
-    AttemptOutcome, Diagnostic, Page, ParamInfo, PipelineDetail, PipelineVersion, RunDetail,
+    AttemptOutcome, Diagnostic, Event, Page, ParamInfo, PipelineDetail, PipelineVersion, RunDetail,
     RunState, RunSummary, RunType, Schedule, TaskInfo, TaskInstance, TaskState,
 };
 use serde_json::json;
@@ -234,6 +234,31 @@ pub(crate) fn logs() -> BTreeMap<(String, String, String, u32), Vec<String>> {
             lines(&["transforming", "progress 50%\rprogress 100%", "api_key=***"]),
         ),
     ])
+}
+
+/// Three events of the event log; numbers 1 and 2 were pruned.
+pub(crate) fn events() -> Vec<Event> {
+    let run = "manual__2026-03-02T10:00:00Z";
+    let event = |seq, kind: &str, task: Option<&str>, data| Event {
+        seq,
+        at: ts("2026-03-02T10:00:05Z"),
+        kind: kind.to_owned(),
+        pipeline: Some("daily_etl".to_owned()),
+        run_id: Some(run.to_owned()),
+        task: task.map(str::to_owned),
+        app: None,
+        data,
+    };
+    vec![
+        event(3, "run_created", None, json!({"state": "queued"})),
+        event(
+            4,
+            "task_state",
+            Some("extract"),
+            json!({"state": "running", "attempt": 1}),
+        ),
+        event(5, "run_state", None, json!({"state": "failed"})),
+    ]
 }
 
 pub(crate) fn summary(run: &RunDetail) -> RunSummary {

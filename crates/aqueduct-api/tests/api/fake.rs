@@ -70,6 +70,7 @@ struct State {
     runs: Vec<RunDetail>,
     /// By (pipeline, run id, task, attempt).
     logs: BTreeMap<(String, String, String, u32), Vec<String>>,
+    events: Vec<aqueduct_api::dto::Event>,
 }
 
 impl FakeBackend {
@@ -79,6 +80,7 @@ impl FakeBackend {
                 pipelines: data::pipelines(),
                 runs: data::runs(),
                 logs: data::logs(),
+                events: data::events(),
             }),
             apps: Mutex::new(Apps::new()),
             webhook: WebhookSecret::new(WEBHOOK_SECRET),
@@ -499,6 +501,30 @@ impl Backend for FakeBackend {
             ADMIN => Some(Role::Admin),
             _ => None,
         })
+    }
+
+    async fn list_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<aqueduct_api::dto::Event>, BackendError> {
+        Ok(self.with(|state| {
+            let newer = state.events.iter().filter(|event| event.seq > after);
+            newer.take(limit as usize).cloned().collect()
+        }))
+    }
+
+    /// The events after `after`, then the end of the stream (the fake has no live events).
+    async fn follow_events(
+        &self,
+        after: i64,
+    ) -> Result<tokio::sync::mpsc::Receiver<aqueduct_api::dto::Event>, BackendError> {
+        let events = self.list_events(after, u32::MAX).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(events.len().max(1));
+        for event in events {
+            sender.try_send(event).expect("room for every event");
+        }
+        Ok(receiver)
     }
 }
 

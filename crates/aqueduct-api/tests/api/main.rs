@@ -11,6 +11,7 @@ mod apps;
 mod auth;
 mod definition;
 mod errors;
+mod events;
 mod git_webhook;
 mod logs;
 mod metrics;

@@ -22,10 +22,14 @@ impl<S: Store> Server<S> {
             if let Some(change) = self.change_for(effect, now) {
                 changes.push(change);
             }
+            if let Some(event) = self.event_for(effect, now) {
+                changes.push(Change::Event(event));
+            }
         }
         if !changes.is_empty() {
             let started = std::time::Instant::now();
             self.store.apply(changes).await?;
+            self.status.ring_event_bell();
             let took = started.elapsed();
             self.observe(super::ServerEvent::Store {
                 operation: "apply",

@@ -10,6 +10,7 @@ mod apps;
 mod backfill;
 mod commands;
 mod effects;
+mod events;
 mod load;
 mod observe;
 mod records;

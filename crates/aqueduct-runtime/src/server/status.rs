@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
+
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_spec::Diagnostic;
 
@@ -20,12 +22,34 @@ pub struct StatusSnapshot {
 }
 
 /// Shared, cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerStatus {
     inner: Arc<Mutex<StatusSnapshot>>,
+    /// Counts the commits that appended events, so event streams wake up instead of polling.
+    events: Arc<watch::Sender<u64>>,
+}
+
+impl Default for ServerStatus {
+    fn default() -> ServerStatus {
+        ServerStatus {
+            inner: Arc::default(),
+            events: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl ServerStatus {
+    /// Notified (the value changes) each time this server commits events to the store. A
+    /// stream reads the store after each change; the count itself means nothing.
+    pub fn event_bell(&self) -> watch::Receiver<u64> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn ring_event_bell(&self) {
+        self.events
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
     /// A copy of the current status.
     pub fn snapshot(&self) -> StatusSnapshot {
         self.inner.lock().map(|s| s.clone()).unwrap_or_default()

@@ -16,9 +16,9 @@ use jiff::Timestamp;
 use crate::Result;
 use crate::records::truncate_to_micros;
 use crate::records::{
-    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
-    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
-    TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
+    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
+    SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -299,6 +299,14 @@ impl Store for MemStore {
 
     async fn prune_runs(&self, older_than: Timestamp) -> Result<Vec<RunKey>> {
         Ok(self.lock().prune_runs(older_than))
+    }
+
+    async fn list_events(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        Ok(self.lock().events_after(after, limit))
+    }
+
+    async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
+        Ok(self.lock().prune_events(older_than))
     }
 }
 

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use crate::records::{
-    BackfillRecord, Change, NewSync, NewVersion, PipelineRow, PipelineVersion, RunKey, RunRecord,
-    RunUpdate, SyncRecord, TaskInstanceRecord, truncate_to_micros as micros,
+    BackfillRecord, Change, EventRecord, NewEvent, NewSync, NewVersion, PipelineRow,
+    PipelineVersion, RunKey, RunRecord, RunUpdate, SyncRecord, TaskInstanceRecord,
+    truncate_to_micros as micros,
 };
 use crate::store::is_active;
 use crate::{Error, Result};
@@ -29,6 +30,10 @@ pub(super) struct MemState {
     /// Backfill `id` is at index `id - 1`.
     pub(super) backfills: Vec<BackfillRecord>,
     pub(super) apps: super::apps::Apps,
+    /// The event log, lowest sequence number first.
+    pub(super) events: Vec<EventRecord>,
+    /// The sequence number of the last event ever appended (pruned ones included).
+    pub(super) last_event_seq: i64,
 }
 
 impl MemState {
@@ -106,7 +111,9 @@ impl MemState {
     ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
         self.apps.get(&sync.app)?;
         let Some(applied) = applied else {
-            return Ok((self.apps.push_sync(sync, at), Vec::new()));
+            let record = self.apps.push_sync(sync, at);
+            self.push_event(NewEvent::of_sync(&record));
+            return Ok((record, Vec::new()));
         };
         let versions = self.record_versions(&applied, at);
         for version in &versions {
@@ -115,7 +122,9 @@ impl MemState {
             }
         }
         self.apps.mark_applied(&sync.app, &sync.commit, at)?;
-        Ok((self.apps.push_sync(sync, at), versions))
+        let record = self.apps.push_sync(sync, at);
+        self.push_event(NewEvent::of_sync(&record));
+        Ok((record, versions))
     }
 
     pub(super) fn version(&self, id: i64) -> Result<&PipelineVersion> {
@@ -218,10 +227,36 @@ impl MemState {
                 Change::UpdateRun(update) => next.update_run(update).map(drop)?,
                 Change::TaskInstance(task) => next.upsert_task(task)?,
                 Change::SetPaused { pipeline, paused } => next.set_paused(&pipeline, paused)?,
+                Change::Event(event) => next.push_event(event),
             }
         }
         *self = next;
         Ok(())
+    }
+
+    pub(super) fn push_event(&mut self, mut event: NewEvent) {
+        event.at = micros(event.at);
+        self.last_event_seq += 1;
+        self.events.push(EventRecord {
+            seq: self.last_event_seq,
+            event,
+        });
+    }
+
+    pub(super) fn events_after(&self, after: i64, limit: u32) -> Vec<EventRecord> {
+        let start = self.events.partition_point(|record| record.seq <= after);
+        self.events[start..]
+            .iter()
+            .take(limit as usize)
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn prune_events(&mut self, older_than: Timestamp) -> u64 {
+        let older_than = micros(older_than);
+        let before = self.events.len();
+        self.events.retain(|record| record.event.at >= older_than);
+        (before - self.events.len()) as u64
     }
 
     pub(super) fn prune_runs(&mut self, older_than: Timestamp) -> Vec<RunKey> {

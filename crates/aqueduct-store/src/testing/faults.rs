@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use jiff::Timestamp;
 
 use crate::records::{
-    AppRecord, BackfillRecord, Change, NewBackfill, NewSync, NewVersion, Page, PipelineRow,
-    PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, SyncRecord,
-    TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
+    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
+    SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::{Error, Result, Store};
 
@@ -269,5 +269,13 @@ impl<S: Store> Store for FaultyStore<S> {
 
     async fn prune_runs(&self, older_than: Timestamp) -> Result<Vec<RunKey>> {
         self.write(self.inner.prune_runs(older_than)).await
+    }
+
+    async fn list_events(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        self.read(self.inner.list_events(after, limit)).await
+    }
+
+    async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
+        self.write(self.inner.prune_events(older_than)).await
     }
 }

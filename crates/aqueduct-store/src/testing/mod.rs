@@ -16,6 +16,7 @@
 
 mod apply;
 mod apps;
+mod events;
 mod faults;
 mod live_edits;
 mod pipelines;
@@ -24,6 +25,7 @@ mod tokens;
 
 pub use apply::*;
 pub use apps::*;
+pub use events::*;
 pub use faults::{Fault, FaultyStore};
 pub use live_edits::*;
 pub use pipelines::*;
@@ -100,6 +102,10 @@ macro_rules! store_test_suite {
             prune_removes_only_old_finished_runs,
             tokens_are_created_listed_touched_and_deleted,
             token_names_are_unique,
+            events_are_appended_in_order_and_paged,
+            events_roll_back_with_their_batch,
+            syncs_append_events,
+            pruned_events_keep_their_numbers,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

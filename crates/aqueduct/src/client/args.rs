@@ -27,6 +27,13 @@ pub(crate) enum ClientCommand {
     /// Print the log of a task attempt; with --follow, stream it until the attempt ends.
     #[command(after_help = EXIT_STATUS)]
     Logs(LogsArgs),
+    /// Print the event log (state changes of runs, tasks, pipelines and apps) after a
+    /// sequence number; with --follow, keep printing new events as they happen.
+    ///
+    /// Each line is `SEQ TIME KIND SUBJECT DATA`; with --output json, one JSON event per line
+    /// (JSON Lines). Resume a consumer with --after set to the last SEQ it saw.
+    #[command(after_help = EXIT_STATUS)]
+    Events(EventsArgs),
     /// Trigger a manual run and print its run id.
     ///
     /// Exit status: 0 when the run was created (with --wait: when it succeeded), 1 when the
@@ -344,6 +351,18 @@ pub(crate) struct LogsArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) attempt: Option<u32>,
     /// Keep printing lines as the task writes them, until the attempt ends.
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Only events with a greater sequence number. [default: 0, the oldest kept]
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    pub(crate) after: u64,
+    /// Keep printing new events as they happen (until interrupted).
     #[arg(long, short)]
     pub(crate) follow: bool,
     #[command(flatten)]

@@ -49,24 +49,24 @@ pub(crate) fn logs(args: LogsArgs) -> anyhow::Result<()> {
 
 /// One Server-Sent Event: its type and its `data` fields joined by `\n`.
 #[derive(Debug, PartialEq, Eq)]
-struct Event {
-    name: String,
-    data: String,
+pub(super) struct Event {
+    pub(super) name: String,
+    pub(super) data: String,
 }
 
 /// Reads Server-Sent Events from a stream, as the WHATWG `EventSource` does (comments and
 /// `id`/`retry` fields are skipped; an event without a `data` field is not dispatched).
-struct EventReader<R> {
+pub(super) struct EventReader<R> {
     reader: R,
 }
 
 impl<R: BufRead> EventReader<R> {
-    fn new(reader: R) -> EventReader<R> {
+    pub(super) fn new(reader: R) -> EventReader<R> {
         EventReader { reader }
     }
 
     /// The next event; `None` at the end of the stream.
-    fn next_event(&mut self) -> std::io::Result<Option<Event>> {
+    pub(super) fn next_event(&mut self) -> std::io::Result<Option<Event>> {
         let mut name = String::new();
         let mut data: Option<String> = None;
         let mut line = String::new();

@@ -9,6 +9,7 @@
 mod apps;
 mod apps_text;
 mod args;
+mod events;
 mod http;
 mod logs;
 mod pipelines;
@@ -57,6 +58,7 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
         ClientCommand::Cancel(args) => runs::cancel(args).map(|()| exit::SUCCESS),
         ClientCommand::Replace(args) => replace::replace(args).map(|()| exit::SUCCESS),
         ClientCommand::Logs(args) => logs::logs(args).map(|()| exit::SUCCESS),
+        ClientCommand::Events(args) => events::events(args).map(|()| exit::SUCCESS),
         ClientCommand::Trigger(args) => trigger::trigger(args),
         ClientCommand::Backfill(args) => trigger::backfill(args).map(|()| exit::SUCCESS),
         ClientCommand::App(command) => apps::run(command),

@@ -535,4 +535,34 @@ impl<S: Store> Backend for ServerBackend<S> {
         }
         Ok(Some(role))
     }
+
+    async fn list_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<aqueduct_api::dto::Event>, BackendError> {
+        let records = self.store.list_events(after, limit).await;
+        let records = records.map_err(store_error)?;
+        Ok(records.into_iter().map(super::events::event_dto).collect())
+    }
+
+    async fn follow_events(
+        &self,
+        after: i64,
+    ) -> Result<tokio::sync::mpsc::Receiver<aqueduct_api::dto::Event>, BackendError> {
+        // Fails now, with a status code, if the store cannot be read at all.
+        self.store
+            .list_events(after, 1)
+            .await
+            .map_err(store_error)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(super::events::BATCH as usize);
+        let bell = self.status.event_bell();
+        tokio::spawn(super::events::follow(
+            self.store.clone(),
+            bell,
+            after,
+            sender,
+        ));
+        Ok(receiver)
+    }
 }

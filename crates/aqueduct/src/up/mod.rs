@@ -3,6 +3,7 @@
 mod apps;
 mod backend;
 mod convert;
+mod events;
 mod follow;
 
 use std::collections::{BTreeMap, HashMap};
@@ -127,6 +128,10 @@ async fn serve(
         settings.home.clone(),
         settings.retention_days,
     ));
+    tokio::spawn(prune_events_loop(
+        store.clone(),
+        settings.event_retention_days,
+    ));
     let mut shutdown_http = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -164,6 +169,26 @@ async fn prune_loop<S: Store>(store: Arc<S>, home: PathBuf, retention_days: u32)
         match aqueduct_runtime::retention::prune_runs(&*store, &home, cutoff).await {
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "failed to prune old runs"),
+        }
+    }
+}
+
+/// Deletes events older than the event retention.
+async fn prune_events_loop<S: Store>(store: Arc<S>, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        interval.tick().await;
+        let cutoff = jiff::Timestamp::now()
+            - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
+        match store.prune_events(cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => {
+                tracing::info!(events = pruned, %cutoff, "pruned events older than the event retention")
+            }
+            Err(error) => tracing::warn!(error = %error, "failed to prune old events"),
         }
     }
 }

@@ -316,6 +316,7 @@ impl<S: Store> Server<S> {
                 .record_sync(new_sync, None, Timestamp::now())
                 .await
                 .map_err(internal)?;
+            self.status.ring_event_bell();
             tracing::warn!(app = %app, repo = %state_repo(&self.apps, &app), commit = %commit.id, reason = %failure, "sync failed; the app stays on its last good commit");
             self.observe_sync(&app, false, started);
             if let Some(state) = self.apps.get_mut(&app) {
@@ -374,6 +375,7 @@ impl<S: Store> Server<S> {
             )
             .await
             .map_err(internal)?;
+        self.status.ring_event_bell();
         let recorded: HashMap<&str, i64> = recorded
             .iter()
             .map(|version| (version.pipeline.as_str(), version.id))
