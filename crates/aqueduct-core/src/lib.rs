@@ -6,6 +6,7 @@
 //! sees YAML and its types do not derive `Serialize`/`Deserialize`.
 
 pub mod dag;
+pub mod notify;
 pub mod params;
 pub mod pipeline;
 pub mod quantity;

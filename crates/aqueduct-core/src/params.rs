@@ -93,6 +93,7 @@ mod tests {
             tasks: vec![],
             dag: Default::default(),
             source_dir: ".".into(),
+            notifications: Vec::new(),
             schedule: Default::default(),
         }
     }

@@ -30,9 +30,28 @@ pub struct Pipeline {
     pub schedule: ScheduleSpec,
     /// Directory of the file the pipeline came from: the default working directory of its tasks.
     pub source_dir: PathBuf,
+    /// Who hears about failures, retries and successes (`spec.notifications`).
+    pub notifications: Vec<crate::notify::NotificationSpec>,
 }
 
 impl Pipeline {
+    /// A pipeline without tasks and with every setting at its default, for builders and tests.
+    pub fn new(name: impl Into<String>) -> Pipeline {
+        Pipeline {
+            name: name.into(),
+            description: None,
+            labels: BTreeMap::new(),
+            params: Vec::new(),
+            env: Vec::new(),
+            secrets: Vec::new(),
+            tasks: Vec::new(),
+            dag: Dag::default(),
+            schedule: ScheduleSpec::default(),
+            source_dir: PathBuf::from("."),
+            notifications: Vec::new(),
+        }
+    }
+
     /// The index of the task with this name.
     pub fn task_index(&self, name: &str) -> Option<usize> {
         self.tasks.iter().position(|task| task.name == name)

@@ -8,6 +8,7 @@
 mod attempt;
 pub mod gitops;
 mod hash;
+pub mod notify;
 mod report;
 pub mod retention;
 mod runner;

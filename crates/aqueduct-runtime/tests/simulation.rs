@@ -70,6 +70,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         reload_interval: Duration::from_millis(50),
         secrets: Arc::new(|_| Ok(Vec::new())),
         observer: None,
+        public_url: None,
     }
 }
 

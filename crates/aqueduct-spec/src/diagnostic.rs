@@ -29,6 +29,7 @@ pub enum Code {
     BadParam,
     BadEnv,
     BadSecret,
+    BadNotification,
 }
 
 impl Code {
@@ -58,6 +59,7 @@ impl Code {
             Code::BadParam => "bad_param",
             Code::BadEnv => "bad_env",
             Code::BadSecret => "bad_secret",
+            Code::BadNotification => "bad_notification",
         }
     }
 }

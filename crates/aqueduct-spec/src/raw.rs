@@ -88,6 +88,10 @@ pub struct PipelineSpec {
     /// Secrets given to every task as environment variables and masked in captured logs.
     #[serde(default)]
     pub secrets: Vec<SecretDoc>,
+    /// Who is told about failures, retries and successes, and how. Each entry is delivered
+    /// through the server's durable outbox: retried until the sink accepts it, across restarts.
+    #[serde(default)]
+    pub notifications: Vec<NotificationDoc>,
     /// The tasks, in any order; `needs` defines the graph.
     pub tasks: Vec<TaskDoc>,
 }
@@ -138,6 +142,48 @@ pub struct SecretDoc {
     /// trimmed.
     #[serde(default)]
     pub from_file: Option<String>,
+}
+
+/// A notification: the events it is sent on and exactly one sink.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotificationDoc {
+    /// Events: `failure` (a task failed with no retry left; the tasks it blocks do not alert
+    /// again, the alert names them), `retry` (an attempt failed and will be retried),
+    /// `success` (a run succeeded).
+    pub on: Vec<Located<String>>,
+    /// A JSON `POST` to a URL, signed with HMAC-SHA256 when a secret is given.
+    #[serde(default)]
+    pub webhook: Option<WebhookSinkDoc>,
+    /// A Slack incoming webhook.
+    #[serde(default)]
+    pub slack: Option<SlackSinkDoc>,
+    /// Message text, a template with the run's context (`pipeline`, `run_id`, `task`,
+    /// `attempt`, `event`, `state`, `ds`, `logical_date`, `blocked`, `url`). Default: one line
+    /// naming the pipeline, run, task and what happened.
+    #[serde(default)]
+    pub message: Option<Located<String>>,
+}
+
+/// A generic webhook sink.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookSinkDoc {
+    /// `http://` or `https://` URL the JSON body is posted to.
+    pub url: Located<String>,
+    /// Environment variable of the aqueduct server holding the HMAC key; the body's
+    /// signature is sent as `X-Aqueduct-Signature-256: sha256=<hex>`.
+    #[serde(default)]
+    pub secret_env: Option<Located<String>>,
+}
+
+/// A Slack incoming-webhook sink.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SlackSinkDoc {
+    /// Environment variable of the aqueduct server holding the incoming-webhook URL (it is a
+    /// secret, so it is never written in the file).
+    pub url_env: Located<String>,
 }
 
 /// Declares a struct that has every task setting `spec.defaults` can carry, plus `$extra`

@@ -129,3 +129,80 @@ fn meaning_errors_are_all_reported_in_line_order() {
     );
     assert!(loaded.pipelines.is_empty());
 }
+
+const NOTIFIED: &str = r#"apiVersion: aqueduct.dev/v1
+kind: Pipeline
+metadata:
+  name: notified
+spec:
+  notifications:
+    - on: [failure, retry]
+      webhook: { url: "http://127.0.0.1:9/hook", secretEnv: HOOK_KEY }
+      message: "{{ pipeline }} {{ task }} failed"
+    - on: [success]
+      slack: { urlEnv: SLACK_URL }
+  tasks:
+    - name: a
+      run: echo a
+"#;
+
+#[test]
+fn notifications_name_their_events_and_one_sink() {
+    use aqueduct_core::notify::{NotifyOn, Sink};
+    let loaded = parse_source(Path::new("n.yaml"), NOTIFIED);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let notifications = &loaded.pipelines[0].notifications;
+    assert_eq!(notifications[0].on, [NotifyOn::Failure, NotifyOn::Retry]);
+    assert_eq!(
+        notifications[0].sink,
+        Sink::Webhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            secret_env: Some("HOOK_KEY".into())
+        }
+    );
+    assert_eq!(
+        notifications[0].message.as_deref(),
+        Some("{{ pipeline }} {{ task }} failed")
+    );
+    assert_eq!(
+        notifications[1].sink,
+        Sink::Slack {
+            url_env: "SLACK_URL".into()
+        }
+    );
+}
+
+#[test]
+fn bad_notifications_are_reported_where_they_are() {
+    let text = NOTIFIED
+        .replace("[failure, retry]", "[failure, sla]")
+        .replace("http://127.0.0.1:9/hook", "ftp://x")
+        .replace("{{ pipeline }} {{ task }} failed", "{{ pipeline")
+        .replace("slack: { urlEnv: SLACK_URL }", "slack: { urlEnv: 1-BAD }");
+    let loaded = parse_source(Path::new("n.yaml"), &text);
+    let codes: Vec<(usize, usize, Code)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.column, d.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (7, 21, Code::BadNotification),
+            (8, 23, Code::BadNotification),
+            (9, 16, Code::BadTemplate),
+            (11, 24, Code::BadNotification),
+        ]
+    );
+    let both = NOTIFIED.replace(
+        "      slack: { urlEnv: SLACK_URL }",
+        "      slack: { urlEnv: SLACK_URL }\n      webhook: { url: \"http://x\" }",
+    );
+    let loaded = parse_source(Path::new("n.yaml"), &both);
+    let message = &loaded.diagnostics[0].message;
+    assert_eq!(loaded.diagnostics[0].line, 10, "{message}");
+    assert!(
+        message.contains("exactly one of `webhook` or `slack`"),
+        "{message}"
+    );
+}

@@ -115,13 +115,13 @@ pub(crate) fn timestamp(row: &AnyRow, column: &'static str) -> Result<Timestamp>
     timestamp_of(column, row.try_get(column)?)
 }
 
-fn optional_timestamp(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>> {
+pub(crate) fn optional_timestamp(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>> {
     let value: Option<i64> = row.try_get(column)?;
     value.map(|value| timestamp_of(column, value)).transpose()
 }
 
 /// An integer column narrowed to `T`.
-fn narrowed<T: TryFrom<i64>>(column: &'static str, value: i64) -> Result<T> {
+pub(crate) fn narrowed<T: TryFrom<i64>>(column: &'static str, value: i64) -> Result<T> {
     T::try_from(value).map_err(|_| Error::Decode {
         column,
         value: value.to_string(),

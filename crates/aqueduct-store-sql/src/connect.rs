@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
     (
         1,
         "init",
@@ -59,6 +59,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
         "events",
         include_str!("../migrations/sqlite/0007_events.sql"),
         include_str!("../migrations/postgres/0007_events.sql"),
+    ),
+    (
+        8,
+        "outbox",
+        include_str!("../migrations/sqlite/0008_outbox.sql"),
+        include_str!("../migrations/postgres/0008_outbox.sql"),
     ),
 ];
 

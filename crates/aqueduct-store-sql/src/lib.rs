@@ -22,6 +22,7 @@ mod codec;
 mod connect;
 mod error;
 mod events;
+mod outbox;
 mod pipelines;
 mod runs;
 mod store;

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use aqueduct_store::{
-    AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
-    PipelineRow, PipelineVersion, Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
-    Store, SyncRecord, TaskInstanceRecord, TokenRecord,
+    AppRecord, BackfillRecord, Change, DeliveryOutcome, DeliveryState, EventRecord, NewBackfill,
+    NewSync, NewVersion, NotificationRecord, Page, PipelineRow, PipelineVersion, Result, Role,
+    RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord, TaskInstanceRecord,
+    TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -14,7 +15,7 @@ use sqlx::AnyConnection;
 use crate::SqlStore;
 use crate::connect::{Backend, begin};
 use crate::error::{Context, Result as SqlResult};
-use crate::{apps, backfills, events, pipelines, runs, tasks, tokens};
+use crate::{apps, backfills, events, outbox, pipelines, runs, tasks, tokens};
 
 /// Runs `$body` (a future using `$connection`) in its own write transaction. A macro rather than
 /// a function taking a closure: a closure returning a future that borrows its argument needs
@@ -84,6 +85,7 @@ async fn apply_change(
             pipelines::set_paused(connection, pipeline, *paused).await
         }
         Change::Event(event) => events::append(connection, backend, event).await,
+        Change::Notify(notification) => outbox::insert(connection, notification).await,
     }
 }
 
@@ -324,5 +326,39 @@ impl Store for SqlStore {
     async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
         let pruned = in_transaction!(self, |connection| events::prune(connection, older_than));
         pruned.await.context("prune events")
+    }
+
+    async fn pending_sinks(&self) -> Result<Vec<String>> {
+        let sinks = outbox::pending_sinks(&self.pool).await;
+        sinks.context("list the sinks with pending notifications")
+    }
+
+    async fn pending_notifications(
+        &self,
+        sink: &str,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        let pending = outbox::pending_of(&self.pool, sink, limit).await;
+        pending.context("list pending notifications")
+    }
+
+    async fn record_deliveries(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {
+        let recorded = in_transaction!(self, |connection| outbox::record(connection, &outcomes));
+        recorded.await.context("record deliveries")
+    }
+
+    async fn list_notifications(
+        &self,
+        state: Option<DeliveryState>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        let listed = outbox::list(&self.pool, state, after, limit).await;
+        listed.context("list notifications")
+    }
+
+    async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let resent = in_transaction!(self, |connection| outbox::resend(connection, id, now));
+        resent.await.context("resend a notification")
     }
 }

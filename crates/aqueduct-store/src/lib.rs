@@ -18,12 +18,14 @@
 //! `aqueduct-store-sql`.
 
 mod mem;
+mod outbox;
 mod records;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use mem::MemStore;
+pub use outbox::{DeliveryOutcome, DeliveryState, NewNotification, NotificationRecord};
 pub use records::{
     AppRecord, BackfillRecord, Change, EventKind, EventRecord, NewBackfill, NewEvent, NewSync,
     NewVersion, Page, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord,

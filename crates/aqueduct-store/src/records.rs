@@ -391,6 +391,8 @@ pub enum Change {
     SetPaused { pipeline: String, paused: bool },
     /// Append an event to the event log.
     Event(NewEvent),
+    /// Put a notification in the outbox, pending, due at once.
+    Notify(crate::NewNotification),
 }
 
 /// `at` with the digits below a microsecond dropped: what every store keeps.

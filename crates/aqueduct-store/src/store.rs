@@ -6,6 +6,7 @@ use aqueduct_core::RunState;
 use jiff::Timestamp;
 
 use crate::Result;
+use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
     PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
@@ -272,6 +273,43 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the events that happened before `older_than`; returns how many. Sequence
     /// numbers are never reused.
     fn prune_events(&self, older_than: Timestamp) -> impl Future<Output = Result<u64>> + Send;
+
+    // ---- the notification outbox ----
+
+    /// The sinks that have pending notifications, in no particular order.
+    fn pending_sinks(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// The oldest `limit` pending notifications of `sink`, lowest id first (due or not: a
+    /// sink's order is kept, so its first one holds the others back).
+    fn pending_notifications(
+        &self,
+        sink: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
+
+    /// Records delivery attempts in one transaction; each counts one attempt. An outcome for
+    /// a notification that is no longer pending is ignored.
+    fn record_deliveries(
+        &self,
+        outcomes: Vec<DeliveryOutcome>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// At most `limit` notifications with an id above `after`, lowest first, only those in
+    /// `state` when given.
+    fn list_notifications(
+        &self,
+        state: Option<DeliveryState>,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
+
+    /// Makes a dead notification pending again, due at `now`, with its attempts reset; false
+    /// when there is no dead notification `id`.
+    fn resend_notification(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Whether a run is what [`Store::active_runs`] returns.

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use aqueduct_runtime::notify::RetryPolicy;
 use serde::Deserialize;
 
 use crate::apps_config::{AppConfig, Sources, own_examples, repo_app};
@@ -27,6 +28,11 @@ pub(crate) struct ConfigFile {
     pub(crate) retention_days: Option<u32>,
     /// Days events (`GET /api/v1/events`) are kept (0 keeps them forever).
     pub(crate) event_retention_days: Option<u32>,
+    /// The server's URL as users reach it; notifications link to runs under it.
+    pub(crate) public_url: Option<String>,
+    /// How undelivered notifications are retried.
+    #[serde(default)]
+    pub(crate) notifications: NotificationsConfig,
     /// GitOps apps (see `apps_config`).
     #[serde(default)]
     pub(crate) apps: Vec<AppConfig>,
@@ -48,6 +54,34 @@ impl ConfigFile {
     }
 }
 
+/// `notifications:` in the config file: the outbox sender's retry policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct NotificationsConfig {
+    /// Wait after the first failed delivery, doubled after each further one (default `1s`).
+    pub(crate) retry_delay: Option<String>,
+    /// Longest wait between two attempts (default `5m`).
+    pub(crate) max_retry_delay: Option<String>,
+    /// Attempts before a notification is dead-lettered (default 55, about four hours).
+    pub(crate) max_attempts: Option<u32>,
+}
+
+impl NotificationsConfig {
+    fn policy(&self) -> anyhow::Result<RetryPolicy> {
+        let defaults = RetryPolicy::default();
+        let duration = |text: &Option<String>, default, key: &str| match text {
+            Some(text) => aqueduct_core::quantity::parse_duration(text)
+                .map_err(|error| anyhow::anyhow!("notifications.{key}: {error}")),
+            None => Ok(default),
+        };
+        Ok(RetryPolicy {
+            first_delay: duration(&self.retry_delay, defaults.first_delay, "retryDelay")?,
+            max_delay: duration(&self.max_retry_delay, defaults.max_delay, "maxRetryDelay")?,
+            max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts).max(1),
+        })
+    }
+}
+
 /// Resolved server settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -59,6 +93,9 @@ pub(crate) struct Settings {
     pub(crate) pools: BTreeMap<String, u32>,
     pub(crate) retention_days: u32,
     pub(crate) event_retention_days: u32,
+    /// `None`: `http://<listen address>`.
+    pub(crate) public_url: Option<String>,
+    pub(crate) notify_retry: RetryPolicy,
 }
 
 /// Default bind address: loopback only.
@@ -150,6 +187,8 @@ impl Settings {
             event_retention_days: file
                 .event_retention_days
                 .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS),
+            public_url: file.public_url,
+            notify_retry: file.notifications.policy()?,
         })
     }
 }

@@ -41,6 +41,7 @@ fn pipeline(spec: &[&str], edit: impl Fn(&mut Task)) -> Pipeline {
         tasks,
         dag,
         source_dir: PathBuf::from("."),
+        notifications: Vec::new(),
         schedule: Default::default(),
     }
 }

@@ -41,6 +41,7 @@ fn pipeline(name: &str, tasks: &[&str], edit: impl Fn(&mut Pipeline)) -> Pipelin
         tasks,
         dag,
         source_dir: PathBuf::from("."),
+        notifications: Vec::new(),
         schedule: ScheduleSpec::default(),
     };
     edit(&mut pipeline);

@@ -25,6 +25,8 @@ impl<S: Store> Server<S> {
             if let Some(event) = self.event_for(effect, now) {
                 changes.push(Change::Event(event));
             }
+            let notifications = self.notifications_for(effect, now);
+            changes.extend(notifications.into_iter().map(Change::Notify));
         }
         if !changes.is_empty() {
             let started = std::time::Instant::now();

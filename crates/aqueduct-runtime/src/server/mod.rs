@@ -12,6 +12,7 @@ mod commands;
 mod effects;
 mod events;
 mod load;
+mod notify;
 mod observe;
 mod records;
 mod status;
@@ -61,6 +62,9 @@ pub struct ServerConfig {
     pub secrets: SecretResolver,
     /// Receives metrics events, when set.
     pub observer: Option<Observer>,
+    /// The server's address as users reach it (`http://aqueduct.example.com`): notifications
+    /// link to `<public_url>/pipelines/<name>/runs/<run_id>`. `None`: no link.
+    pub public_url: Option<String>,
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.

@@ -78,6 +78,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         reload_interval: Duration::from_millis(50),
         secrets: Arc::new(|_| Ok(Vec::new())),
         observer: None,
+        public_url: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`Pipeline`], collecting every problem as a [`Diagnostic`] instead of stopping at the first.
 
 mod names;
+mod notifications;
 mod params;
 mod schedule;
 mod settings;
@@ -97,6 +98,7 @@ pub(crate) fn lower_patched(
     let params = params::lower_params(&mut cx, &doc.spec.params);
     let env = lower_env(&mut cx, &doc.spec.env);
     let secrets = lower_secrets(&mut cx, &doc);
+    let notifications = notifications::lower_notifications(&mut cx, &doc);
     let (tasks, dag) = tasks::lower_tasks(&mut cx, &doc.spec);
     let schedule = schedule::lower_schedule(&mut cx, &doc.spec);
     let pipeline = Pipeline {
@@ -110,6 +112,7 @@ pub(crate) fn lower_patched(
         dag: dag.unwrap_or_default(),
         schedule,
         source_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        notifications,
     };
     if cx.diagnostics.is_empty() {
         (Some(pipeline), cx.diagnostics)

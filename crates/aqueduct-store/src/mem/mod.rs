@@ -5,6 +5,7 @@
 //! the process.
 
 mod apps;
+mod outbox;
 mod state;
 mod tokens;
 
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use jiff::Timestamp;
 
 use crate::Result;
+use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::truncate_to_micros;
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
@@ -307,6 +309,36 @@ impl Store for MemStore {
 
     async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
         Ok(self.lock().prune_events(older_than))
+    }
+
+    async fn pending_sinks(&self) -> Result<Vec<String>> {
+        Ok(self.lock().outbox.pending_sinks())
+    }
+
+    async fn pending_notifications(
+        &self,
+        sink: &str,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        Ok(self.lock().outbox.pending_of(sink, limit))
+    }
+
+    async fn record_deliveries(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {
+        self.lock().outbox.record(outcomes);
+        Ok(())
+    }
+
+    async fn list_notifications(
+        &self,
+        state: Option<DeliveryState>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        Ok(self.lock().outbox.list(state, after, limit))
+    }
+
+    async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
+        Ok(self.lock().outbox.resend(id, now))
     }
 }
 

@@ -34,6 +34,7 @@ pub(super) struct MemState {
     pub(super) events: Vec<EventRecord>,
     /// The sequence number of the last event ever appended (pruned ones included).
     pub(super) last_event_seq: i64,
+    pub(super) outbox: super::outbox::Outbox,
 }
 
 impl MemState {
@@ -228,6 +229,7 @@ impl MemState {
                 Change::TaskInstance(task) => next.upsert_task(task)?,
                 Change::SetPaused { pipeline, paused } => next.set_paused(&pipeline, paused)?,
                 Change::Event(event) => next.push_event(event),
+                Change::Notify(notification) => next.outbox.push(notification),
             }
         }
         *self = next;

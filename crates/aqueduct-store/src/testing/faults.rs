@@ -15,6 +15,7 @@ use crate::records::{
     PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
     SyncRecord, TaskInstanceRecord, TokenRecord,
 };
+use crate::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::{Error, Result, Store};
 
 /// When a [`FaultyStore`] dies.
@@ -277,5 +278,36 @@ impl<S: Store> Store for FaultyStore<S> {
 
     async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
         self.write(self.inner.prune_events(older_than)).await
+    }
+
+    async fn pending_sinks(&self) -> Result<Vec<String>> {
+        self.read(self.inner.pending_sinks()).await
+    }
+
+    async fn pending_notifications(
+        &self,
+        sink: &str,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        self.read(self.inner.pending_notifications(sink, limit))
+            .await
+    }
+
+    async fn record_deliveries(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {
+        self.write(self.inner.record_deliveries(outcomes)).await
+    }
+
+    async fn list_notifications(
+        &self,
+        state: Option<DeliveryState>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<NotificationRecord>> {
+        self.read(self.inner.list_notifications(state, after, limit))
+            .await
+    }
+
+    async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
+        self.write(self.inner.resend_notification(id, now)).await
     }
 }

@@ -19,6 +19,7 @@ mod apps;
 mod events;
 mod faults;
 mod live_edits;
+mod outbox;
 mod pipelines;
 mod runs;
 mod tokens;
@@ -28,6 +29,7 @@ pub use apps::*;
 pub use events::*;
 pub use faults::{Fault, FaultyStore};
 pub use live_edits::*;
+pub use outbox::*;
 pub use pipelines::*;
 pub use runs::*;
 pub use tokens::*;
@@ -106,6 +108,8 @@ macro_rules! store_test_suite {
             events_roll_back_with_their_batch,
             syncs_append_events,
             pruned_events_keep_their_numbers,
+            notifications_are_pending_per_sink_in_order,
+            deliveries_are_recorded_and_dead_letters_resent,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

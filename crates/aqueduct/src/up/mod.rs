@@ -84,6 +84,10 @@ async fn serve(
             .await
             .with_context(|| format!("failed to open database {url}"))?,
     );
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
     let metrics = Arc::new(aqueduct_api::Metrics::new());
     let mut limits = Limits::new(settings.parallelism);
@@ -97,9 +101,22 @@ async fn serve(
         reload_interval: RELOAD_INTERVAL,
         secrets: secret_resolver(),
         observer: Some(observer(metrics.clone())),
+        public_url: Some(
+            settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{address}")),
+        ),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
+    tokio::spawn(aqueduct_runtime::notify::run_sender(
+        store.clone(),
+        status.event_bell(),
+        shutdown.clone(),
+        notify_env(),
+        settings.notify_retry,
+    ));
     let backend = backend::ServerBackend {
         store: store.clone(),
         handle,
@@ -110,10 +127,6 @@ async fn serve(
         forge_webhook_secrets,
     };
     let app = aqueduct_api::app(Arc::new(backend), metrics);
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("failed to listen on {}", settings.listen))?;
-    let address = listener.local_addr()?;
     anstream::println!("aqueduct listening on http://{address}");
     let folder = settings.sources.folder.as_deref().map(Path::display);
     let apps: Vec<&str> = settings
@@ -233,6 +246,13 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
 }
 
 /// Secrets are read from the process environment or files when an attempt starts.
+/// The variables notification sinks name (`secretEnv`, `urlEnv`), read when a notification
+/// is sent; an unset one fails the attempt, which is retried.
+fn notify_env() -> aqueduct_runtime::notify::EnvReader {
+    #[allow(clippy::disallowed_methods)] // the binary is the one place that reads the environment
+    Arc::new(|name: &str| std::env::var(name).ok())
+}
+
 fn secret_resolver() -> SecretResolver {
     Arc::new(|pipeline: &Pipeline| {
         crate::run_cmd::resolve_secrets(pipeline).map_err(|error| format!("{error:#}"))

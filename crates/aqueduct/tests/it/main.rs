@@ -6,6 +6,7 @@ mod events;
 mod git_http;
 mod gitops;
 mod next_runs;
+mod notify;
 mod overlays;
 mod run;
 mod server;

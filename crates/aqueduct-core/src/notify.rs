@@ -1,0 +1,227 @@
+//! Notifications (`spec.notifications`): which state changes alert which sink, and the rule
+//! that keeps one incident to one alert. Pure: the runtime writes what [`alert_for`] decides
+//! into the store's outbox in the transaction of the change, and a sender delivers it.
+
+use crate::trigger::TriggerRule;
+use crate::{Pipeline, RunState, TaskIndex, TaskState};
+
+/// What a notification is sent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotifyOn {
+    /// A task failed with no retry left: the root of an incident. Tasks it blocks
+    /// (`upstream_failed`) do not alert; the alert names them.
+    Failure,
+    /// An attempt failed and another one will start.
+    Retry,
+    /// A run succeeded.
+    Success,
+}
+
+impl NotifyOn {
+    /// Every event, in the order they are documented.
+    pub const ALL: [NotifyOn; 3] = [NotifyOn::Failure, NotifyOn::Retry, NotifyOn::Success];
+
+    /// The name used in pipeline files and payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyOn::Failure => "failure",
+            NotifyOn::Retry => "retry",
+            NotifyOn::Success => "success",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NotifyOn> {
+        NotifyOn::ALL.into_iter().find(|on| on.as_str() == text)
+    }
+}
+
+/// Where a notification goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Sink {
+    /// A JSON `POST` to `url`, signed with HMAC-SHA256 when `secret_env` names the variable
+    /// holding the key.
+    Webhook {
+        url: String,
+        secret_env: Option<String>,
+    },
+    /// A Slack incoming webhook; its URL is a secret, so only the variable holding it is named.
+    Slack { url_env: String },
+}
+
+impl Sink {
+    /// The identity of the sink: notifications to one sink are delivered in order, and one
+    /// circuit breaker guards it. Names no secret.
+    pub fn key(&self) -> String {
+        match self {
+            Sink::Webhook { url, .. } => format!("webhook {url}"),
+            Sink::Slack { url_env } => format!("slack ${url_env}"),
+        }
+    }
+}
+
+/// One entry of `spec.notifications`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSpec {
+    pub on: Vec<NotifyOn>,
+    pub sink: Sink,
+    /// Message template (minijinja, the run's context); `None`: the default text.
+    pub message: Option<String>,
+}
+
+/// An alert decided for a state change, before it is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub on: NotifyOn,
+    /// The task it is about (`None` for a run's success).
+    pub task: Option<TaskIndex>,
+    /// Tasks the failure blocks (downstream tasks whose trigger rule needs it to succeed),
+    /// in topological order.
+    pub blocked: Vec<TaskIndex>,
+}
+
+/// The alert a task's new state raises, if any: `failed` is the root of an incident,
+/// `up_for_retry` a retry; `upstream_failed` never alerts (its root already did).
+pub fn alert_for_task(pipeline: &Pipeline, task: TaskIndex, state: TaskState) -> Option<Alert> {
+    let on = match state {
+        TaskState::Failed => NotifyOn::Failure,
+        TaskState::UpForRetry => NotifyOn::Retry,
+        _ => return None,
+    };
+    let blocked = match on {
+        NotifyOn::Failure => blocked_by(pipeline, task),
+        _ => Vec::new(),
+    };
+    Some(Alert {
+        on,
+        task: Some(task),
+        blocked,
+    })
+}
+
+/// The alert a run's new state raises, if any. A failed run does not alert by itself: the
+/// task failure that caused it did.
+pub fn alert_for_run(state: RunState) -> Option<Alert> {
+    (state == RunState::Success).then_some(Alert {
+        on: NotifyOn::Success,
+        task: None,
+        blocked: Vec::new(),
+    })
+}
+
+/// The tasks a failure of `task` keeps from running: downstream tasks whose trigger rule
+/// needs every upstream to succeed (or none to fail), transitively through blocked tasks.
+pub fn blocked_by(pipeline: &Pipeline, task: TaskIndex) -> Vec<TaskIndex> {
+    let dag = &pipeline.dag;
+    let mut blocked = vec![false; dag.len()];
+    blocked[task] = true;
+    let mut out = Vec::new();
+    for &next in dag.topo_order() {
+        if next == task || !needs_success(pipeline.tasks[next].trigger) {
+            continue;
+        }
+        if dag.upstream(next).iter().any(|&up| blocked[up]) {
+            blocked[next] = true;
+            out.push(next);
+        }
+    }
+    out
+}
+
+fn needs_success(rule: TriggerRule) -> bool {
+    matches!(
+        rule,
+        TriggerRule::AllSuccess | TriggerRule::NoneFailed | TriggerRule::NoneFailedMinOneSuccess
+    )
+}
+
+/// The notifications of `pipeline` that `alert` goes to.
+pub fn targets<'a>(
+    pipeline: &'a Pipeline,
+    alert: &'a Alert,
+) -> impl Iterator<Item = &'a NotificationSpec> + 'a {
+    pipeline
+        .notifications
+        .iter()
+        .filter(move |spec| spec.on.contains(&alert.on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dag, Task};
+
+    fn pipeline(tasks: &[(&str, &[&str], TriggerRule)]) -> Pipeline {
+        let names: Vec<&str> = tasks.iter().map(|t| t.0).collect();
+        let needs: Vec<Vec<&str>> = tasks.iter().map(|t| t.1.to_vec()).collect();
+        let mut pipeline = Pipeline::new("p");
+        pipeline.dag = Dag::build(&names, &needs).unwrap();
+        pipeline.tasks = tasks
+            .iter()
+            .map(|(name, needs, rule)| {
+                let mut task = Task::new(*name, "true");
+                task.needs = needs.iter().map(|n| (*n).to_owned()).collect();
+                task.trigger = *rule;
+                task
+            })
+            .collect();
+        pipeline
+    }
+
+    #[test]
+    fn a_failure_names_what_it_blocks_and_not_what_still_runs() {
+        use TriggerRule::*;
+        let p = pipeline(&[
+            ("extract", &[], AllSuccess),
+            ("load", &["extract"], AllSuccess),
+            ("report", &["load"], NoneFailed),
+            ("cleanup", &["load"], AllDone),
+            ("alert", &["extract"], OneFailed),
+            ("other", &[], AllSuccess),
+        ]);
+        let alert = alert_for_task(&p, 0, TaskState::Failed).unwrap();
+        assert_eq!(alert.on, NotifyOn::Failure);
+        assert_eq!(alert.blocked, [1, 2]);
+        assert_eq!(alert_for_task(&p, 1, TaskState::UpstreamFailed), None);
+        let retry = alert_for_task(&p, 0, TaskState::UpForRetry).unwrap();
+        assert_eq!((retry.on, retry.blocked.len()), (NotifyOn::Retry, 0));
+        assert_eq!(alert_for_task(&p, 0, TaskState::Success), None);
+    }
+
+    #[test]
+    fn only_a_runs_success_alerts_by_itself() {
+        assert_eq!(
+            alert_for_run(RunState::Success).unwrap().on,
+            NotifyOn::Success
+        );
+        assert_eq!(alert_for_run(RunState::Failed), None);
+        assert_eq!(alert_for_run(RunState::Running), None);
+    }
+
+    #[test]
+    fn targets_are_the_notifications_listening_for_the_event() {
+        let mut p = pipeline(&[("a", &[], TriggerRule::AllSuccess)]);
+        let sink = |url: &str| Sink::Webhook {
+            url: url.to_owned(),
+            secret_env: None,
+        };
+        p.notifications = vec![
+            NotificationSpec {
+                on: vec![NotifyOn::Failure, NotifyOn::Retry],
+                sink: sink("http://a"),
+                message: None,
+            },
+            NotificationSpec {
+                on: vec![NotifyOn::Success],
+                sink: sink("http://b"),
+                message: None,
+            },
+        ];
+        let alert = alert_for_task(&p, 0, TaskState::Failed).unwrap();
+        let urls: Vec<String> = targets(&p, &alert).map(|s| s.sink.key()).collect();
+        assert_eq!(urls, ["webhook http://a"]);
+        let slack = Sink::Slack {
+            url_env: "SLACK_URL".into(),
+        };
+        assert_eq!(slack.key(), "slack $SLACK_URL");
+    }
+}

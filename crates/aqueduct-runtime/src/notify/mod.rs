@@ -1,0 +1,203 @@
+//! The outbox sender (issue #7): delivers the notifications the server loop wrote into the
+//! store, per sink in id order, retrying with backoff across restarts until the sink accepts
+//! them, dead-lettering after [`RetryPolicy::max_attempts`], and keeping a failing sink behind a
+//! circuit breaker so it costs nothing while it is down. It runs beside the server loop,
+//! never in it: a slow sink cannot delay a task.
+
+mod deliver;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueduct_store::{DeliveryOutcome, NotificationRecord, Store};
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use policy::Breaker;
+pub use policy::RetryPolicy;
+
+/// Notifications read (and recorded) per sink and round.
+const BATCH: u32 = 200;
+/// The longest the sender sleeps without looking at the outbox (it is also woken by every
+/// commit of the server loop).
+const POLL: Duration = Duration::from_secs(5);
+
+/// Reads a variable of the server's environment (tests pass their own).
+pub type EnvReader = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Delivers the outbox of `store` until `shutdown` turns true; `bell` rings after each
+/// commit of the server loop (see `ServerStatus::event_bell`).
+pub async fn run_sender<S: Store>(
+    store: Arc<S>,
+    mut bell: watch::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+    env: EnvReader,
+    policy: RetryPolicy,
+) {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder().build() {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "notifications cannot be sent: no HTTP client");
+            return;
+        }
+    };
+    let mut sender = Sender {
+        store,
+        client,
+        env,
+        policy,
+        breakers: HashMap::new(),
+    };
+    loop {
+        bell.mark_unchanged();
+        let wake = match sender.round().await {
+            Ok(wake) => wake,
+            Err(error) => {
+                tracing::warn!(%error, "failed to read or update the notification outbox");
+                None
+            }
+        };
+        let now = Timestamp::now();
+        let sleep = wake
+            .map(|at| Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO))
+            .unwrap_or(POLL)
+            .min(POLL);
+        if sleep.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            _ = bell.changed() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+struct Sender<S> {
+    store: Arc<S>,
+    client: reqwest::Client,
+    env: EnvReader,
+    policy: RetryPolicy,
+    breakers: HashMap<String, Breaker>,
+}
+
+impl<S: Store> Sender<S> {
+    /// Delivers what is due on every sink whose breaker allows it; returns when the next
+    /// notification falls due (`None`: nothing is waiting).
+    async fn round(&mut self) -> aqueduct_store::Result<Option<Timestamp>> {
+        let now = Timestamp::now();
+        let mut wake: Option<Timestamp> = None;
+        let mut work = Vec::new();
+        for sink in self.store.pending_sinks().await? {
+            let breaker = self.breakers.remove(&sink).unwrap_or_default();
+            if breaker.allows(now) {
+                work.push((sink, breaker));
+            } else {
+                wake = earliest(wake, breaker.open_until());
+                self.breakers.insert(sink, breaker);
+            }
+        }
+        let drains = work
+            .into_iter()
+            .map(|(sink, breaker)| self.drain(sink, breaker));
+        for result in futures_util::future::join_all(drains).await {
+            let (sink, breaker, drained) = result;
+            self.breakers.insert(sink, breaker);
+            wake = earliest(wake, drained?);
+        }
+        self.breakers
+            .retain(|_, breaker| *breaker != Breaker::default());
+        Ok(wake)
+    }
+
+    /// Delivers `sink`'s due notifications in order until one fails; records the outcomes.
+    async fn drain(
+        &self,
+        sink: String,
+        mut breaker: Breaker,
+    ) -> (String, Breaker, aqueduct_store::Result<Option<Timestamp>>) {
+        let pending = match self.store.pending_notifications(&sink, BATCH).await {
+            Ok(pending) => pending,
+            Err(error) => return (sink, breaker, Err(error)),
+        };
+        let full = pending.len() == BATCH as usize;
+        let mut outcomes = Vec::new();
+        let mut wake = None;
+        for record in &pending {
+            let now = Timestamp::now();
+            if record.next_attempt_at > now {
+                wake = Some(record.next_attempt_at);
+                break;
+            }
+            match self.attempt(record).await {
+                Ok(()) => {
+                    breaker.on_success();
+                    outcomes.push(DeliveryOutcome::Delivered {
+                        id: record.id,
+                        at: Timestamp::now(),
+                    });
+                }
+                Err(error) => {
+                    let outcome = failed(record, error, &sink, now, &self.policy);
+                    if breaker.on_failure(now, &self.policy) {
+                        tracing::warn!(sink = %sink, until = ?breaker.open_until(), "notification sink keeps failing: circuit breaker open");
+                    }
+                    wake = match &outcome {
+                        DeliveryOutcome::Retry {
+                            next_attempt_at, ..
+                        } => Some(*next_attempt_at),
+                        _ => Some(now),
+                    };
+                    outcomes.push(outcome);
+                    break;
+                }
+            }
+        }
+        if wake.is_none() && full {
+            wake = Some(Timestamp::now());
+        }
+        let recorded = self.store.record_deliveries(outcomes).await;
+        (sink, breaker, recorded.map(|()| wake))
+    }
+
+    async fn attempt(&self, record: &NotificationRecord) -> Result<(), String> {
+        let request = deliver::request(record, &*self.env)?;
+        deliver::send(&self.client, request).await
+    }
+}
+
+/// The outcome of a failed attempt: retried later, or dead after the last allowed attempt.
+fn failed(
+    record: &NotificationRecord,
+    error: String,
+    sink: &str,
+    now: Timestamp,
+    policy: &RetryPolicy,
+) -> DeliveryOutcome {
+    let attempts = record.attempts + 1;
+    if attempts >= policy.max_attempts {
+        tracing::error!(id = record.id, sink, attempts, %error, "notification dead-lettered");
+        return DeliveryOutcome::Dead {
+            id: record.id,
+            error,
+            at: now,
+        };
+    }
+    let next_attempt_at = policy.next_attempt(now, attempts);
+    tracing::warn!(id = record.id, sink, attempts, %error, retry_at = %next_attempt_at, "notification not delivered; will retry");
+    DeliveryOutcome::Retry {
+        id: record.id,
+        error,
+        next_attempt_at,
+    }
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,193 @@
+//! The outbox entries of a state change (issue #7): decided by the core's root-cause rule,
+//! rendered here with the run's context, and written in the change's own transaction, so an
+//! alert exists exactly when its cause does. [`crate::notify`] delivers them.
+
+use aqueduct_core::notify::{
+    Alert, NotificationSpec, NotifyOn, Sink, alert_for_run, alert_for_task,
+};
+use aqueduct_core::scheduler::Effect;
+use aqueduct_core::template::airflow_ts;
+use aqueduct_store::{NewNotification, Store};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{RunMeta, Server};
+
+impl<S: Store> Server<S> {
+    /// The notifications `effect` raises: a task failed for good (naming what it blocks), an
+    /// attempt will be retried, a run succeeded.
+    pub(super) fn notifications_for(
+        &self,
+        effect: &Effect,
+        now: Timestamp,
+    ) -> Vec<NewNotification> {
+        let (run, alert, attempt, state) = match effect {
+            Effect::TaskState {
+                run,
+                task,
+                state,
+                attempt,
+            } => {
+                let Some(meta) = self.runs.get(run) else {
+                    return Vec::new();
+                };
+                let alert = alert_for_task(&meta.pipeline, *task, *state);
+                (run, alert, Some(*attempt), state.as_str())
+            }
+            Effect::RunState { run, state } => (run, alert_for_run(*state), None, state.as_str()),
+            _ => return Vec::new(),
+        };
+        let (Some(alert), Some(meta)) = (alert, self.runs.get(run)) else {
+            return Vec::new();
+        };
+        if meta.pipeline.notifications.is_empty() {
+            return Vec::new();
+        }
+        let facts = self.facts(meta, &alert, attempt, state, now);
+        aqueduct_core::notify::targets(&meta.pipeline, &alert)
+            .map(|spec| self.outbox_entry(spec, &facts, now))
+            .collect()
+    }
+
+    /// What every sink is told: the payload of a webhook and the context of a message.
+    fn facts(
+        &self,
+        meta: &RunMeta,
+        alert: &Alert,
+        attempt: Option<u32>,
+        state: &str,
+        now: Timestamp,
+    ) -> Value {
+        let info = &meta.info;
+        let task = alert
+            .task
+            .map(|task| meta.pipeline.tasks[task].name.clone());
+        let exit_code = alert.task.and_then(|task| meta.extras[task].exit_code);
+        let blocked: Vec<&str> = alert
+            .blocked
+            .iter()
+            .map(|&task| meta.pipeline.tasks[task].name.as_str())
+            .collect();
+        let url = self.config.public_url.as_ref().map(|base| {
+            format!(
+                "{}/pipelines/{}/runs/{}",
+                base.trim_end_matches('/'),
+                info.pipeline,
+                info.run_id
+            )
+        });
+        json!({
+            "event": alert.on.as_str(),
+            "at": now.to_string(),
+            "pipeline": info.pipeline,
+            "run_id": info.run_id,
+            "task": task,
+            "attempt": attempt,
+            "state": state,
+            "exit_code": exit_code,
+            "logical_date": airflow_ts(info.logical_date),
+            "ds": info.logical_date.strftime("%Y-%m-%d").to_string(),
+            "blocked": blocked,
+            "url": url,
+        })
+    }
+
+    fn outbox_entry(
+        &self,
+        spec: &NotificationSpec,
+        facts: &Value,
+        now: Timestamp,
+    ) -> NewNotification {
+        let message = match &spec.message {
+            Some(template) => {
+                let context = minijinja::Value::from(minijinja::value::Serde(facts));
+                self.templates
+                    .render_text(template, &context)
+                    .unwrap_or_else(|error| {
+                        format!(
+                            "{} (the message template failed: {})",
+                            default_message(facts),
+                            error.message
+                        )
+                    })
+            }
+            None => default_message(facts),
+        };
+        let mut body = facts.clone();
+        body["message"] = json!(message);
+        let target = match &spec.sink {
+            Sink::Webhook { url, secret_env } => {
+                json!({ "kind": "webhook", "url": url, "secret_env": secret_env })
+            }
+            Sink::Slack { url_env } => json!({ "kind": "slack", "url_env": url_env }),
+        };
+        NewNotification {
+            created_at: now,
+            sink: spec.sink.key(),
+            target_json: target.to_string(),
+            body_json: body.to_string(),
+        }
+    }
+}
+
+/// One line naming the pipeline, run, task and what happened, and the link when known.
+fn default_message(facts: &Value) -> String {
+    let text = |field: &str| facts[field].as_str().unwrap_or_default().to_owned();
+    let (pipeline, run_id, task) = (text("pipeline"), text("run_id"), text("task"));
+    let attempt = facts["attempt"].as_u64().unwrap_or_default();
+    let exit = match facts["exit_code"].as_i64() {
+        Some(code) => format!(", exit code {code}"),
+        None => String::new(),
+    };
+    let what = match NotifyOn::parse(facts["event"].as_str().unwrap_or_default()) {
+        Some(NotifyOn::Failure) => {
+            let blocked: Vec<&str> = facts["blocked"]
+                .as_array()
+                .map(|list| list.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let blocks = match blocked.is_empty() {
+                true => String::new(),
+                false => format!("; it blocks {}", blocked.join(", ")),
+            };
+            format!("task {task} failed (attempt {attempt}{exit}){blocks}")
+        }
+        Some(NotifyOn::Retry) => {
+            format!("task {task} failed (attempt {attempt}{exit}) and will be retried")
+        }
+        Some(NotifyOn::Success) | None => "run succeeded".to_owned(),
+    };
+    let link = match facts["url"].as_str() {
+        Some(url) => format!(" {url}"),
+        None => String::new(),
+    };
+    format!("[aqueduct] {pipeline} {run_id}: {what}{link}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_messages_say_what_happened_and_what_it_blocks() {
+        let mut facts = json!({"event": "failure", "pipeline": "etl", "run_id": "manual__1",
+            "task": "load", "attempt": 2, "exit_code": 3, "blocked": ["report", "publish"],
+            "url": "http://aq/pipelines/etl/runs/manual__1"});
+        assert_eq!(
+            default_message(&facts),
+            "[aqueduct] etl manual__1: task load failed (attempt 2, exit code 3); it blocks \
+             report, publish http://aq/pipelines/etl/runs/manual__1"
+        );
+        facts["event"] = json!("retry");
+        facts["url"] = Value::Null;
+        facts["exit_code"] = Value::Null;
+        assert_eq!(
+            default_message(&facts),
+            "[aqueduct] etl manual__1: task load failed (attempt 2) and will be retried"
+        );
+        facts["event"] = json!("success");
+        assert_eq!(
+            default_message(&facts),
+            "[aqueduct] etl manual__1: run succeeded"
+        );
+    }
+}

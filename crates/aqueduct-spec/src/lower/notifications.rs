@@ -1,0 +1,105 @@
+//! `spec.notifications`: event names, exactly one sink each, URLs, variable names and
+//! message templates.
+
+use aqueduct_core::notify::{NotificationSpec, NotifyOn, Sink};
+
+use super::Lowering;
+use super::names::is_env_name;
+use crate::diagnostic::Code;
+use crate::located::Located;
+use crate::raw::{NotificationDoc, PipelineDoc};
+
+pub(crate) fn lower_notifications(
+    cx: &mut Lowering<'_>,
+    doc: &PipelineDoc,
+) -> Vec<NotificationSpec> {
+    doc.spec
+        .notifications
+        .iter()
+        .filter_map(|notification| lower_one(cx, notification, &doc.metadata.name))
+        .collect()
+}
+
+fn lower_one(
+    cx: &mut Lowering<'_>,
+    doc: &NotificationDoc,
+    pipeline: &Located<String>,
+) -> Option<NotificationSpec> {
+    // where a problem of the entry as a whole is reported
+    let anchor = doc
+        .on
+        .first()
+        .or(doc.webhook.as_ref().map(|webhook| &webhook.url))
+        .or(doc.slack.as_ref().map(|slack| &slack.url_env))
+        .unwrap_or(pipeline);
+    let mut on = Vec::new();
+    for name in &doc.on {
+        match NotifyOn::parse(&name.value) {
+            Some(event) if !on.contains(&event) => on.push(event),
+            Some(_) => {}
+            None => {
+                let known: Vec<&str> = NotifyOn::ALL.iter().map(|on| on.as_str()).collect();
+                let message = format!("unknown notification event `{}`", name.value);
+                let hint = format!("use one of: {}", known.join(", "));
+                cx.report(name, Code::BadNotification, message, Some(hint));
+            }
+        }
+    }
+    if doc.on.is_empty() {
+        let message = "a notification needs at least one event in `on`".to_owned();
+        cx.report(anchor, Code::BadNotification, message, None);
+    }
+    if let Some(message) = &doc.message
+        && let Err(error) = cx.templates.check_template(&message.value)
+    {
+        let text = format!("bad template in notification message: {}", error.message);
+        cx.report(message, Code::BadTemplate, text, None);
+    }
+    let sink = lower_sink(cx, doc, anchor)?;
+    Some(NotificationSpec {
+        on,
+        sink,
+        message: doc.message.as_ref().map(|message| message.value.clone()),
+    })
+}
+
+fn lower_sink(
+    cx: &mut Lowering<'_>,
+    doc: &NotificationDoc,
+    anchor: &Located<String>,
+) -> Option<Sink> {
+    match (&doc.webhook, &doc.slack) {
+        (Some(webhook), None) => {
+            let url = &webhook.url;
+            if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                let message = format!("webhook url `{}` is not an http(s) URL", url.value);
+                cx.report(url, Code::BadNotification, message, None);
+            }
+            if let Some(var) = &webhook.secret_env {
+                check_var(cx, var);
+            }
+            Some(Sink::Webhook {
+                url: url.value.clone(),
+                secret_env: webhook.secret_env.as_ref().map(|var| var.value.clone()),
+            })
+        }
+        (None, Some(slack)) => {
+            check_var(cx, &slack.url_env);
+            Some(Sink::Slack {
+                url_env: slack.url_env.value.clone(),
+            })
+        }
+        _ => {
+            let message = "a notification needs exactly one of `webhook` or `slack`".to_owned();
+            cx.report(anchor, Code::BadNotification, message, None);
+            None
+        }
+    }
+}
+
+fn check_var(cx: &mut Lowering<'_>, var: &Located<String>) {
+    if !is_env_name(&var.value) {
+        let message = format!("`{}` is not a valid environment variable name", var.value);
+        cx.report(var, Code::BadNotification, message, None);
+    }
+}

@@ -1,0 +1,162 @@
+//! Conformance cases: the notification outbox.
+
+use crate::records::Change;
+use crate::testing::at;
+use crate::{DeliveryOutcome, DeliveryState, NewNotification, Store};
+
+fn notification(sink: &str, seconds: i64, body: &str) -> NewNotification {
+    NewNotification {
+        created_at: at(seconds),
+        sink: sink.to_owned(),
+        target_json: format!(r#"{{"url":"{sink}"}}"#),
+        body_json: body.to_owned(),
+    }
+}
+
+async fn pending_bodies(store: &impl Store, sink: &str) -> Vec<String> {
+    let pending = store
+        .pending_notifications(sink, 100)
+        .await
+        .expect("pending");
+    pending
+        .into_iter()
+        .map(|record| record.notification.body_json)
+        .collect()
+}
+
+/// Notifications written in a batch are pending at once, per sink in the order written, with
+/// every field kept; a batch that fails writes none.
+pub async fn notifications_are_pending_per_sink_in_order(store: &impl Store) {
+    let batch = vec![
+        Change::Notify(notification("a", 10, "1")),
+        Change::Notify(notification("b", 11, "2")),
+        Change::Notify(notification("a", 12, "3")),
+    ];
+    store.apply(batch).await.expect("batch");
+    let mut sinks = store.pending_sinks().await.expect("sinks");
+    sinks.sort();
+    assert_eq!(sinks, ["a", "b"]);
+    assert_eq!(pending_bodies(store, "a").await, ["1", "3"]);
+    let first = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    assert_eq!(first.notification, notification("a", 10, "1"));
+    assert_eq!(
+        (first.state, first.attempts, first.next_attempt_at),
+        (DeliveryState::Pending, 0, at(10))
+    );
+    assert_eq!(
+        (first.last_error.as_deref(), first.delivered_at),
+        (None, None)
+    );
+
+    let failing = vec![
+        Change::Notify(notification("c", 13, "4")),
+        Change::SetPaused {
+            pipeline: "missing".into(),
+            paused: true,
+        },
+    ];
+    assert!(store.apply(failing).await.is_err());
+    assert!(pending_bodies(store, "c").await.is_empty());
+}
+
+/// Each outcome counts an attempt: a retry keeps the notification pending with its error and
+/// next time, delivery and dead-lettering take it out of the pending ones; a dead one can be
+/// re-sent, and an outcome for a notification no longer pending changes nothing.
+pub async fn deliveries_are_recorded_and_dead_letters_resent(store: &impl Store) {
+    let batch = (0..3)
+        .map(|n| Change::Notify(notification("a", 10 + n, &n.to_string())))
+        .collect();
+    store.apply(batch).await.expect("batch");
+    let ids: Vec<i64> = store
+        .pending_notifications("a", 10)
+        .await
+        .expect("pending")
+        .iter()
+        .map(|record| record.id)
+        .collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    let retry = DeliveryOutcome::Retry {
+        id: ids[0],
+        error: "HTTP 500".into(),
+        next_attempt_at: at(30),
+    };
+    store.record_deliveries(vec![retry]).await.expect("retry");
+    let head = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    assert_eq!(
+        (
+            head.id,
+            head.attempts,
+            head.next_attempt_at,
+            head.last_error.as_deref()
+        ),
+        (ids[0], 1, at(30), Some("HTTP 500"))
+    );
+    let outcomes = vec![
+        DeliveryOutcome::Delivered {
+            id: ids[0],
+            at: at(31),
+        },
+        DeliveryOutcome::Dead {
+            id: ids[1],
+            error: "HTTP 400".into(),
+            at: at(32),
+        },
+    ];
+    store.record_deliveries(outcomes).await.expect("outcomes");
+    assert_eq!(pending_bodies(store, "a").await, ["2"]);
+    let late = DeliveryOutcome::Retry {
+        id: ids[0],
+        error: "late".into(),
+        next_attempt_at: at(99),
+    };
+    store.record_deliveries(vec![late]).await.expect("late");
+
+    let delivered = store
+        .list_notifications(Some(DeliveryState::Delivered), 0, 10)
+        .await
+        .expect("delivered");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        (delivered[0].attempts, delivered[0].delivered_at),
+        (2, Some(at(31)))
+    );
+    let dead = store
+        .list_notifications(Some(DeliveryState::Dead), 0, 10)
+        .await
+        .expect("dead");
+    assert_eq!(
+        (dead[0].id, dead[0].last_error.as_deref()),
+        (ids[1], Some("HTTP 400"))
+    );
+    let all = store
+        .list_notifications(None, ids[0], 10)
+        .await
+        .expect("all");
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), ids[1..]);
+
+    assert!(
+        store
+            .resend_notification(ids[1], at(40))
+            .await
+            .expect("resend")
+    );
+    assert!(
+        !store
+            .resend_notification(ids[0], at(40))
+            .await
+            .expect("delivered")
+    );
+    assert!(
+        !store
+            .resend_notification(9_999, at(40))
+            .await
+            .expect("missing")
+    );
+    let pending = store.pending_notifications("a", 10).await.expect("pending");
+    let resent = &pending[0];
+    assert_eq!(
+        (resent.id, resent.attempts, resent.next_attempt_at),
+        (ids[1], 0, at(40))
+    );
+    assert_eq!(pending.len(), 2);
+}
