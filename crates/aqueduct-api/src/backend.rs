@@ -398,4 +398,22 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         after: i64,
     ) -> impl Future<Output = Result<mpsc::Receiver<crate::dto::Event>, BackendError>> + Send;
+
+    // ---- the notification outbox ----
+
+    /// At most `limit` notifications with an id above `after`, oldest first, only those in
+    /// `state` (`pending`, `delivered`, `dead`) when given.
+    fn list_notifications(
+        &self,
+        state: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::dto::Notification>, BackendError>> + Send;
+
+    /// Makes dead notification `id` pending again: `NotFound` when there is none, `Conflict`
+    /// when it is not dead.
+    fn resend_notification(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = Result<crate::dto::Notification, BackendError>> + Send;
 }

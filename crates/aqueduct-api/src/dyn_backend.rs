@@ -51,6 +51,13 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
     fn list_events(&self, after: i64, limit: u32) -> BoxFuture<'_, Vec<crate::dto::Event>>;
     fn follow_events(&self, after: i64) -> BoxFuture<'_, mpsc::Receiver<crate::dto::Event>>;
+    fn list_notifications<'a>(
+        &'a self,
+        state: Option<&'a str>,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'a, Vec<crate::dto::Notification>>;
+    fn resend_notification(&self, id: i64) -> BoxFuture<'_, crate::dto::Notification>;
     fn backfill(&self, request: BackfillRequest) -> BoxFuture<'_, crate::dto::BackfillResult>;
     fn list_apps(&self) -> BoxFuture<'_, Vec<AppSummary>>;
     fn get_app<'a>(&'a self, name: &'a str) -> BoxFuture<'a, AppDetail>;
@@ -173,5 +180,18 @@ impl<B: Backend> DynBackend for B {
 
     fn follow_events(&self, after: i64) -> BoxFuture<'_, mpsc::Receiver<crate::dto::Event>> {
         Box::pin(Backend::follow_events(self, after))
+    }
+
+    fn list_notifications<'a>(
+        &'a self,
+        state: Option<&'a str>,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'a, Vec<crate::dto::Notification>> {
+        Box::pin(Backend::list_notifications(self, state, after, limit))
+    }
+
+    fn resend_notification(&self, id: i64) -> BoxFuture<'_, crate::dto::Notification> {
+        Box::pin(Backend::resend_notification(self, id))
     }
 }

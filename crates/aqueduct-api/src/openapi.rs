@@ -33,6 +33,7 @@ const BEARER: &str = "bearer";
         (name = "apps", description = "GitOps apps: pipelines synced from git, Argo CD's way"),
         (name = "webhooks", description = "Push events from git forges, matched to apps by repository"),
         (name = "events", description = "The event log: every state change, resumable by sequence number"),
+        (name = "notifications", description = "The notification outbox: delivery state and dead letters"),
         (name = "system", description = "Health, metrics and this document"),
     )
 )]

@@ -50,13 +50,27 @@ pub enum Sink {
 
 impl Sink {
     /// The identity of the sink: notifications to one sink are delivered in order, and one
-    /// circuit breaker guards it. Names no secret.
+    /// circuit breaker guards it. Shown by the API and in logs, so it names no secret: a
+    /// webhook URL loses its credentials and its query, where tokens hide.
     pub fn key(&self) -> String {
         match self {
-            Sink::Webhook { url, .. } => format!("webhook {url}"),
+            Sink::Webhook { url, .. } => format!("webhook {}", redacted_url(url)),
             Sink::Slack { url_env } => format!("slack ${url_env}"),
         }
     }
+}
+
+/// `url` without `user:password@`, query and fragment.
+fn redacted_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
 }
 
 /// One entry of `spec.notifications`.
@@ -223,5 +237,7 @@ mod tests {
             url_env: "SLACK_URL".into(),
         };
         assert_eq!(slack.key(), "slack $SLACK_URL");
+        let secret = sink("https://bot:hunter2@hooks.example.com/v1/alert?token=abc#x");
+        assert_eq!(secret.key(), "webhook https://hooks.example.com/v1/alert");
     }
 }

@@ -7,6 +7,7 @@
 
 mod app;
 mod event;
+mod notification;
 mod pipeline;
 mod request;
 mod run;
@@ -22,6 +23,7 @@ pub use app::{
     SyncFailure, SyncPolicy, SyncRecord, SyncResult, SyncStatus, WebhookAccepted,
 };
 pub use event::{Event, EventList, EventParams};
+pub use notification::{Notification, NotificationList, NotificationParams};
 pub use pipeline::PipelineReplaced;
 pub use pipeline::{
     Diagnostic, NextRun, NextRuns, ParamInfo, PausedState, PipelineDetail, PipelineSummary,

@@ -7,6 +7,7 @@ mod apps;
 mod definition;
 mod events;
 mod logs;
+mod notifications;
 mod pipelines;
 mod runs;
 mod system;
@@ -36,6 +37,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(webhooks::routes())
         .merge(definition::routes())
         .merge(events::routes())
+        .merge(notifications::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

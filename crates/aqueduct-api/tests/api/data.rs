@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use aqueduct_api::dto::{
-    AttemptOutcome, Diagnostic, Event, Page, ParamInfo, PipelineDetail, PipelineVersion, RunDetail,
-    RunState, RunSummary, RunType, Schedule, TaskInfo, TaskInstance, TaskState,
+    AttemptOutcome, Diagnostic, Event, Notification, Page, ParamInfo, PipelineDetail,
+    PipelineVersion, RunDetail, RunState, RunSummary, RunType, Schedule, TaskInfo, TaskInstance,
+    TaskState,
 };
 use serde_json::json;
 
@@ -258,6 +259,29 @@ pub(crate) fn events() -> Vec<Event> {
             json!({"state": "running", "attempt": 1}),
         ),
         event(5, "run_state", None, json!({"state": "failed"})),
+    ]
+}
+
+pub(crate) fn notifications() -> Vec<Notification> {
+    let notification = |id, state: &str, attempts| Notification {
+        id,
+        created_at: ts("2026-03-02T10:00:06Z"),
+        sink: "webhook https://alerts.example.com/hook".to_owned(),
+        state: state.to_owned(),
+        attempts,
+        next_attempt_at: None,
+        last_error: (state != "delivered").then(|| "HTTP 500: down".to_owned()),
+        delivered_at: None,
+        event: "failure".to_owned(),
+        pipeline: Some("daily_etl".to_owned()),
+        run_id: Some("manual__2026-03-02T10:00:00Z".to_owned()),
+        task: Some("extract".to_owned()),
+        message: "extract failed".to_owned(),
+    };
+    vec![
+        notification(1, "delivered", 1),
+        notification(2, "dead", 55),
+        notification(3, "pending", 2),
     ]
 }
 

@@ -71,6 +71,7 @@ struct State {
     /// By (pipeline, run id, task, attempt).
     logs: BTreeMap<(String, String, String, u32), Vec<String>>,
     events: Vec<aqueduct_api::dto::Event>,
+    notifications: Vec<aqueduct_api::dto::Notification>,
 }
 
 impl FakeBackend {
@@ -81,6 +82,7 @@ impl FakeBackend {
                 runs: data::runs(),
                 logs: data::logs(),
                 events: data::events(),
+                notifications: data::notifications(),
             }),
             apps: Mutex::new(Apps::new()),
             webhook: WebhookSecret::new(WEBHOOK_SECRET),
@@ -525,6 +527,39 @@ impl Backend for FakeBackend {
             sender.try_send(event).expect("room for every event");
         }
         Ok(receiver)
+    }
+
+    async fn list_notifications(
+        &self,
+        wanted: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<aqueduct_api::dto::Notification>, BackendError> {
+        Ok(self.with(|state| {
+            let newer = state.notifications.iter().filter(|item| item.id > after);
+            let matching = newer.filter(|item| wanted.is_none_or(|wanted| item.state == wanted));
+            matching.take(limit as usize).cloned().collect()
+        }))
+    }
+
+    async fn resend_notification(
+        &self,
+        id: i64,
+    ) -> Result<aqueduct_api::dto::Notification, BackendError> {
+        self.with(|state| {
+            let Some(item) = state.notifications.iter_mut().find(|item| item.id == id) else {
+                return Err(BackendError::NotFound(format!("no notification {id}")));
+            };
+            if item.state != "dead" {
+                return Err(BackendError::Conflict(format!(
+                    "notification {id} is {}",
+                    item.state
+                )));
+            }
+            item.state = "pending".to_owned();
+            item.attempts = 0;
+            Ok(item.clone())
+        })
     }
 }
 

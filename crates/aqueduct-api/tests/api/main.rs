@@ -15,6 +15,7 @@ mod events;
 mod git_webhook;
 mod logs;
 mod metrics;
+mod notifications;
 mod openapi;
 mod pipelines;
 mod runs;

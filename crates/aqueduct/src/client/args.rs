@@ -73,6 +73,45 @@ pub(crate) enum ClientCommand {
     /// Progressing, Degraded, Suspended, Missing, Unknown), each with the reason.
     #[command(subcommand)]
     App(AppCommand),
+    /// The notification outbox: what was delivered, what is pending and why, and the dead
+    /// letters (notifications given up after the retry limit), which can be re-sent.
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
+}
+
+/// `aqueduct notifications ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotificationsCommand {
+    /// List notifications, oldest first: id, state, attempts, sink, event, subject, last error.
+    #[command(after_help = EXIT_STATUS)]
+    List(NotificationsListArgs),
+    /// Re-send a dead notification (operator token): it is pending again, attempts reset.
+    #[command(after_help = EXIT_STATUS)]
+    Resend(ResendArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NotificationsListArgs {
+    /// Only notifications in this state.
+    #[arg(long, value_parser = ["pending", "delivered", "dead"])]
+    pub(crate) state: Option<String>,
+    /// Only notifications with a greater id.
+    #[arg(long, value_name = "ID", default_value_t = 0)]
+    pub(crate) after: u64,
+    /// Most notifications to list (1..=500).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResendArgs {
+    /// The notification's id.
+    pub(crate) id: u64,
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 /// `aqueduct app ...`: the verbs on a server's GitOps apps.

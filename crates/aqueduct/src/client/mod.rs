@@ -12,6 +12,7 @@ mod args;
 mod events;
 mod http;
 mod logs;
+mod notifications;
 mod pipelines;
 mod replace;
 mod runs;
@@ -62,6 +63,9 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
         ClientCommand::Trigger(args) => trigger::trigger(args),
         ClientCommand::Backfill(args) => trigger::backfill(args).map(|()| exit::SUCCESS),
         ClientCommand::App(command) => apps::run(command),
+        ClientCommand::Notifications(command) => {
+            notifications::run(command).map(|()| exit::SUCCESS)
+        }
     };
     result.unwrap_or_else(|error| {
         report(&error);

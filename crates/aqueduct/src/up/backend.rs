@@ -565,4 +565,26 @@ impl<S: Store> Backend for ServerBackend<S> {
         ));
         Ok(receiver)
     }
+
+    async fn list_notifications(
+        &self,
+        state: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<aqueduct_api::dto::Notification>, BackendError> {
+        let state = state.and_then(aqueduct_store::DeliveryState::parse);
+        let records = self.store.list_notifications(state, after, limit).await;
+        let records = records.map_err(store_error)?;
+        Ok(records
+            .into_iter()
+            .map(super::notifications::notification_dto)
+            .collect())
+    }
+
+    async fn resend_notification(
+        &self,
+        id: i64,
+    ) -> Result<aqueduct_api::dto::Notification, BackendError> {
+        super::notifications::resend(&*self.store, id).await
+    }
 }

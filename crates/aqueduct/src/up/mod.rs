@@ -5,6 +5,7 @@ mod backend;
 mod convert;
 mod events;
 mod follow;
+mod notifications;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::support::{Server, Workspace, token, wait_until, write_pipeline};
+use crate::support::{Client, Server, Workspace, token, wait_until, write_pipeline};
 
 const KEY: &str = "hook-key";
 
@@ -201,4 +201,85 @@ fn alerts_survive_a_down_sink_and_a_restart_and_arrive_once_in_order() {
             (&Value::from("success"), &Value::from("ok"))
         );
     }
+}
+
+#[test]
+fn a_dead_letter_is_listed_and_resent() {
+    let ws = Workspace::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    serve_sink(listener, 2, accepted.clone());
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "ok",
+        &format!(
+            "  notifications:\n    - on: [success]\n      webhook: {{ url: \"http://127.0.0.1:{port}/hook?token=secret\" }}\n  tasks:\n    - name: one\n      run: 'true'\n"
+        ),
+    );
+    let config = ws.write(
+        "aqueduct.yaml",
+        "notifications:\n  retryDelay: 50ms\n  maxAttempts: 2\n",
+    );
+    let operator = token(&ws, "operator");
+    let server = start(&ws, &config);
+    run_to_end(&server, &operator, "ok", "success");
+    let path = "/api/v1/notifications?state=dead";
+    let dead = wait_until(Duration::from_secs(20), || {
+        !server.json("GET", path, &operator, None).1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    assert!(dead, "the notification was never dead-lettered");
+    let (_, page) = server.json("GET", path, &operator, None);
+    let letter = &page["items"][0];
+    assert_eq!(letter["attempts"], 2, "{letter:#}");
+    assert!(
+        letter["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 500"),
+        "{letter:#}"
+    );
+    assert_eq!(
+        letter["sink"],
+        format!("webhook http://127.0.0.1:{port}/hook"),
+        "no query"
+    );
+    assert!(accepted.lock().unwrap().is_empty());
+
+    let client = Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: operator.clone(),
+    };
+    let listed = client.run(&["notifications", "list", "--state", "dead"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("dead") && text.contains("HTTP 500"), "{text}");
+    let id = letter["id"].to_string();
+    let resent = client.run(&["notifications", "resend", &id]);
+    assert!(resent.status.success(), "{resent:?}");
+    assert!(wait_until(Duration::from_secs(10), || accepted
+        .lock()
+        .unwrap()
+        .len()
+        == 1));
+    assert_eq!(accepted.lock().unwrap()[0].id.to_string(), id);
+    let delivered = wait_until(Duration::from_secs(10), || {
+        let (_, page) = server.json(
+            "GET",
+            "/api/v1/notifications?state=delivered",
+            &operator,
+            None,
+        );
+        page["items"].as_array().unwrap().len() == 1
+    });
+    assert!(delivered);
+    let again = client.run(&["notifications", "resend", &id]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a delivered notification is not re-sent"
+    );
 }
