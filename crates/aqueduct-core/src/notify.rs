@@ -15,11 +15,21 @@ pub enum NotifyOn {
     Retry,
     /// A run succeeded.
     Success,
+    /// A task succeeded (Airflow's task-level `on_success_callback`).
+    TaskSuccess,
+    /// A run was still active at its deadline (`spec.deadline`); sent once per run.
+    SlaMiss,
 }
 
 impl NotifyOn {
     /// Every event, in the order they are documented.
-    pub const ALL: [NotifyOn; 3] = [NotifyOn::Failure, NotifyOn::Retry, NotifyOn::Success];
+    pub const ALL: [NotifyOn; 5] = [
+        NotifyOn::Failure,
+        NotifyOn::Retry,
+        NotifyOn::Success,
+        NotifyOn::TaskSuccess,
+        NotifyOn::SlaMiss,
+    ];
 
     /// The name used in pipeline files and payloads.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +37,8 @@ impl NotifyOn {
             NotifyOn::Failure => "failure",
             NotifyOn::Retry => "retry",
             NotifyOn::Success => "success",
+            NotifyOn::TaskSuccess => "task_success",
+            NotifyOn::SlaMiss => "sla_miss",
         }
     }
 
@@ -94,11 +106,13 @@ pub struct Alert {
 }
 
 /// The alert a task's new state raises, if any: `failed` is the root of an incident,
-/// `up_for_retry` a retry; `upstream_failed` never alerts (its root already did).
+/// `up_for_retry` a retry, `success` a task success; `upstream_failed` never alerts (its root
+/// already did).
 pub fn alert_for_task(pipeline: &Pipeline, task: TaskIndex, state: TaskState) -> Option<Alert> {
     let on = match state {
         TaskState::Failed => NotifyOn::Failure,
         TaskState::UpForRetry => NotifyOn::Retry,
+        TaskState::Success => NotifyOn::TaskSuccess,
         _ => return None,
     };
     let blocked = match on {
@@ -110,6 +124,71 @@ pub fn alert_for_task(pipeline: &Pipeline, task: TaskIndex, state: TaskState) ->
         task: Some(task),
         blocked,
     })
+}
+
+/// What a run's deadline counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineFrom {
+    /// When the run became due (Airflow 3's `run_after`: a scheduled run's interval end, a
+    /// manual run's trigger time).
+    RunAfter,
+    /// The run's logical date (`ds`).
+    LogicalDate,
+}
+
+/// When a run must have finished (`spec.deadline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineSpec {
+    /// A duration after `from`.
+    Within {
+        from: DeadlineFrom,
+        within: std::time::Duration,
+    },
+    /// The first `hour:minute` in the pipeline's time zone after the run's logical date
+    /// ("by 06:00 Asia/Seoul").
+    By { hour: i8, minute: i8 },
+}
+
+/// The instant `spec` puts the deadline of a run at; `None` if it cannot be represented.
+pub fn deadline_of(
+    spec: DeadlineSpec,
+    timezone: &str,
+    logical_date: jiff::Timestamp,
+    run_after: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
+    match spec {
+        DeadlineSpec::Within { from, within } => {
+            let start = match from {
+                DeadlineFrom::RunAfter => run_after,
+                DeadlineFrom::LogicalDate => logical_date,
+            };
+            start
+                .checked_add(jiff::SignedDuration::try_from(within).ok()?)
+                .ok()
+        }
+        DeadlineSpec::By { hour, minute } => {
+            let zone = jiff::tz::TimeZone::get(timezone).ok()?;
+            let logical = logical_date.to_zoned(zone.clone());
+            let time = jiff::civil::time(hour, minute, 0, 0);
+            let mut day = logical.date();
+            loop {
+                let at = day.to_datetime(time).to_zoned(zone.clone()).ok()?;
+                if at.timestamp() > logical_date {
+                    return Some(at.timestamp());
+                }
+                day = day.tomorrow().ok()?;
+            }
+        }
+    }
+}
+
+/// The alert of a run still active at its deadline.
+pub fn alert_for_deadline() -> Alert {
+    Alert {
+        on: NotifyOn::SlaMiss,
+        task: None,
+        blocked: Vec::new(),
+    }
 }
 
 /// The alert a run's new state raises, if any. A failed run does not alert by itself: the
@@ -198,7 +277,47 @@ mod tests {
         assert_eq!(alert_for_task(&p, 1, TaskState::UpstreamFailed), None);
         let retry = alert_for_task(&p, 0, TaskState::UpForRetry).unwrap();
         assert_eq!((retry.on, retry.blocked.len()), (NotifyOn::Retry, 0));
-        assert_eq!(alert_for_task(&p, 0, TaskState::Success), None);
+        let success = alert_for_task(&p, 0, TaskState::Success).unwrap();
+        assert_eq!(success.on, NotifyOn::TaskSuccess);
+        assert_eq!(alert_for_task(&p, 0, TaskState::Skipped), None);
+    }
+
+    #[test]
+    fn deadlines_count_from_the_run_or_fall_on_a_time_of_day() {
+        use jiff::Timestamp;
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let within = DeadlineSpec::Within {
+            from: DeadlineFrom::RunAfter,
+            within: std::time::Duration::from_secs(1800),
+        };
+        let logical = at("2026-03-01T00:00:00Z");
+        let due = at("2026-03-02T00:00:00Z");
+        assert_eq!(
+            deadline_of(within, "UTC", logical, due),
+            Some(at("2026-03-02T00:30:00Z"))
+        );
+        let from_logical = DeadlineSpec::Within {
+            from: DeadlineFrom::LogicalDate,
+            within: std::time::Duration::from_secs(3600),
+        };
+        assert_eq!(
+            deadline_of(from_logical, "UTC", logical, due),
+            Some(at("2026-03-01T01:00:00Z"))
+        );
+        // 06:00 in Seoul (UTC+9) after a logical date of midnight Seoul: 21:00 UTC the day before
+        let by = DeadlineSpec::By { hour: 6, minute: 0 };
+        let seoul_midnight = at("2026-02-28T15:00:00Z");
+        assert_eq!(
+            deadline_of(by, "Asia/Seoul", seoul_midnight, due),
+            Some(at("2026-02-28T21:00:00Z"))
+        );
+        // a logical date after 06:00 has its deadline the next morning
+        let seoul_noon = at("2026-03-01T03:00:00Z");
+        assert_eq!(
+            deadline_of(by, "Asia/Seoul", seoul_noon, due),
+            Some(at("2026-03-01T21:00:00Z"))
+        );
+        assert_eq!(deadline_of(by, "Nowhere/City", seoul_noon, due), None);
     }
 
     #[test]

@@ -94,6 +94,7 @@ mod tests {
             dag: Default::default(),
             source_dir: ".".into(),
             notifications: Vec::new(),
+            deadline: None,
             schedule: Default::default(),
         }
     }

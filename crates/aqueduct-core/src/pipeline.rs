@@ -32,6 +32,8 @@ pub struct Pipeline {
     pub source_dir: PathBuf,
     /// Who hears about failures, retries and successes (`spec.notifications`).
     pub notifications: Vec<crate::notify::NotificationSpec>,
+    /// When each run must have finished (`spec.deadline`); a miss raises `sla_miss`.
+    pub deadline: Option<crate::notify::DeadlineSpec>,
 }
 
 impl Pipeline {
@@ -49,6 +51,7 @@ impl Pipeline {
             schedule: ScheduleSpec::default(),
             source_dir: PathBuf::from("."),
             notifications: Vec::new(),
+            deadline: None,
         }
     }
 

@@ -92,6 +92,10 @@ pub struct PipelineSpec {
     /// through the server's durable outbox: retried until the sink accepts it, across restarts.
     #[serde(default)]
     pub notifications: Vec<NotificationDoc>,
+    /// When each run must have finished; a run still active then raises `sla_miss` once
+    /// (and goes on running).
+    #[serde(default)]
+    pub deadline: Option<DeadlineDoc>,
     /// The tasks, in any order; `needs` defines the graph.
     pub tasks: Vec<TaskDoc>,
 }
@@ -150,7 +154,7 @@ pub struct SecretDoc {
 pub struct NotificationDoc {
     /// Events: `failure` (a task failed with no retry left; the tasks it blocks do not alert
     /// again, the alert names them), `retry` (an attempt failed and will be retried),
-    /// `success` (a run succeeded).
+    /// `success` (a run succeeded), `task_success` (a task succeeded).
     pub on: Vec<Located<String>>,
     /// A JSON `POST` to a URL, signed with HMAC-SHA256 when a secret is given.
     #[serde(default)]
@@ -163,6 +167,23 @@ pub struct NotificationDoc {
     /// naming the pipeline, run, task and what happened.
     #[serde(default)]
     pub message: Option<Located<String>>,
+}
+
+/// A run's deadline: `within` a duration after `from`, or `by` a time of day.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeadlineDoc {
+    /// A duration (`30m`, `2h`) after `from`.
+    #[serde(default)]
+    pub within: Option<Located<String>>,
+    /// What `within` counts from: `run_after` (when the run became due: a scheduled run's
+    /// interval end, a manual run's trigger time; the default) or `logical_date`.
+    #[serde(default)]
+    pub from: Option<Located<String>>,
+    /// A time of day, `HH:MM` in the pipeline's `timezone`: the first one after the run's
+    /// logical date ("by 06:00").
+    #[serde(default)]
+    pub by: Option<Located<String>>,
 }
 
 /// A generic webhook sink.

@@ -206,3 +206,44 @@ fn bad_notifications_are_reported_where_they_are() {
         "{message}"
     );
 }
+
+#[test]
+fn deadlines_are_a_duration_after_a_start_or_a_time_of_day() {
+    use aqueduct_core::notify::{DeadlineFrom, DeadlineSpec};
+    let with = |deadline: &str| {
+        let text = NOTIFIED.replace("  tasks:\n", &format!("  deadline: {deadline}\n  tasks:\n"));
+        parse_source(Path::new("n.yaml"), &text)
+    };
+    let loaded = with("{ within: 30m, from: logical_date }");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    assert_eq!(
+        loaded.pipelines[0].deadline,
+        Some(DeadlineSpec::Within {
+            from: DeadlineFrom::LogicalDate,
+            within: Duration::from_secs(1800)
+        })
+    );
+    let by = with("{ by: \"06:30\" }");
+    assert_eq!(
+        by.pipelines[0].deadline,
+        Some(DeadlineSpec::By {
+            hour: 6,
+            minute: 30
+        })
+    );
+    for bad in [
+        "{ within: soon }",
+        "{ by: \"25:00\" }",
+        "{ within: 1h, by: \"06:00\" }",
+        "{ within: 1h, from: start }",
+    ] {
+        let loaded = with(bad);
+        assert_eq!(
+            loaded.diagnostics.len(),
+            1,
+            "{bad}: {:?}",
+            loaded.diagnostics
+        );
+        assert_eq!(loaded.diagnostics[0].line, 12, "{bad}");
+    }
+}

@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 /// The columns [`decode`] reads, as a literal for `concat!`.
 macro_rules! columns {
     () => {
-        "id, created_at, sink, target_json, body_json, state, attempts, next_attempt_at, \
-         last_error, delivered_at"
+        "id, created_at, sink, target_json, body_json, dedup_key, state, attempts, \
+         next_attempt_at, last_error, delivered_at"
     };
 }
 
@@ -22,14 +22,16 @@ pub(crate) async fn insert(
     notification: &NewNotification,
 ) -> Result<()> {
     let insert = concat!(
-        "INSERT INTO notifications (created_at, sink, target_json, body_json, state, ",
-        "next_attempt_at) VALUES ($1, $2, $3, $4, 'pending', $1)"
+        "INSERT INTO notifications (created_at, sink, target_json, body_json, dedup_key, ",
+        "state, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $1) ",
+        "ON CONFLICT (dedup_key) DO NOTHING"
     );
     sqlx::query(insert)
         .bind(micros(notification.created_at))
         .bind(&notification.sink)
         .bind(&notification.target_json)
         .bind(&notification.body_json)
+        .bind(notification.dedup_key.as_deref())
         .execute(connection)
         .await?;
     Ok(())
@@ -145,6 +147,7 @@ fn decode(row: &AnyRow) -> Result<NotificationRecord> {
             sink: text(row, "sink")?,
             target_json: text(row, "target_json")?,
             body_json: text(row, "body_json")?,
+            dedup_key: row.try_get("dedup_key")?,
         },
         state,
         attempts: narrowed("attempts", row.try_get("attempts")?)?,

@@ -19,6 +19,9 @@ pub struct NewNotification {
     pub target_json: String,
     /// What to send (JSON, rendered when the notification was written).
     pub body_json: String,
+    /// A notification that must exist at most once (a run's deadline miss, per sink): a
+    /// second one with the same key is not written.
+    pub dedup_key: Option<String>,
 }
 
 /// Where a notification is in its delivery.

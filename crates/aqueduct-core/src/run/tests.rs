@@ -42,6 +42,7 @@ fn pipeline(spec: &[&str], edit: impl Fn(&mut Task)) -> Pipeline {
         dag,
         source_dir: PathBuf::from("."),
         notifications: Vec::new(),
+        deadline: None,
         schedule: Default::default(),
     }
 }

@@ -42,6 +42,7 @@ fn pipeline(name: &str, tasks: &[&str], edit: impl Fn(&mut Pipeline)) -> Pipelin
         dag,
         source_dir: PathBuf::from("."),
         notifications: Vec::new(),
+        deadline: None,
         schedule: ScheduleSpec::default(),
     };
     edit(&mut pipeline);

@@ -147,6 +147,7 @@ mod tests {
                 sink: "s".into(),
                 target_json: target.into(),
                 body_json: r#"{"event":"failure","message":"etl failed"}"#.into(),
+                dedup_key: None,
             },
             state: DeliveryState::Pending,
             attempts: 0,

@@ -85,6 +85,8 @@ struct RunMeta {
     outputs: BTreeMap<String, BTreeMap<String, String>>,
     /// When the run started (kept so later state updates do not clear it).
     started_at: Option<Timestamp>,
+    /// When the run must have finished (`spec.deadline`), until its miss was alerted.
+    deadline: Option<Timestamp>,
 }
 
 /// The server loop's state.
@@ -153,7 +155,9 @@ pub async fn start<S: Store>(
         let mut reload = tokio::time::interval(server.config.reload_interval);
         loop {
             let wake = server.scheduler.next_wake();
+            let deadline = server.next_deadline();
             tokio::select! {
+                () = crate::runner::sleep_until(deadline) => server.deadlines_passed().await?,
                 Some(command) = commands.recv() => server.command(command).await?,
                 Some(event) = app_rx.recv() => server.app_event(event).await?,
                 Some(first) = ended_rx.recv() => {
@@ -341,6 +345,10 @@ impl<S: Store> Server<S> {
         info: aqueduct_core::scheduler::RunInfo,
         stored: &[TaskInstanceRecord],
     ) {
+        let deadline = pipeline.deadline.and_then(|spec| {
+            let zone = &pipeline.schedule.timezone;
+            aqueduct_core::notify::deadline_of(spec, zone, info.logical_date, info.run_after)
+        });
         let mut outputs = BTreeMap::new();
         let extras = pipeline
             .tasks
@@ -371,6 +379,7 @@ impl<S: Store> Server<S> {
                 extras,
                 outputs,
                 started_at: None,
+                deadline,
             },
         );
     }

@@ -45,8 +45,58 @@ impl<S: Store> Server<S> {
         }
         let facts = self.facts(meta, &alert, attempt, state, now);
         aqueduct_core::notify::targets(&meta.pipeline, &alert)
-            .map(|spec| self.outbox_entry(spec, &facts, now))
+            .map(|spec| self.outbox_entry(spec, &facts, now, None))
             .collect()
+    }
+
+    /// The earliest deadline of an active run not alerted yet.
+    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        self.runs.values().filter_map(|meta| meta.deadline).min()
+    }
+
+    /// Alerts `sla_miss` for every active run past its deadline, once: the outbox rows carry
+    /// a key per run and sink, so a restart that finds the run still active writes none again.
+    pub(super) async fn deadlines_passed(&mut self) -> anyhow::Result<()> {
+        let now = Timestamp::now();
+        let missed: Vec<aqueduct_core::scheduler::RunKey> = self
+            .runs
+            .iter()
+            .filter(|(_, meta)| meta.deadline.is_some_and(|at| at <= now))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut changes = Vec::new();
+        for key in missed {
+            let Some(meta) = self.runs.get(&key) else {
+                continue;
+            };
+            let deadline = meta.deadline.unwrap_or(now);
+            let alert = aqueduct_core::notify::alert_for_deadline();
+            let mut facts = self.facts(meta, &alert, None, "running", now);
+            facts["deadline"] = json!(deadline.to_string());
+            for spec in aqueduct_core::notify::targets(&meta.pipeline, &alert) {
+                let key = format!(
+                    "sla_miss {} {} {}",
+                    key.pipeline,
+                    key.run_id,
+                    spec.sink.key()
+                );
+                changes.push(aqueduct_store::Change::Notify(self.outbox_entry(
+                    spec,
+                    &facts,
+                    now,
+                    Some(key),
+                )));
+            }
+            tracing::warn!(pipeline = %key.pipeline, run_id = %key.run_id, %deadline, "run missed its deadline");
+            if let Some(meta) = self.runs.get_mut(&key) {
+                meta.deadline = None;
+            }
+        }
+        if !changes.is_empty() {
+            self.store.apply(changes).await?;
+            self.status.ring_event_bell();
+        }
+        Ok(())
     }
 
     /// What every sink is told: the payload of a webhook and the context of a message.
@@ -97,6 +147,7 @@ impl<S: Store> Server<S> {
         spec: &NotificationSpec,
         facts: &Value,
         now: Timestamp,
+        dedup_key: Option<String>,
     ) -> NewNotification {
         let message = match &spec.message {
             Some(template) => {
@@ -126,6 +177,7 @@ impl<S: Store> Server<S> {
             sink: spec.sink.key(),
             target_json: target.to_string(),
             body_json: body.to_string(),
+            dedup_key,
         }
     }
 }
@@ -153,6 +205,11 @@ fn default_message(facts: &Value) -> String {
         }
         Some(NotifyOn::Retry) => {
             format!("task {task} failed (attempt {attempt}{exit}) and will be retried")
+        }
+        Some(NotifyOn::TaskSuccess) => format!("task {task} succeeded (attempt {attempt})"),
+        Some(NotifyOn::SlaMiss) => {
+            let deadline = facts["deadline"].as_str().unwrap_or_default();
+            format!("run missed its deadline {deadline} and is still running")
         }
         Some(NotifyOn::Success) | None => "run succeeded".to_owned(),
     };

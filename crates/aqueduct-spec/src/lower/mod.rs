@@ -99,6 +99,7 @@ pub(crate) fn lower_patched(
     let env = lower_env(&mut cx, &doc.spec.env);
     let secrets = lower_secrets(&mut cx, &doc);
     let notifications = notifications::lower_notifications(&mut cx, &doc);
+    let deadline = notifications::lower_deadline(&mut cx, &doc);
     let (tasks, dag) = tasks::lower_tasks(&mut cx, &doc.spec);
     let schedule = schedule::lower_schedule(&mut cx, &doc.spec);
     let pipeline = Pipeline {
@@ -113,6 +114,7 @@ pub(crate) fn lower_patched(
         schedule,
         source_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
         notifications,
+        deadline,
     };
     if cx.diagnostics.is_empty() {
         (Some(pipeline), cx.diagnostics)

@@ -1,7 +1,7 @@
 //! `spec.notifications`: event names, exactly one sink each, URLs, variable names and
 //! message templates.
 
-use aqueduct_core::notify::{NotificationSpec, NotifyOn, Sink};
+use aqueduct_core::notify::{DeadlineFrom, DeadlineSpec, NotificationSpec, NotifyOn, Sink};
 
 use super::Lowering;
 use super::names::is_env_name;
@@ -102,4 +102,71 @@ fn check_var(cx: &mut Lowering<'_>, var: &Located<String>) {
         let message = format!("`{}` is not a valid environment variable name", var.value);
         cx.report(var, Code::BadNotification, message, None);
     }
+}
+
+/// `spec.deadline`: exactly one of `within` (with an optional `from`) and `by`.
+pub(crate) fn lower_deadline(cx: &mut Lowering<'_>, doc: &PipelineDoc) -> Option<DeadlineSpec> {
+    let deadline = doc.spec.deadline.as_ref()?;
+    match (&deadline.within, &deadline.by) {
+        (Some(within), None) => {
+            let from = match &deadline.from {
+                None => DeadlineFrom::RunAfter,
+                Some(from) if from.value == "run_after" => DeadlineFrom::RunAfter,
+                Some(from) if from.value == "logical_date" => DeadlineFrom::LogicalDate,
+                Some(from) => {
+                    let message = format!("unknown deadline start `{}`", from.value);
+                    let hint = "use `run_after` or `logical_date`".to_owned();
+                    cx.report(from, Code::BadNotification, message, Some(hint));
+                    return None;
+                }
+            };
+            match aqueduct_core::quantity::parse_duration(&within.value) {
+                Ok(duration) if !duration.is_zero() => Some(DeadlineSpec::Within {
+                    from,
+                    within: duration,
+                }),
+                _ => {
+                    let message = format!("invalid deadline duration `{}`", within.value);
+                    let hint = "use a duration such as `30m` or `2h`".to_owned();
+                    cx.report(within, Code::BadDuration, message, Some(hint));
+                    None
+                }
+            }
+        }
+        (None, Some(by)) => {
+            if let Some(from) = &deadline.from {
+                let message = "`from` goes with `within`, not with `by`".to_owned();
+                cx.report(from, Code::BadNotification, message, None);
+            }
+            let parsed = by.value.split_once(':').and_then(|(hour, minute)| {
+                let hour: i8 = hour.parse().ok().filter(|hour| (0..24).contains(hour))?;
+                let minute: i8 = minute
+                    .parse()
+                    .ok()
+                    .filter(|minute| (0..60).contains(minute))?;
+                (minute_digits(&by.value)).then_some(DeadlineSpec::By { hour, minute })
+            });
+            if parsed.is_none() {
+                let message = format!("invalid deadline time `{}`", by.value);
+                let hint = "use HH:MM, e.g. `06:00`".to_owned();
+                cx.report(by, Code::BadNotification, message, Some(hint));
+            }
+            parsed
+        }
+        (within, by) => {
+            let message = "a deadline needs exactly one of `within` or `by`".to_owned();
+            let at = within
+                .as_ref()
+                .or(by.as_ref())
+                .unwrap_or(&doc.metadata.name);
+            cx.report(at, Code::BadNotification, message, None);
+            None
+        }
+    }
+}
+
+/// Whether `HH:MM` has two digits of minutes.
+fn minute_digits(text: &str) -> bool {
+    text.split_once(':')
+        .is_some_and(|(_, minute)| minute.len() == 2)
 }

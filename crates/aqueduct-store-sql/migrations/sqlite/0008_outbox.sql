@@ -10,6 +10,8 @@ CREATE TABLE notifications (
     sink            TEXT    NOT NULL,
     target_json     TEXT    NOT NULL,
     body_json       TEXT    NOT NULL,
+    -- at most one notification per key (a run's deadline miss, per sink); NULL: no limit
+    dedup_key       TEXT UNIQUE,
     state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,

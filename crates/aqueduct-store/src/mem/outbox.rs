@@ -13,6 +13,13 @@ pub(super) struct Outbox {
 
 impl Outbox {
     pub(super) fn push(&mut self, mut notification: NewNotification) {
+        let known = |record: &NotificationRecord| {
+            record.notification.dedup_key.is_some()
+                && record.notification.dedup_key == notification.dedup_key
+        };
+        if self.notifications.iter().any(known) {
+            return;
+        }
         notification.created_at = micros(notification.created_at);
         let next_attempt_at = notification.created_at;
         self.notifications.push(NotificationRecord {

@@ -110,6 +110,7 @@ macro_rules! store_test_suite {
             pruned_events_keep_their_numbers,
             notifications_are_pending_per_sink_in_order,
             deliveries_are_recorded_and_dead_letters_resent,
+            a_dedup_key_writes_a_notification_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -10,6 +10,7 @@ fn notification(sink: &str, seconds: i64, body: &str) -> NewNotification {
         sink: sink.to_owned(),
         target_json: format!(r#"{{"url":"{sink}"}}"#),
         body_json: body.to_owned(),
+        dedup_key: None,
     }
 }
 
@@ -159,4 +160,33 @@ pub async fn deliveries_are_recorded_and_dead_letters_resent(store: &impl Store)
         (ids[1], 0, at(40))
     );
     assert_eq!(pending.len(), 2);
+}
+
+/// A notification with a dedup key is written once: later ones with the same key (in the same
+/// batch or after) are dropped, and keys do not limit notifications without one.
+pub async fn a_dedup_key_writes_a_notification_once(store: &impl Store) {
+    let keyed = |body: &str| NewNotification {
+        dedup_key: Some("sla etl r1 a".to_owned()),
+        ..notification("a", 10, body)
+    };
+    let batch = vec![
+        Change::Notify(keyed("1")),
+        Change::Notify(keyed("2")),
+        Change::Notify(notification("a", 11, "3")),
+    ];
+    store.apply(batch).await.expect("batch");
+    store
+        .apply(vec![Change::Notify(keyed("4"))])
+        .await
+        .expect("again");
+    store
+        .apply(vec![Change::Notify(notification("a", 12, "5"))])
+        .await
+        .expect("unkeyed");
+    assert_eq!(pending_bodies(store, "a").await, ["1", "3", "5"]);
+    let first = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    assert_eq!(
+        first.notification.dedup_key.as_deref(),
+        Some("sla etl r1 a")
+    );
 }

@@ -283,3 +283,63 @@ fn a_dead_letter_is_listed_and_resent() {
         "a delivered notification is not re-sent"
     );
 }
+
+#[test]
+fn a_missed_deadline_alerts_once_while_the_run_goes_on() {
+    let ws = Workspace::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    serve_sink(listener, 0, accepted.clone());
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "late",
+        &format!(
+            "  deadline: {{ within: 1s }}\n  notifications:\n    - on: [sla_miss]\n      webhook: {{ url: \"http://127.0.0.1:{port}/hook\" }}\n  tasks:\n    - name: slow\n      run: sleep 4\n"
+        ),
+    );
+    let config = ws.write("aqueduct.yaml", "notifications:\n  retryDelay: 50ms\n");
+    let operator = token(&ws, "operator");
+    let mut server = start(&ws, &config);
+    let (status, run) = server.json("POST", "/api/v1/pipelines/late/runs", &operator, Some("{}"));
+    assert_eq!(status, 201, "{run:#}");
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/pipelines/late/runs/{}", run_id.replace('+', "%2B"));
+    assert!(wait_until(Duration::from_secs(10), || accepted
+        .lock()
+        .unwrap()
+        .len()
+        == 1));
+    let (_, run) = server.json("GET", &path, &operator, None);
+    assert_eq!(
+        run["state"], "running",
+        "the run goes on after its deadline"
+    );
+    let alert: Value = serde_json::from_str(&accepted.lock().unwrap()[0].body).unwrap();
+    assert_eq!(
+        (&alert["event"], &alert["run_id"]),
+        (&Value::from("sla_miss"), &Value::from(run_id.as_str()))
+    );
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("missed its deadline"),
+        "{alert:#}"
+    );
+
+    // a restart finds the run still active and past its deadline: no second alert
+    server.kill9();
+    let server = start(&ws, &config);
+    let ended = wait_until(Duration::from_secs(30), || {
+        let state = server.json("GET", &path, &operator, None).1["state"].clone();
+        state == "success" || state == "failed"
+    });
+    assert!(ended);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        accepted.lock().unwrap().len(),
+        1,
+        "one alert per missed deadline"
+    );
+}
