@@ -19,6 +19,7 @@ mod dyn_backend;
 mod error;
 mod extract;
 mod metrics;
+mod notify_metrics;
 mod observe;
 mod openapi;
 mod routes;
@@ -46,6 +47,7 @@ pub use backend::{
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, WebhookResult};
+pub use notify_metrics::{DeliveryResult, NotifyMetrics};
 pub use routes::{API_PREFIX, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use token::{generate_token, hash_token, token_id, verify_token_hash};
 pub use webhook::{Forge, WebhookSecret};

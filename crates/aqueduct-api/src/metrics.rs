@@ -106,6 +106,7 @@ pub struct Metrics {
     pool_slots_used: Family<PoolLabels, Gauge>,
     task_log_write_errors: Family<PipelineLabels, Counter>,
     apps: crate::app_metrics::AppMetrics,
+    notify: crate::notify_metrics::NotifyMetrics,
     webhook_deliveries: Family<WebhookLabels, Counter>,
 }
 
@@ -140,6 +141,7 @@ impl Metrics {
             pool_slots_used: Family::default(),
             task_log_write_errors: Family::default(),
             apps: crate::app_metrics::AppMetrics::new(),
+            notify: crate::notify_metrics::NotifyMetrics::new(),
             webhook_deliveries: Family::default(),
         };
         let registry = &mut metrics.registry;
@@ -204,6 +206,7 @@ impl Metrics {
             metrics.task_log_write_errors.clone(),
         );
         metrics.apps.register(registry);
+        metrics.notify.register(registry);
         registry.register(
             "webhook_deliveries",
             "Webhook deliveries of POST /api/v1/webhooks/git, by forge (github, gitlab, gitea, \
@@ -216,6 +219,11 @@ impl Metrics {
     /// The GitOps apps' metrics.
     pub fn apps(&self) -> &crate::app_metrics::AppMetrics {
         &self.apps
+    }
+
+    /// The notification outbox's metrics.
+    pub fn notifications(&self) -> &crate::notify_metrics::NotifyMetrics {
+        &self.notify
     }
 
     /// The registry, for the server to register metrics of its own before serving.

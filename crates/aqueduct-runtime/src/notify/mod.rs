@@ -27,14 +27,48 @@ const POLL: Duration = Duration::from_secs(5);
 /// Reads a variable of the server's environment (tests pass their own).
 pub type EnvReader = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// What the sender did, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderEvent {
+    /// One delivery attempt to a sink of `kind` (`webhook`, `slack`) ended.
+    Attempt {
+        kind: &'static str,
+        outcome: AttemptOutcome,
+        took: Duration,
+    },
+    /// A round ended: sinks with pending notifications, and those behind an open breaker.
+    Round {
+        sinks_pending: u64,
+        breakers_open: u64,
+    },
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    Retried,
+    Dead,
+}
+
+/// Receives the sender's [`SenderEvent`]s.
+pub type SenderObserver = Arc<dyn Fn(SenderEvent) + Send + Sync>;
+
+/// How the sender runs: where secrets come from, how it retries, who watches it.
+#[derive(Clone)]
+pub struct SenderConfig {
+    pub env: EnvReader,
+    pub retry: RetryPolicy,
+    pub observer: Option<SenderObserver>,
+}
+
 /// Delivers the outbox of `store` until `shutdown` turns true; `bell` rings after each
 /// commit of the server loop (see `ServerStatus::event_bell`).
 pub async fn run_sender<S: Store>(
     store: Arc<S>,
     mut bell: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
-    env: EnvReader,
-    policy: RetryPolicy,
+    config: SenderConfig,
 ) {
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder().build() {
@@ -47,8 +81,9 @@ pub async fn run_sender<S: Store>(
     let mut sender = Sender {
         store,
         client,
-        env,
-        policy,
+        env: config.env,
+        policy: config.retry,
+        observer: config.observer,
         breakers: HashMap::new(),
     };
     loop {
@@ -81,6 +116,7 @@ struct Sender<S> {
     client: reqwest::Client,
     env: EnvReader,
     policy: RetryPolicy,
+    observer: Option<SenderObserver>,
     breakers: HashMap<String, Breaker>,
 }
 
@@ -91,7 +127,9 @@ impl<S: Store> Sender<S> {
         let now = Timestamp::now();
         let mut wake: Option<Timestamp> = None;
         let mut work = Vec::new();
-        for sink in self.store.pending_sinks().await? {
+        let sinks = self.store.pending_sinks().await?;
+        let sinks_pending = sinks.len() as u64;
+        for sink in sinks {
             let breaker = self.breakers.remove(&sink).unwrap_or_default();
             if breaker.allows(now) {
                 work.push((sink, breaker));
@@ -110,6 +148,11 @@ impl<S: Store> Sender<S> {
         }
         self.breakers
             .retain(|_, breaker| *breaker != Breaker::default());
+        let breakers_open = self.breakers.values().filter(|b| b.is_open()).count() as u64;
+        self.observe(SenderEvent::Round {
+            sinks_pending,
+            breakers_open,
+        });
         Ok(wake)
     }
 
@@ -132,8 +175,18 @@ impl<S: Store> Sender<S> {
                 wake = Some(record.next_attempt_at);
                 break;
             }
-            match self.attempt(record).await {
+            let started = std::time::Instant::now();
+            let attempt = self.attempt(record).await;
+            let kind = sink_kind(&sink);
+            let took = started.elapsed();
+            match attempt {
                 Ok(()) => {
+                    let outcome = AttemptOutcome::Delivered;
+                    self.observe(SenderEvent::Attempt {
+                        kind,
+                        outcome,
+                        took,
+                    });
                     breaker.on_success();
                     outcomes.push(DeliveryOutcome::Delivered {
                         id: record.id,
@@ -142,6 +195,16 @@ impl<S: Store> Sender<S> {
                 }
                 Err(error) => {
                     let outcome = failed(record, error, &sink, now, &self.policy);
+                    let result = match outcome {
+                        DeliveryOutcome::Dead { .. } => AttemptOutcome::Dead,
+                        _ => AttemptOutcome::Retried,
+                    };
+                    let event = SenderEvent::Attempt {
+                        kind,
+                        outcome: result,
+                        took,
+                    };
+                    self.observe(event);
                     if breaker.on_failure(now, &self.policy) {
                         tracing::warn!(sink = %sink, until = ?breaker.open_until(), "notification sink keeps failing: circuit breaker open");
                     }
@@ -161,6 +224,12 @@ impl<S: Store> Sender<S> {
         }
         let recorded = self.store.record_deliveries(outcomes).await;
         (sink, breaker, recorded.map(|()| wake))
+    }
+
+    fn observe(&self, event: SenderEvent) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
     }
 
     async fn attempt(&self, record: &NotificationRecord) -> Result<(), String> {
@@ -192,6 +261,14 @@ fn failed(
         id: record.id,
         error,
         next_attempt_at,
+    }
+}
+
+/// `webhook` or `slack`, from a sink key (`aqueduct_core::notify::Sink::key`).
+fn sink_kind(sink: &str) -> &'static str {
+    match sink.split_once(' ') {
+        Some(("slack", _)) => "slack",
+        _ => "webhook",
     }
 }
 

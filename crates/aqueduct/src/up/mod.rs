@@ -115,8 +115,11 @@ async fn serve(
         store.clone(),
         status.event_bell(),
         shutdown.clone(),
-        notify_env(),
-        settings.notify_retry,
+        aqueduct_runtime::notify::SenderConfig {
+            env: notify_env(),
+            retry: settings.notify_retry,
+            observer: Some(sender_observer(metrics.clone())),
+        },
     ));
     let backend = backend::ServerBackend {
         store: store.clone(),
@@ -252,6 +255,36 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
 fn notify_env() -> aqueduct_runtime::notify::EnvReader {
     #[allow(clippy::disallowed_methods)] // the binary is the one place that reads the environment
     Arc::new(|name: &str| std::env::var(name).ok())
+}
+
+/// Feeds the notification sender's events into the Prometheus metrics.
+fn sender_observer(
+    metrics: Arc<aqueduct_api::Metrics>,
+) -> aqueduct_runtime::notify::SenderObserver {
+    use aqueduct_api::DeliveryResult;
+    use aqueduct_runtime::notify::{AttemptOutcome, SenderEvent};
+    Arc::new(move |event| match event {
+        SenderEvent::Attempt {
+            kind,
+            outcome,
+            took,
+        } => {
+            let result = match outcome {
+                AttemptOutcome::Delivered => DeliveryResult::Delivered,
+                AttemptOutcome::Retried => DeliveryResult::Failed,
+                AttemptOutcome::Dead => DeliveryResult::Dead,
+            };
+            metrics
+                .notifications()
+                .delivery_finished(kind, result, took);
+        }
+        SenderEvent::Round {
+            sinks_pending,
+            breakers_open,
+        } => metrics
+            .notifications()
+            .outbox_changed(sinks_pending, breakers_open),
+    })
 }
 
 fn secret_resolver() -> SecretResolver {

@@ -140,7 +140,7 @@ fn alerts_survive_a_down_sink_and_a_restart_and_arrive_once_in_order() {
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     serve_sink(listener, 2, accepted.clone());
-    let _server = start(&ws, &config);
+    let server = start(&ws, &config);
     let all_in = wait_until(Duration::from_secs(30), || {
         accepted.lock().unwrap().len() >= 3
     });
@@ -150,6 +150,14 @@ fn alerts_survive_a_down_sink_and_a_restart_and_arrive_once_in_order() {
     let accepted_then = accepted.len();
     assert_eq!(accepted_then, 3, "exactly one per alert: {accepted:#?}");
 
+    let (_, metrics) = server.call("GET", "/metrics", None, None);
+    let delivered =
+        r#"aqueduct_notification_deliveries_total{kind="webhook",result="delivered"} 3"#;
+    assert!(metrics.contains(delivered), "{metrics}");
+    assert!(
+        metrics.contains(r#"kind="webhook",result="failed""#),
+        "{metrics}"
+    );
     let ids: Vec<i64> = accepted.iter().map(|a| a.id).collect();
     assert!(
         ids.windows(2).all(|pair| pair[0] < pair[1]),
