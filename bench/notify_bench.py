@@ -70,10 +70,10 @@ class Api:
     def __init__(self, address, token):
         host, port = address.rsplit(":", 1)
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        self.auth = {"Authorization": "Bearer " + token}
+        self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 
     def req(self, method, path, body=None):
-        self.conn.request(method, path, body=body, headers=self.auth)
+        self.conn.request(method, path, body=body, headers=self.headers)
         response = self.conn.getresponse()
         data = response.read()
         if response.status >= 300:
@@ -223,7 +223,8 @@ def free_port():
 def n2():
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    config = {"parallelism": 8, "notifications": {"retryDelay": "100ms", "maxRetryDelay": "200ms"}}
+    # the sink is down while the runs queue: retry often, and never give up during the benchmark
+    config = {"parallelism": 8, "notifications": {"retryDelay": "100ms", "maxRetryDelay": "200ms", "maxAttempts": 1000000}}
     server = Server("n2", {"fan": pipeline("fan", fan(FAN), url)}, config)
     runs = max(1, QUEUED // FAN)
     queued_at = time.monotonic()
