@@ -1,6 +1,6 @@
 //! Sync status: whether the live app matches its source, per pipeline and for the app.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::model::{CommitId, DesiredState, LiveState, Source, SyncFailure};
@@ -63,11 +63,7 @@ pub fn sync_status(source: &Source, live: &LiveState) -> SyncReport {
 
 /// [`sync_status`] of a fetched source.
 pub(super) fn fetched_sync(desired: &DesiredState, live: &LiveState) -> SyncReport {
-    let names: BTreeSet<&String> = desired
-        .pipelines
-        .keys()
-        .chain(live.pipelines.keys())
-        .collect();
+    let names = super::union_of(desired.pipelines.keys(), live.pipelines.keys());
     let pipelines: BTreeMap<String, SyncStatus> = names
         .into_iter()
         .map(|name| (name.clone(), pipeline_sync(name, desired, live)))
