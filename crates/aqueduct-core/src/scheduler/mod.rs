@@ -242,6 +242,12 @@ impl Scheduler {
         self.pipelines.get(name).map(|entry| entry.paused)
     }
 
+    /// The names of the paused pipelines (usually few of many), in name order.
+    pub fn paused(&self) -> impl Iterator<Item = &str> {
+        let paused = self.pipelines.iter().filter(|(_, entry)| entry.paused);
+        paused.map(|(name, _)| name.as_str())
+    }
+
     /// Feeds one input; returns the effects to carry out, in order.
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
         self.last_now = Some(now);

@@ -537,12 +537,14 @@ impl<S: Store> Server<S> {
             for run in self.scheduler.runs() {
                 *active.entry(run.info.pipeline.as_str()).or_default() += 1;
             }
+            // one pass over the pipelines for the few paused ones, not a lookup per pipeline
+            let paused: std::collections::HashSet<&str> = self.scheduler.paused().collect();
             for (name, hash) in applied.hashes.iter() {
                 let active_runs = active.get(name.as_str()).copied().unwrap_or(0);
                 let live = LivePipeline {
                     hash: hash.clone(),
                     changed_live: applied.changed_live.contains_key(name),
-                    paused: self.scheduler.is_paused(name).unwrap_or(false),
+                    paused: paused.contains(name.as_str()),
                     active_runs,
                     last_finished: self.last_finished.get(name).cloned(),
                 };
@@ -664,15 +666,33 @@ fn diff_changed(old: &Texts, new: &Texts) -> Vec<aqueduct_spec::PipelineDiff> {
     if Arc::ptr_eq(old, new) {
         return Vec::new();
     }
-    let differing = |from: &Texts, to: &Texts| -> BTreeMap<String, String> {
-        let differs = from
-            .iter()
-            .filter(|(name, text)| to.get(*name) != Some(*text));
-        differs
+    // one walk over both maps in name order, not a lookup per name
+    let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
+    let (mut olds, mut news) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (olds.peek(), news.peek()) {
+            (Some((a, _)), Some((b, _))) if a < b => before.extend(olds.next()),
+            (Some((a, _)), Some((b, _))) if a > b => after.extend(news.next()),
+            (Some(_), Some(_)) => {
+                if let (Some(first), Some(second)) = (olds.next(), news.next())
+                    && first.1 != second.1
+                {
+                    before.insert(first.0, first.1);
+                    after.insert(second.0, second.1);
+                }
+            }
+            (Some(_), None) => before.extend(olds.next()),
+            (None, Some(_)) => after.extend(news.next()),
+            (None, None) => break,
+        }
+    }
+    let owned = |texts: BTreeMap<&String, &String>| -> BTreeMap<String, String> {
+        let pairs = texts.into_iter();
+        pairs
             .map(|(name, text)| (name.clone(), text.clone()))
             .collect()
     };
-    aqueduct_spec::diff_pipelines(&differing(old, new), &differing(new, old))
+    aqueduct_spec::diff_pipelines(&owned(before), &owned(after))
 }
 
 /// The pipeline versions a fetched commit records.
@@ -713,4 +733,33 @@ fn unknown_app(app: &str) -> CommandError {
 
 fn internal(error: aqueduct_store::Error) -> CommandError {
     CommandError::Internal(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    const DOC: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: NAME\nspec:\n  tasks:\n    - name: t\n      run: RUN\n";
+
+    fn texts(pipelines: &[(&str, &str)]) -> super::Texts {
+        let texts = pipelines.iter().map(|(name, run)| {
+            let text = DOC.replace("NAME", name).replace("RUN", run);
+            (name.to_string(), text)
+        });
+        Arc::new(texts.collect::<BTreeMap<_, _>>())
+    }
+
+    #[test]
+    fn the_diff_of_the_changed_texts_is_the_full_diff_without_the_unchanged() {
+        let old = texts(&[("a", "echo"), ("b", "echo"), ("c", "echo"), ("e", "echo")]);
+        let new = texts(&[("a", "echo"), ("b", "echo 2"), ("d", "echo"), ("e", "echo")]);
+        let full = aqueduct_spec::diff_pipelines(&old, &new);
+        let full: Vec<_> = full.into_iter().filter(|diff| diff.is_change()).collect();
+        assert_eq!(super::diff_changed(&old, &new), full);
+        let names: Vec<&str> = full.iter().map(|diff| diff.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "d"]);
+        assert!(super::diff_changed(&old, &old).is_empty());
+        assert!(super::diff_changed(&old, &old.clone()).is_empty());
+    }
 }
