@@ -2,7 +2,7 @@
 
 use super::model::{DesiredState, LiveState, SyncFailure, SyncPolicy};
 use super::plan::{Action, plan};
-use super::sync::{SyncCode, fetched_sync};
+use super::sync::{SyncCode, commit_sync, fetched_sync};
 
 /// The decision of [`should_auto_sync`], by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,12 @@ pub fn should_auto_sync(desired: &DesiredState, live: &LiveState, policy: &SyncP
     }
     if let Some(failure) = live.failure_of(commit) {
         return retry_failed(desired, failure, policy);
+    }
+    // a new commit is decided by the commit alone: no status of each of 10,000 pipelines
+    if live.commit.as_ref() != Some(commit)
+        && let Some(status) = commit_sync(desired, live)
+    {
+        return AutoSync::new(AutoSyncKind::NewCommit, status.reason);
     }
     let status = fetched_sync(desired, live);
     if status.app.code == SyncCode::Synced {

@@ -1,6 +1,6 @@
 //! Health: how the live pipelines are doing, per pipeline and rolled up for the app.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::condition::{ConditionKind, conditions};
@@ -66,7 +66,7 @@ pub fn health(source: &Source, live: &LiveState) -> HealthReport {
         Source::Unavailable { .. } => None,
     };
     let declared_names = declared.into_iter().flat_map(|d| d.pipelines.keys());
-    let names: BTreeSet<&String> = declared_names.chain(live.pipelines.keys()).collect();
+    let names = super::union_of(declared_names, live.pipelines.keys());
     let pipelines: BTreeMap<String, HealthStatus> = names
         .into_iter()
         .map(|name| {

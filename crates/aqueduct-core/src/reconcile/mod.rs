@@ -73,6 +73,30 @@ pub use model::{
 pub use plan::{Action, PipelineChange, Plan, Verdict, plan};
 pub use sync::{SyncCode, SyncReport, SyncStatus, sync_status};
 
+/// The names of two sorted sequences of names (a map's keys), each once, in order: one pass
+/// over both instead of sorting the 20,000 names of a 10,000-pipeline app.
+fn union_of<'a>(
+    first: impl Iterator<Item = &'a String>,
+    second: impl Iterator<Item = &'a String>,
+) -> Vec<&'a String> {
+    let (mut first, mut second) = (first.peekable(), second.peekable());
+    let mut names = Vec::with_capacity(first.size_hint().0.max(second.size_hint().0));
+    loop {
+        let next = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) if a < b => first.next(),
+            (Some(a), Some(b)) if a > b => second.next(),
+            (Some(_), Some(_)) => {
+                second.next();
+                first.next()
+            }
+            (Some(_), None) => first.next(),
+            (None, Some(_)) => second.next(),
+            (None, None) => return names,
+        };
+        names.extend(next);
+    }
+}
+
 /// Sync status, health and conditions of one app, as the API and CLI show them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppStatus {

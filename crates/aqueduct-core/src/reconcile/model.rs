@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::state::RunState;
 
@@ -75,8 +76,10 @@ impl fmt::Display for CommitDiagnostic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredState {
     pub commit: CommitId,
-    /// Pipeline name → hash of its definition, for every pipeline that loaded.
-    pub pipelines: BTreeMap<String, String>,
+    /// Pipeline name → hash of its definition, for every pipeline that loaded. Shared: the
+    /// server's fetch, its applied state and its status of one commit hold the same map of
+    /// (possibly ten thousand) hashes.
+    pub pipelines: Arc<BTreeMap<String, String>>,
     /// Every validation problem of the commit. Any one makes the whole commit invalid.
     pub diagnostics: Vec<CommitDiagnostic>,
 }

@@ -1,6 +1,5 @@
 //! `plan`: what syncing a commit would do to an app's pipelines, and whether it may be applied.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use super::model::{CommitId, DesiredState, LiveState, SyncFailure, SyncPolicy};
@@ -124,11 +123,7 @@ impl fmt::Display for Plan {
 /// Blocked, in this order: a commit with any diagnostic (`Invalid`); a commit that declares no
 /// pipeline while the plan would prune live ones, unless `allow_empty` (`PruneAllRefused`).
 pub fn plan(desired: &DesiredState, live: &LiveState, policy: &SyncPolicy) -> Plan {
-    let names: BTreeSet<&String> = desired
-        .pipelines
-        .keys()
-        .chain(live.pipelines.keys())
-        .collect();
+    let names = super::union_of(desired.pipelines.keys(), live.pipelines.keys());
     let changes: Vec<PipelineChange> = names
         .into_iter()
         .map(|name| plan_pipeline(name, desired, live, policy))

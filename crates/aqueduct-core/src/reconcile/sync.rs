@@ -1,6 +1,6 @@
 //! Sync status: whether the live app matches its source, per pipeline and for the app.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::model::{CommitId, DesiredState, LiveState, Source, SyncFailure};
@@ -63,11 +63,7 @@ pub fn sync_status(source: &Source, live: &LiveState) -> SyncReport {
 
 /// [`sync_status`] of a fetched source.
 pub(super) fn fetched_sync(desired: &DesiredState, live: &LiveState) -> SyncReport {
-    let names: BTreeSet<&String> = desired
-        .pipelines
-        .keys()
-        .chain(live.pipelines.keys())
-        .collect();
+    let names = super::union_of(desired.pipelines.keys(), live.pipelines.keys());
     let pipelines: BTreeMap<String, SyncStatus> = names
         .into_iter()
         .map(|name| (name.clone(), pipeline_sync(name, desired, live)))
@@ -115,6 +111,27 @@ fn app_sync(
     live: &LiveState,
     pipelines: &BTreeMap<String, SyncStatus>,
 ) -> SyncStatus {
+    if let Some(status) = commit_sync(desired, live) {
+        return status;
+    }
+    let commit = &desired.commit;
+    let differing: Vec<String> = pipelines
+        .iter()
+        .filter(|(_, status)| status.code != SyncCode::Synced)
+        .map(|(name, status)| format!("{name} ({})", status.reason))
+        .collect();
+    if differing.is_empty() {
+        return SyncStatus::new(SyncCode::Synced, format!("synced to commit {commit}"));
+    }
+    SyncStatus::new(
+        SyncCode::OutOfSync,
+        format!("{} out of sync: {}", differing.len(), list(&differing)),
+    )
+}
+
+/// The app's status when its commit alone decides it, whatever its pipelines: the commit is
+/// invalid, failed its last attempt, or is not the applied one. Always `OutOfSync`.
+pub(super) fn commit_sync(desired: &DesiredState, live: &LiveState) -> Option<SyncStatus> {
     let commit = &desired.commit;
     let out_of_sync = |reason: String| SyncStatus::new(SyncCode::OutOfSync, reason);
     let on = |applied: &Option<CommitId>| match applied {
@@ -131,28 +148,17 @@ fn app_sync(
     };
     if let Some(failure) = failure {
         let stays = on(&live.commit);
-        return out_of_sync(format!("commit {commit} {failure}; {stays}"));
+        return Some(out_of_sync(format!("commit {commit} {failure}; {stays}")));
     }
     match &live.commit {
-        None => return out_of_sync(format!("commit {commit} has never been synced")),
-        Some(applied) if applied != commit => {
-            return out_of_sync(format!("commit {commit} is not applied (live: {applied})"));
-        }
-        Some(_) => {}
+        None => Some(out_of_sync(format!(
+            "commit {commit} has never been synced"
+        ))),
+        Some(applied) if applied != commit => Some(out_of_sync(format!(
+            "commit {commit} is not applied (live: {applied})"
+        ))),
+        Some(_) => None,
     }
-    let differing: Vec<String> = pipelines
-        .iter()
-        .filter(|(_, status)| status.code != SyncCode::Synced)
-        .map(|(name, status)| format!("{name} ({})", status.reason))
-        .collect();
-    if differing.is_empty() {
-        return SyncStatus::new(SyncCode::Synced, format!("synced to commit {commit}"));
-    }
-    out_of_sync(format!(
-        "{} out of sync: {}",
-        differing.len(),
-        list(&differing)
-    ))
 }
 
 /// The first few items joined, then how many more.

@@ -179,6 +179,8 @@ struct PipelineEntry {
     /// never). Kept so that a step, and [`Scheduler::next_wake`], evaluate no cron expression
     /// of the thousands of pipelines that are not due.
     due_at: Timestamp,
+    /// The [`Scheduler::epoch`] of the last set of pipelines that listed it.
+    epoch: u64,
 }
 
 /// One active (queued or running) run.
@@ -198,6 +200,12 @@ pub struct Scheduler {
     /// Schedule progress and paused flags known before the pipelines arrived.
     pending_state: BTreeMap<String, (Option<Timestamp>, bool)>,
     last_now: Option<Timestamp>,
+    /// Counts the sets of pipelines reconciled, so one pass marks the listed pipelines and
+    /// finds the rest without a set of names.
+    epoch: u64,
+    /// The definitions the last set of pipelines replaced or removed, until the runtime takes
+    /// them ([`Scheduler::take_retired`]) to free them off its loop.
+    retired: Vec<PipelineDef>,
 }
 
 impl Scheduler {
@@ -209,6 +217,8 @@ impl Scheduler {
             runs: BTreeMap::new(),
             pending_state: BTreeMap::new(),
             last_now: None,
+            epoch: 0,
+            retired: Vec::new(),
         }
     }
 
@@ -232,13 +242,19 @@ impl Scheduler {
         self.pipelines.get(name).map(|entry| entry.paused)
     }
 
+    /// The names of the paused pipelines (usually few of many), in name order.
+    pub fn paused(&self) -> impl Iterator<Item = &str> {
+        let paused = self.pipelines.iter().filter(|(_, entry)| entry.paused);
+        paused.map(|(name, _)| name.as_str())
+    }
+
     /// Feeds one input; returns the effects to carry out, in order.
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
         self.last_now = Some(now);
         let mut effects = Vec::new();
         match input {
             Input::Tick => {}
-            Input::Pipelines(defs) => self.reconcile(defs),
+            Input::Pipelines(defs) => self.retired = self.reconcile(defs),
             Input::ScheduleState(states) => self.schedule_state(states),
             Input::Restore(runs) => self.restore(runs),
             Input::Trigger(info) => self.create_run(info, &mut effects),
@@ -275,6 +291,13 @@ impl Scheduler {
         self.admit(now, &mut effects);
         self.drop_finished();
         effects
+    }
+
+    /// The definitions that the last [`Input::Pipelines`] replaced or removed (runs keep their
+    /// own), so the caller can free 10,000 of them where it wants; they are dropped at the next
+    /// `Input::Pipelines` otherwise.
+    pub fn take_retired(&mut self) -> Vec<PipelineDef> {
+        std::mem::take(&mut self.retired)
     }
 
     /// When the scheduler next needs a `Tick`: a retry delay ending or a schedule coming due.

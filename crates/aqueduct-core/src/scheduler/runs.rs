@@ -1,7 +1,5 @@
 //! Creating, starting, feeding and forgetting runs; reconciling pipelines.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 
 use super::{
@@ -13,42 +11,77 @@ use crate::schedule::Timetable;
 use crate::state::RunState;
 use crate::template::airflow_ts;
 
+/// A pipeline the scheduler has not known, with the schedule progress and paused flag known
+/// for it (`pending_state`); its first check is at the next step.
+fn new_entry(def: PipelineDef, state: (Option<Timestamp>, bool), epoch: u64) -> PipelineEntry {
+    let (last_scheduled, paused) = state;
+    PipelineEntry {
+        timetable: Timetable::new(&def.pipeline.schedule).ok().flatten(),
+        def,
+        paused,
+        last_scheduled,
+        due_at: Timestamp::MIN,
+        epoch,
+    }
+}
+
 /// Most scheduled runs created for one pipeline in one step (catchup continues next step).
 const MAX_RUNS_PER_STEP: usize = 100;
 
 impl Scheduler {
     /// Makes the known pipelines equal to `defs`. Removed pipelines stop scheduling; their
     /// active runs finish with the definition they started with.
-    pub(super) fn reconcile(&mut self, defs: Vec<PipelineDef>) {
-        let mut next = BTreeMap::new();
+    ///
+    /// Known pipelines are updated in place (a sync moves every pipeline of an app to its new
+    /// commit's tree, so all 10,000 definitions of a one-file commit arrive here): no map is
+    /// rebuilt and no name copied, and an unchanged schedule keeps its timetable, so a sync
+    /// that changes one pipeline parses one cron expression. The definitions they replace are
+    /// returned, so the caller decides where their memory is freed.
+    pub(super) fn reconcile(&mut self, defs: Vec<PipelineDef>) -> Vec<PipelineDef> {
+        self.epoch = self.epoch.wrapping_add(1);
+        let epoch = self.epoch;
+        let mut replaced = Vec::with_capacity(defs.len());
+        let mut listed = 0;
         for def in defs {
-            let name = def.pipeline.name.clone();
-            let old = self.pipelines.remove(&name);
-            let (last_scheduled, paused) = match &old {
-                Some(entry) => (entry.last_scheduled, entry.paused),
-                None => self.pending_state.remove(&name).unwrap_or((None, false)),
-            };
-            // an unchanged schedule keeps its timetable: a sync of 10,000 pipelines that
-            // changes one parses one cron expression
-            let (timetable, due_at) = match old {
-                Some(entry) if entry.def.pipeline.schedule == def.pipeline.schedule => {
-                    (entry.timetable, entry.due_at)
+            let name = def.pipeline.name.as_str();
+            match self.pipelines.get_mut(name) {
+                // listed twice: the last definition wins, as a pipeline not known before
+                Some(entry) if entry.epoch == epoch => {
+                    let state = self.pending_state.remove(name).unwrap_or((None, false));
+                    let old = std::mem::replace(entry, new_entry(def, state, epoch));
+                    replaced.push(old.def);
                 }
-                _ => (
-                    Timetable::new(&def.pipeline.schedule).ok().flatten(),
-                    Timestamp::MIN,
-                ),
-            };
-            let entry = PipelineEntry {
-                def,
-                timetable,
-                paused,
-                last_scheduled,
-                due_at,
-            };
-            next.insert(name, entry);
+                Some(entry) => {
+                    if entry.def.pipeline.schedule != def.pipeline.schedule {
+                        entry.timetable = Timetable::new(&def.pipeline.schedule).ok().flatten();
+                        entry.due_at = Timestamp::MIN;
+                    }
+                    entry.epoch = epoch;
+                    listed += 1;
+                    replaced.push(std::mem::replace(&mut entry.def, def));
+                }
+                None => {
+                    let name = name.to_owned();
+                    let state = self.pending_state.remove(&name).unwrap_or((None, false));
+                    self.pipelines.insert(name, new_entry(def, state, epoch));
+                    listed += 1;
+                }
+            }
         }
-        self.pipelines = next;
+        if listed < self.pipelines.len() {
+            let gone: Vec<String> = self
+                .pipelines
+                .iter()
+                .filter(|(_, entry)| entry.epoch != epoch)
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in gone {
+                if let Some(entry) = self.pipelines.remove(&name) {
+                    replaced.push(entry.def);
+                }
+            }
+        }
+        replaced
     }
 
     pub(super) fn schedule_state(&mut self, states: Vec<(String, Option<Timestamp>, bool)>) {

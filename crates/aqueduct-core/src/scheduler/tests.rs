@@ -588,3 +588,95 @@ fn backfills_have_their_own_concurrency_and_never_block_regular_runs() {
     sim.run_until("2026-01-10T01:00:00Z");
     assert_eq!(sim.trace.matches(" success").count(), 5, "{}", sim.trace);
 }
+
+/// What the scheduler keeps of each pipeline, in name order, for comparing two schedulers.
+fn entries(scheduler: &Scheduler) -> Vec<(String, i64, bool, Option<Timestamp>, Timestamp)> {
+    let entries = scheduler.pipelines.iter().map(|(name, entry)| {
+        let (version, paused) = (entry.def.version, entry.paused);
+        (
+            name.clone(),
+            version,
+            paused,
+            entry.last_scheduled,
+            entry.due_at,
+        )
+    });
+    entries.collect()
+}
+
+#[test]
+fn reconciling_in_place_keeps_state_replaces_definitions_and_forgets_removed_pipelines() {
+    let with_version = |name: &str, version: i64, cron: &str| {
+        let mut def = pipeline(name, &["a"], |p| p.schedule.cron = Some(cron.to_owned()));
+        def.version = version;
+        def
+    };
+    let mut sim = Sim::new(Limits::new(4), "2026-01-01T00:00:00Z");
+    sim.input(Input::ScheduleState(vec![(
+        "c".into(),
+        Some(at("2025-12-31T00:00:00Z")),
+        true,
+    )]));
+    let first = vec![
+        with_version("a", 1, "@daily"),
+        with_version("b", 1, "@daily"),
+        with_version("c", 1, "@hourly"),
+    ];
+    sim.input(Input::Pipelines(first));
+    sim.input(Input::SetPaused {
+        pipeline: "a".into(),
+        paused: true,
+    });
+    let before = entries(&sim.scheduler);
+    assert!(before[2].2, "c keeps its paused flag from the store");
+    assert_eq!(before[2].3, Some(at("2025-12-31T00:00:00Z")));
+    assert!(
+        sim.scheduler.take_retired().is_empty(),
+        "nothing replaced yet"
+    );
+
+    // a new version of a and c, the same schedules; b removed; d added
+    let second = vec![
+        with_version("a", 2, "@daily"),
+        with_version("c", 2, "@hourly"),
+        with_version("d", 1, "@daily"),
+    ];
+    sim.input(Input::Pipelines(second));
+    let after = entries(&sim.scheduler);
+    let names: Vec<&str> = after.iter().map(|entry| entry.0.as_str()).collect();
+    assert_eq!(names, ["a", "c", "d"]);
+    assert_eq!(
+        (after[0].1, after[0].2),
+        (2, true),
+        "a: new version, still paused"
+    );
+    assert_eq!(
+        after[1].3, before[2].3,
+        "c keeps where its schedule stopped"
+    );
+    assert_eq!(
+        after[1].4, before[2].4,
+        "an unchanged schedule keeps its next due instant"
+    );
+    let mut retired: Vec<(String, i64)> = sim
+        .scheduler
+        .take_retired()
+        .into_iter()
+        .map(|def| (def.pipeline.name.clone(), def.version))
+        .collect();
+    retired.sort();
+    let expected = [("a", 1), ("b", 1), ("c", 1)].map(|(name, v)| (name.to_owned(), v));
+    assert_eq!(
+        retired, expected,
+        "the replaced and the removed definitions"
+    );
+
+    // a removed pipeline that comes back is a new one: its pause was forgotten
+    sim.input(Input::Pipelines(vec![
+        with_version("b", 3, "@daily"),
+        with_version("b", 4, "@daily"),
+    ]));
+    let last = entries(&sim.scheduler);
+    assert_eq!(last.len(), 1);
+    assert_eq!((last[0].0.as_str(), last[0].1, last[0].2), ("b", 4, false));
+}

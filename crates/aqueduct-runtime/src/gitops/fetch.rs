@@ -173,29 +173,28 @@ fn read_at(
         }
     };
     let commit_id = CommitId::new(commit.id.to_string());
-    let mut desired = DesiredState {
-        commit: commit_id.clone(),
-        pipelines: BTreeMap::new(),
-        diagnostics: parsed.diagnostics,
-    };
+    let mut hashes = BTreeMap::new();
     let mut pipelines = Vec::new();
-    if desired.is_valid() {
+    if parsed.diagnostics.is_empty() {
         trees.remember(&spec.repo, commit_id.as_str());
         let tree = trees.path_of(commit_id.as_str());
         for (pipeline, relative, text) in parsed.pipelines {
             let fetched = pin(spec, &tree, pipeline, &relative, text);
-            desired
-                .pipelines
-                .insert(fetched.pipeline.name.clone(), fetched.hash.clone());
+            hashes.insert(fetched.pipeline.name.clone(), fetched.hash.clone());
             pipelines.push(fetched);
         }
     } else {
         for (pipeline, _, text) in &parsed.pipelines {
             let name = qualified_name(&spec.name, &pipeline.name);
             let hash = crate::hash::content_hash(&[&name, text]);
-            desired.pipelines.insert(name, hash);
+            hashes.insert(name, hash);
         }
     }
+    let desired = DesiredState {
+        commit: commit_id,
+        pipelines: Arc::new(hashes),
+        diagnostics: parsed.diagnostics,
+    };
     Ok(FetchedApp {
         app: spec.name.clone(),
         revision,

@@ -1,7 +1,9 @@
 //! The read-only commit trees tasks run in, `<root>/<commit id>/`, written off a sync's path.
 //!
 //! A sync applies a commit without waiting for its tree: the tree is written in the background
-//! right after the fetch (for 10,000 files that is most of a sync's cost), and a task about to
+//! a second after the server loop applied it, unless a newer commit came meanwhile (for 10,000
+//! files that is most of a sync's cost, so it does not compete with the sync and its answer for
+//! the CPU, and a burst of commits writes one tree), and a task about to
 //! start from a commit whose tree is not there yet writes it, or waits for the background write
 //! to finish ([`Trees::ensure`]). Writing is idempotent and safe to race
 //! (`Mirror::materialize` stages and renames; the second writer finds the tree in place).

@@ -279,7 +279,9 @@ impl<S: Store> Server<S> {
         }
         let diagnostics = self.folder_diagnostics.clone();
         self.status.set_pipelines(&defs, files, diagnostics);
-        self.step(Input::Pipelines(defs)).await
+        self.step(Input::Pipelines(defs)).await?;
+        status::free_off_loop(self.scheduler.take_retired());
+        Ok(())
     }
 
     /// Rebuilds active runs after a restart; attempts that were running are stopped and lost.

@@ -61,16 +61,31 @@ impl ServerStatus {
         files: std::collections::BTreeMap<String, std::path::PathBuf>,
         diagnostics: Vec<Diagnostic>,
     ) {
-        if let Ok(mut status) = self.inner.lock() {
-            status.pipelines = Arc::new(pipelines.to_vec());
-            status.files = Arc::new(files);
-            status.diagnostics = Arc::new(diagnostics);
-        }
+        let replaced = self.inner.lock().ok().map(|mut status| {
+            let pipelines = std::mem::replace(&mut status.pipelines, Arc::new(pipelines.to_vec()));
+            let files = std::mem::replace(&mut status.files, Arc::new(files));
+            let diagnostics = std::mem::replace(&mut status.diagnostics, Arc::new(diagnostics));
+            (pipelines, files, diagnostics)
+        });
+        free_off_loop(replaced);
     }
 
     pub(crate) fn set_apps(&self, apps: Arc<Vec<super::AppView>>) {
-        if let Ok(mut status) = self.inner.lock() {
-            status.apps = apps;
-        }
+        let replaced = self
+            .inner
+            .lock()
+            .ok()
+            .map(|mut status| std::mem::replace(&mut status.apps, apps));
+        free_off_loop(replaced);
+    }
+}
+
+/// Drops `value` on a thread of the blocking pool, not on the server loop: the old status,
+/// definitions and views of an app of 10,000 pipelines are as many allocations to free as
+/// building them took, and nothing waits for that. Outside a tokio runtime, drops it here.
+pub(crate) fn free_off_loop<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
     }
 }

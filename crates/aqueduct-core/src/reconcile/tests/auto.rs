@@ -168,3 +168,20 @@ fn a_broken_commit_is_held_back_until_the_next_good_one() {
     hello: Synced (matches commit fixed) | Healthy (no runs yet)
     ");
 }
+
+#[test]
+fn a_new_commit_is_decided_with_the_app_s_sync_reason() {
+    let policy = SyncPolicy {
+        automated: true,
+        ..SyncPolicy::default()
+    };
+    let mut now = live(Some("c1"), &[("etl", "h1"), ("report", "h2")]);
+    let want = desired("c2", &[("etl", "h1"), ("report", "h3")]);
+    let decision = should_auto_sync(&want, &now, &policy);
+    let status = super::super::sync::fetched_sync(&want, &now);
+    assert_eq!(decision.kind, AutoSyncKind::NewCommit);
+    assert_eq!(decision.reason, status.app.reason);
+    now.commit = None;
+    let decision = should_auto_sync(&want, &now, &policy);
+    assert_eq!(decision.reason, "commit c2 has never been synced");
+}

@@ -23,8 +23,8 @@ fn desired(id: &str, pipelines: &[(&str, &str)]) -> DesiredState {
         .map(|(name, hash)| (name.to_string(), hash.to_string()))
         .collect();
     DesiredState {
+        pipelines: std::sync::Arc::new(pipelines),
         commit: commit(id),
-        pipelines,
         diagnostics: Vec::new(),
     }
 }
@@ -137,4 +137,20 @@ fn render(status: &AppStatus) -> String {
         let _ = writeln!(out, "{name}: {sync} | {health}");
     }
     out
+}
+
+#[test]
+fn the_union_of_two_sorted_name_lists_has_each_name_once_in_order() {
+    let first: Vec<String> = ["a", "c", "d", "f"].map(String::from).into();
+    let second: Vec<String> = ["b", "c", "f", "g"].map(String::from).into();
+    let union = super::union_of(first.iter(), second.iter());
+    assert_eq!(
+        union,
+        ["a", "b", "c", "d", "f", "g"]
+            .map(String::from)
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    assert!(super::union_of(std::iter::empty(), std::iter::empty()).is_empty());
+    assert_eq!(super::union_of(first.iter(), std::iter::empty()).len(), 4);
 }

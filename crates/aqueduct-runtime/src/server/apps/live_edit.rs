@@ -190,7 +190,8 @@ fn mark_changed_live(
     text: &str,
 ) -> String {
     let name = def.pipeline.name.clone();
-    let previous = applied.hashes.insert(name.clone(), hash.to_owned());
+    let hashes = Arc::make_mut(&mut applied.hashes);
+    let previous = hashes.insert(name.clone(), hash.to_owned());
     let git_hash = match applied.changed_live.get(&name) {
         Some(git_hash) => git_hash.clone(),
         None => previous.unwrap_or_default(),

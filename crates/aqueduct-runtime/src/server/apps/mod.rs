@@ -43,7 +43,9 @@ pub struct AppView {
     pub fetch_error: Option<String>,
     /// When the source was last fetched successfully.
     pub fetched_at: Option<Timestamp>,
-    pub status: AppStatus,
+    /// Shared: a refresh's answer and the status snapshot hold the same statuses of (possibly
+    /// ten thousand) pipelines.
+    pub status: Arc<AppStatus>,
     /// Automated sync is off after a rollback until re-enabled.
     pub auto_sync_suspended: bool,
     /// The applied pipelines' file texts, by unqualified name (for diffs).
@@ -137,7 +139,14 @@ pub(crate) struct AppState {
     pub(crate) alive: Arc<std::sync::atomic::AtomicBool>,
     /// Where the app was declared: `config` or `api`.
     pub(crate) origin: String,
+    /// The newest commit whose tree the app wants written in the background (`write_tree_soon`).
+    tree_wanted: Arc<std::sync::Mutex<Option<String>>>,
 }
+
+/// How long a commit must stay an app's newest before its tree is written in the background: a
+/// burst of commits writes the last one's tree, not 10,000 links for each (a task of a commit
+/// passed over writes its tree when it starts, `Trees::ensure`).
+const TREE_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
     fn new(spec: AppSpec, origin: &str, auto_sync_suspended: bool) -> AppState {
@@ -152,6 +161,7 @@ impl AppState {
             fetch_lock: Arc::new(std::sync::Mutex::new(Default::default())),
             alive: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             origin: origin.to_owned(),
+            tree_wanted: Arc::default(),
         }
     }
 }
@@ -161,8 +171,9 @@ impl AppState {
 pub(crate) struct Applied {
     pub(crate) commit: CommitInfo,
     pub(crate) defs: Vec<PipelineDef>,
-    /// Definition hashes by qualified name.
-    pub(crate) hashes: BTreeMap<String, String>,
+    /// Definition hashes by qualified name (shared with the applied fetch's desired state
+    /// until a live edit or a kept pipeline changes them).
+    pub(crate) hashes: Arc<BTreeMap<String, String>>,
     /// File texts by unqualified name.
     pub(crate) texts: Texts,
     /// The pipelines changed live through the API since this commit was applied (qualified
@@ -218,8 +229,53 @@ impl<S: Store> Server<S> {
             if result.is_ok() {
                 state.fetched_at = Some(Timestamp::now());
             }
-            state.latest = Some(result.clone());
+            let replaced = state.latest.replace(result.clone());
+            super::status::free_off_loop(replaced);
         }
+        // the commit's tree is written after the loop has applied it and answered, so the
+        // 10,000 links of a big folder do not compete with the sync for the CPU; a task that
+        // starts before it is written writes it or waits for it (`Trees::ensure`)
+        let tree = match (&result, &purpose) {
+            (_, FetchPurpose::Inspect(_)) => None,
+            (Ok(fetched), _) if fetched.desired.is_valid() => Some(fetched.commit.id.to_string()),
+            _ => None,
+        };
+        let handled = self.fetched(&app, result, purpose).await;
+        if let Some(commit) = tree {
+            self.write_tree_soon(&app, commit);
+        }
+        handled
+    }
+
+    /// Writes the tree of `commit` in the background unless the app fetched a newer commit
+    /// within [`TREE_QUIET`].
+    fn write_tree_soon(&self, app: &str, commit: String) {
+        let Some(state) = self.apps.get(app) else {
+            return;
+        };
+        let wanted = state.tree_wanted.clone();
+        if let Ok(mut newest) = wanted.lock() {
+            *newest = Some(commit.clone());
+        }
+        let trees = self.git.trees.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(TREE_QUIET).await;
+            let newest = wanted
+                .lock()
+                .map_or(true, |newest| newest.as_ref() == Some(&commit));
+            if newest {
+                trees.write_in_background(commit);
+            }
+        });
+    }
+
+    /// Acts on a fetch's result as its purpose says.
+    async fn fetched(
+        &mut self,
+        app: &str,
+        result: Result<FetchedApp, FetchError>,
+        purpose: FetchPurpose,
+    ) -> anyhow::Result<()> {
         match purpose {
             FetchPurpose::Sync {
                 initiator,
@@ -239,13 +295,13 @@ impl<S: Store> Server<S> {
                 };
                 let _ = reply.send(inspection);
             }
-            FetchPurpose::Poll => self.auto_sync(&app).await?,
+            FetchPurpose::Poll => self.auto_sync(app).await?,
             FetchPurpose::Refresh(reply) => {
-                self.auto_sync(&app).await?;
+                self.auto_sync(app).await?;
                 // published before the reply, so a client's next read sees what it got
                 let views = self.publish_apps();
                 let view = views.iter().find(|view| view.spec.name == app).cloned();
-                let _ = reply.send(view.ok_or_else(|| unknown_app(&app)));
+                let _ = reply.send(view.ok_or_else(|| unknown_app(app)));
                 return Ok(());
             }
         }
@@ -269,7 +325,7 @@ impl<S: Store> Server<S> {
         if decision.should_sync() {
             tracing::info!(app = %app, commit = %fetched.desired.commit, reason = %decision.reason, "automated sync");
             let initiator = live_edit::auto_sync_initiator(decision.kind);
-            if let Err(error) = self.sync(fetched, initiator, None).await {
+            if let Err(error) = self.sync_from(fetched, initiator, None, live).await {
                 tracing::error!(app = %app, %error, "automated sync failed");
             }
         }
@@ -283,10 +339,22 @@ impl<S: Store> Server<S> {
         initiator: &str,
         rollback_of: Option<i64>,
     ) -> Result<SyncOutcome, CommandError> {
+        let live = self.live_state(&fetched.app);
+        self.sync_from(fetched, initiator, rollback_of, live).await
+    }
+
+    /// [`Server::sync`] from `live`, the app's live state as [`Server::live_state`] made it
+    /// just now (an automated sync has just decided on it).
+    async fn sync_from(
+        &mut self,
+        fetched: FetchedApp,
+        initiator: &str,
+        rollback_of: Option<i64>,
+        live: LiveState,
+    ) -> Result<SyncOutcome, CommandError> {
         let app = fetched.app.clone();
         let started = std::time::Instant::now();
         let state = self.apps.get(&app).ok_or_else(|| unknown_app(&app))?;
-        let live = self.live_state(&app);
         let plan = reconcile::plan(&fetched.desired, &live, &state.spec.policy);
         let old_texts = state
             .applied
@@ -330,7 +398,7 @@ impl<S: Store> Server<S> {
                 applied: false,
             });
         }
-        let diff = aqueduct_spec::diff_pipelines(&old_texts, &fetched.texts);
+        let diff = diff_changed(&old_texts, &fetched.texts);
         let mut detail = SyncDetail::applied(&diff);
         detail.rollback_of = rollback_of;
         new_sync.detail_json = detail.to_json();
@@ -394,7 +462,7 @@ impl<S: Store> Server<S> {
                 version,
             });
         }
-        let mut hashes = fetched.desired.pipelines.clone();
+        let mut hashes = Arc::clone(&fetched.desired.pipelines);
         let mut texts = fetched.texts.clone();
         let mut changed_live = BTreeMap::new();
         for def in kept {
@@ -413,7 +481,7 @@ impl<S: Store> Server<S> {
                 .unwrap_or_default()
                 .to_owned();
             if let Some(live) = live.pipelines.get(&def.pipeline.name) {
-                hashes.insert(def.pipeline.name.clone(), live.hash.clone());
+                Arc::make_mut(&mut hashes).insert(def.pipeline.name.clone(), live.hash.clone());
             }
             if let Some(text) = old_texts.get(&local) {
                 Texts::make_mut(&mut texts).insert(local, text.clone());
@@ -422,8 +490,9 @@ impl<S: Store> Server<S> {
         }
         tracing::info!(app = %app, repo = %state_repo(&self.apps, &app), commit = %commit.id, initiator, pipelines = defs.len(), "sync applied");
         self.observe_sync(&app, true, started);
+        let mut replaced = None;
         if let Some(state) = self.apps.get_mut(&app) {
-            state.applied = Some(Applied {
+            replaced = state.applied.replace(Applied {
                 commit: fetched.commit.clone(),
                 defs,
                 hashes,
@@ -435,9 +504,11 @@ impl<S: Store> Server<S> {
                 failure: None,
             });
         }
-        self.publish_pipelines()
-            .await
-            .map_err(|error| CommandError::Internal(format!("{error:#}")))?;
+        let published = self.publish_pipelines().await;
+        // the replaced definitions are freed off the loop, once the scheduler and the status
+        // no longer hold them either
+        super::status::free_off_loop((replaced, old_texts, live, plan, fetched));
+        published.map_err(|error| CommandError::Internal(format!("{error:#}")))?;
         Ok(SyncOutcome {
             record,
             applied: true,
@@ -466,12 +537,14 @@ impl<S: Store> Server<S> {
             for run in self.scheduler.runs() {
                 *active.entry(run.info.pipeline.as_str()).or_default() += 1;
             }
-            for (name, hash) in &applied.hashes {
+            // one pass over the pipelines for the few paused ones, not a lookup per pipeline
+            let paused: std::collections::HashSet<&str> = self.scheduler.paused().collect();
+            for (name, hash) in applied.hashes.iter() {
                 let active_runs = active.get(name.as_str()).copied().unwrap_or(0);
                 let live = LivePipeline {
                     hash: hash.clone(),
                     changed_live: applied.changed_live.contains_key(name),
-                    paused: self.scheduler.is_paused(name).unwrap_or(false),
+                    paused: paused.contains(name.as_str()),
                     active_runs,
                     last_finished: self.last_finished.get(name).cloned(),
                 };
@@ -518,7 +591,7 @@ impl<S: Store> Server<S> {
             latest,
             fetch_error,
             fetched_at: state.fetched_at,
-            status: reconcile::app_status(&source, &live),
+            status: Arc::new(reconcile::app_status(&source, &live)),
             auto_sync_suspended: state.auto_sync_suspended,
             applied_texts: state
                 .applied
@@ -586,6 +659,42 @@ impl<S: Store> Server<S> {
     }
 }
 
+/// The diff of the pipelines whose text differs between `old` and `new` (the others diff as
+/// unchanged, which a sync's detail leaves out): a one-file commit in a folder of 10,000 diffs
+/// one document.
+fn diff_changed(old: &Texts, new: &Texts) -> Vec<aqueduct_spec::PipelineDiff> {
+    if Arc::ptr_eq(old, new) {
+        return Vec::new();
+    }
+    // one walk over both maps in name order, not a lookup per name
+    let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
+    let (mut olds, mut news) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (olds.peek(), news.peek()) {
+            (Some((a, _)), Some((b, _))) if a < b => before.extend(olds.next()),
+            (Some((a, _)), Some((b, _))) if a > b => after.extend(news.next()),
+            (Some(_), Some(_)) => {
+                if let (Some(first), Some(second)) = (olds.next(), news.next())
+                    && first.1 != second.1
+                {
+                    before.insert(first.0, first.1);
+                    after.insert(second.0, second.1);
+                }
+            }
+            (Some(_), None) => before.extend(olds.next()),
+            (None, Some(_)) => after.extend(news.next()),
+            (None, None) => break,
+        }
+    }
+    let owned = |texts: BTreeMap<&String, &String>| -> BTreeMap<String, String> {
+        let pairs = texts.into_iter();
+        pairs
+            .map(|(name, text)| (name.clone(), text.clone()))
+            .collect()
+    };
+    aqueduct_spec::diff_pipelines(&owned(before), &owned(after))
+}
+
 /// The pipeline versions a fetched commit records.
 fn versions_of(fetched: &FetchedApp) -> Vec<NewVersion> {
     fetched.pipelines.iter().map(new_version).collect()
@@ -624,4 +733,33 @@ fn unknown_app(app: &str) -> CommandError {
 
 fn internal(error: aqueduct_store::Error) -> CommandError {
     CommandError::Internal(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    const DOC: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: NAME\nspec:\n  tasks:\n    - name: t\n      run: RUN\n";
+
+    fn texts(pipelines: &[(&str, &str)]) -> super::Texts {
+        let texts = pipelines.iter().map(|(name, run)| {
+            let text = DOC.replace("NAME", name).replace("RUN", run);
+            (name.to_string(), text)
+        });
+        Arc::new(texts.collect::<BTreeMap<_, _>>())
+    }
+
+    #[test]
+    fn the_diff_of_the_changed_texts_is_the_full_diff_without_the_unchanged() {
+        let old = texts(&[("a", "echo"), ("b", "echo"), ("c", "echo"), ("e", "echo")]);
+        let new = texts(&[("a", "echo"), ("b", "echo 2"), ("d", "echo"), ("e", "echo")]);
+        let full = aqueduct_spec::diff_pipelines(&old, &new);
+        let full: Vec<_> = full.into_iter().filter(|diff| diff.is_change()).collect();
+        assert_eq!(super::diff_changed(&old, &new), full);
+        let names: Vec<&str> = full.iter().map(|diff| diff.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "d"]);
+        assert!(super::diff_changed(&old, &old).is_empty());
+        assert!(super::diff_changed(&old, &old.clone()).is_empty());
+    }
 }

@@ -32,7 +32,6 @@ async fn fetch_and_send(
 ) {
     let app = spec.name.clone();
     let started = std::time::Instant::now();
-    let trees = dirs.trees.clone();
     let fetched = tokio::task::spawn_blocking(move || {
         let mut parsed = lock
             .lock()
@@ -45,14 +44,8 @@ async fn fetch_and_send(
             "fetch task failed: {error}"
         )))
     });
-    // the commit's tree is written while the server applies it, not before: a task that
-    // starts before it is written waits for it (`Trees::ensure`)
-    if let Ok(fetched) = &result
-        && fetched.desired.is_valid()
-        && !matches!(purpose, FetchPurpose::Inspect(_))
-    {
-        trees.write_in_background(fetched.commit.id.to_string());
-    }
+    // the commit's tree is written by the loop once it has handled the result
+    // (`Server::app_event`), not here
     let _ = tx.send(AppEvent {
         app,
         result,
