@@ -23,6 +23,11 @@ const BATCH: u32 = 200;
 /// The longest the sender sleeps without looking at the outbox (it is also woken by every
 /// commit of the server loop).
 const POLL: Duration = Duration::from_secs(5);
+/// How long the sender waits after a commit woke it, so that the notifications of the next
+/// commits go out (and are recorded) in the same round: the loop commits every few
+/// milliseconds when tasks are short, and a round per commit would compete with it for the
+/// store's single writer.
+const LINGER: Duration = Duration::from_millis(25);
 
 /// Reads a variable of the server's environment (tests pass their own).
 pub type EnvReader = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -103,10 +108,13 @@ pub async fn run_sender<S: Store>(
         if sleep.is_zero() {
             continue;
         }
-        tokio::select! {
-            _ = bell.changed() => {}
-            _ = tokio::time::sleep(sleep) => {}
+        let rung = tokio::select! {
+            _ = bell.changed() => true,
+            _ = tokio::time::sleep(sleep) => false,
             _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        if rung {
+            tokio::time::sleep(LINGER).await;
         }
     }
 }
