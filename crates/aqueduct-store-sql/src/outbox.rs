@@ -117,6 +117,15 @@ pub(crate) async fn list(
     rows.iter().map(decode).collect()
 }
 
+pub(crate) async fn prune(connection: &mut AnyConnection, older_than: Timestamp) -> Result<u64> {
+    let delete = "DELETE FROM notifications WHERE state = 'delivered' AND delivered_at < $1";
+    let deleted = sqlx::query(delete)
+        .bind(micros(older_than))
+        .execute(connection)
+        .await?;
+    Ok(deleted.rows_affected())
+}
+
 pub(crate) async fn resend(
     connection: &mut AnyConnection,
     id: i64,

@@ -357,6 +357,11 @@ impl Store for SqlStore {
         listed.context("list notifications")
     }
 
+    async fn prune_notifications(&self, older_than: Timestamp) -> Result<u64> {
+        let pruned = in_transaction!(self, |connection| outbox::prune(connection, older_than));
+        pruned.await.context("prune delivered notifications")
+    }
+
     async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
         let resent = in_transaction!(self, |connection| outbox::resend(connection, id, now));
         resent.await.context("resend a notification")

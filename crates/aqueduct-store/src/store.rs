@@ -303,6 +303,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
 
+    /// Deletes the delivered notifications delivered before `older_than`; returns how many.
+    /// Pending and dead ones are never deleted.
+    fn prune_notifications(
+        &self,
+        older_than: Timestamp,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
     /// Makes a dead notification pending again, due at `now`, with its attempts reset; false
     /// when there is no dead notification `id`.
     fn resend_notification(

@@ -337,6 +337,10 @@ impl Store for MemStore {
         Ok(self.lock().outbox.list(state, after, limit))
     }
 
+    async fn prune_notifications(&self, older_than: Timestamp) -> Result<u64> {
+        Ok(self.lock().outbox.prune(older_than))
+    }
+
     async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
         Ok(self.lock().outbox.resend(id, now))
     }

@@ -7,8 +7,10 @@ use crate::records::truncate_to_micros as micros;
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Outbox {
-    /// Lowest id first; notification `id` is at index `id - 1`.
+    /// Lowest id first.
     notifications: Vec<NotificationRecord>,
+    /// The id of the last notification ever written (pruned ones included).
+    last_id: i64,
 }
 
 impl Outbox {
@@ -22,8 +24,9 @@ impl Outbox {
         }
         notification.created_at = micros(notification.created_at);
         let next_attempt_at = notification.created_at;
+        self.last_id += 1;
         self.notifications.push(NotificationRecord {
-            id: self.notifications.len() as i64 + 1,
+            id: self.last_id,
             notification,
             state: DeliveryState::Pending,
             attempts: 0,
@@ -114,8 +117,21 @@ impl Outbox {
         }
     }
 
+    pub(super) fn prune(&mut self, older_than: Timestamp) -> u64 {
+        let older_than = micros(older_than);
+        let before = self.notifications.len();
+        self.notifications.retain(|record| {
+            record.state != DeliveryState::Delivered
+                || record.delivered_at.is_none_or(|at| at >= older_than)
+        });
+        (before - self.notifications.len()) as u64
+    }
+
     fn get_mut(&mut self, id: i64) -> Option<&mut NotificationRecord> {
-        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        let index = self
+            .notifications
+            .binary_search_by_key(&id, |record| record.id)
+            .ok()?;
         self.notifications.get_mut(index)
     }
 }

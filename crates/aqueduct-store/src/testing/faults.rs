@@ -307,6 +307,10 @@ impl<S: Store> Store for FaultyStore<S> {
             .await
     }
 
+    async fn prune_notifications(&self, older_than: Timestamp) -> Result<u64> {
+        self.write(self.inner.prune_notifications(older_than)).await
+    }
+
     async fn resend_notification(&self, id: i64, now: Timestamp) -> Result<bool> {
         self.write(self.inner.resend_notification(id, now)).await
     }

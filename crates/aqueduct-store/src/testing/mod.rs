@@ -111,6 +111,7 @@ macro_rules! store_test_suite {
             notifications_are_pending_per_sink_in_order,
             deliveries_are_recorded_and_dead_letters_resent,
             a_dedup_key_writes_a_notification_once,
+            pruning_keeps_pending_and_dead_notifications,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -190,3 +190,70 @@ pub async fn a_dedup_key_writes_a_notification_once(store: &impl Store) {
         Some("sla etl r1 a")
     );
 }
+
+/// Pruning deletes delivered notifications delivered before the cutoff, never pending or dead
+/// ones, and ids are not reused after it.
+pub async fn pruning_keeps_pending_and_dead_notifications(store: &impl Store) {
+    let batch = (0..4)
+        .map(|n| Change::Notify(notification("a", 10 + n, &n.to_string())))
+        .collect();
+    store.apply(batch).await.expect("batch");
+    let ids: Vec<i64> = store
+        .list_notifications(None, 0, 10)
+        .await
+        .expect("all")
+        .iter()
+        .map(|record| record.id)
+        .collect();
+    let outcomes = vec![
+        DeliveryOutcome::Delivered {
+            id: ids[0],
+            at: at(20),
+        },
+        DeliveryOutcome::Delivered {
+            id: ids[1],
+            at: at(40),
+        },
+        DeliveryOutcome::Dead {
+            id: ids[2],
+            error: "HTTP 400".into(),
+            at: at(21),
+        },
+    ];
+    store.record_deliveries(outcomes).await.expect("outcomes");
+    assert_eq!(store.prune_notifications(at(30)).await.expect("prune"), 1);
+    let left: Vec<i64> = store
+        .list_notifications(None, 0, 10)
+        .await
+        .expect("left")
+        .iter()
+        .map(|record| record.id)
+        .collect();
+    assert_eq!(left, ids[1..]);
+    store
+        .apply(vec![Change::Notify(notification("a", 50, "new"))])
+        .await
+        .expect("another");
+    let newest = store
+        .list_notifications(None, ids[3], 10)
+        .await
+        .expect("newest");
+    assert!(newest[0].id > ids[3], "ids are not reused");
+    assert!(
+        store
+            .record_deliveries(vec![DeliveryOutcome::Delivered {
+                id: ids[3],
+                at: at(60)
+            }])
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        store
+            .list_notifications(Some(DeliveryState::Pending), 0, 10)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
+}

@@ -190,7 +190,7 @@ async fn prune_loop<S: Store>(store: Arc<S>, home: PathBuf, retention_days: u32)
     }
 }
 
-/// Deletes events older than the event retention.
+/// Deletes events, and delivered notifications, older than the event retention.
 async fn prune_events_loop<S: Store>(store: Arc<S>, retention_days: u32) {
     if retention_days == 0 {
         return;
@@ -206,6 +206,13 @@ async fn prune_events_loop<S: Store>(store: Arc<S>, retention_days: u32) {
                 tracing::info!(events = pruned, %cutoff, "pruned events older than the event retention")
             }
             Err(error) => tracing::warn!(error = %error, "failed to prune old events"),
+        }
+        match store.prune_notifications(cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => {
+                tracing::info!(notifications = pruned, %cutoff, "pruned delivered notifications older than the event retention")
+            }
+            Err(error) => tracing::warn!(error = %error, "failed to prune delivered notifications"),
         }
     }
 }
