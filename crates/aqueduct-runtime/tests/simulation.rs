@@ -71,6 +71,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         secrets: Arc::new(|_| Ok(Vec::new())),
         observer: None,
         public_url: None,
+        group_window: Duration::ZERO,
     }
 }
 

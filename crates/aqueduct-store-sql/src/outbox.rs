@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 /// The columns [`decode`] reads, as a literal for `concat!`.
 macro_rules! columns {
     () => {
-        "id, created_at, sink, target_json, body_json, dedup_key, state, attempts, \
-         next_attempt_at, last_error, delivered_at"
+        "id, created_at, sink, target_json, body_json, dedup_key, group_key, hold_until, \
+         state, attempts, next_attempt_at, last_error, delivered_at"
     };
 }
 
@@ -23,7 +23,8 @@ pub(crate) async fn insert(
 ) -> Result<()> {
     let insert = concat!(
         "INSERT INTO notifications (created_at, sink, target_json, body_json, dedup_key, ",
-        "state, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $1) ",
+        "group_key, hold_until, state, next_attempt_at) ",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', COALESCE($7, $1)) ",
         "ON CONFLICT (dedup_key) DO NOTHING"
     );
     sqlx::query(insert)
@@ -32,6 +33,8 @@ pub(crate) async fn insert(
         .bind(&notification.target_json)
         .bind(&notification.body_json)
         .bind(notification.dedup_key.as_deref())
+        .bind(notification.group_key.as_deref())
+        .bind(notification.hold_until.map(micros))
         .execute(connection)
         .await?;
     Ok(())
@@ -157,6 +160,8 @@ fn decode(row: &AnyRow) -> Result<NotificationRecord> {
             target_json: text(row, "target_json")?,
             body_json: text(row, "body_json")?,
             dedup_key: row.try_get("dedup_key")?,
+            group_key: row.try_get("group_key")?,
+            hold_until: optional_timestamp(row, "hold_until")?,
         },
         state,
         attempts: narrowed("attempts", row.try_get("attempts")?)?,

@@ -22,6 +22,12 @@ pub struct NewNotification {
     /// A notification that must exist at most once (a run's deadline miss, per sink): a
     /// second one with the same key is not written.
     pub dedup_key: Option<String>,
+    /// Notifications of one group (repeated failures of one task) that are due together are
+    /// delivered as one.
+    pub group_key: Option<String>,
+    /// When it may first be sent: `None` at once; later for a notification held back to be
+    /// grouped with the ones that follow it.
+    pub hold_until: Option<Timestamp>,
 }
 
 /// Where a notification is in its delivery.

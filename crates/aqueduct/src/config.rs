@@ -64,9 +64,23 @@ pub(crate) struct NotificationsConfig {
     pub(crate) max_retry_delay: Option<String>,
     /// Attempts before a notification is dead-lettered (default 55, about four hours).
     pub(crate) max_attempts: Option<u32>,
+    /// Repeated failures of one task within this window after its alert go out as one alert
+    /// when it ends (default `10m`; `0s` sends every failure at once).
+    pub(crate) group_window: Option<String>,
 }
 
+/// Default `notifications.groupWindow`.
+const DEFAULT_GROUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl NotificationsConfig {
+    fn group_window(&self) -> anyhow::Result<std::time::Duration> {
+        match &self.group_window {
+            Some(text) => aqueduct_core::quantity::parse_duration(text)
+                .map_err(|error| anyhow::anyhow!("notifications.groupWindow: {error}")),
+            None => Ok(DEFAULT_GROUP_WINDOW),
+        }
+    }
+
     fn policy(&self) -> anyhow::Result<RetryPolicy> {
         let defaults = RetryPolicy::default();
         let duration = |text: &Option<String>, default, key: &str| match text {
@@ -96,6 +110,7 @@ pub(crate) struct Settings {
     /// `None`: `http://<listen address>`.
     pub(crate) public_url: Option<String>,
     pub(crate) notify_retry: RetryPolicy,
+    pub(crate) notify_group_window: std::time::Duration,
 }
 
 /// Default bind address: loopback only.
@@ -189,6 +204,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS),
             public_url: file.public_url,
             notify_retry: file.notifications.policy()?,
+            notify_group_window: file.notifications.group_window()?,
         })
     }
 }

@@ -148,6 +148,8 @@ mod tests {
                 target_json: target.into(),
                 body_json: r#"{"event":"failure","message":"etl failed"}"#.into(),
                 dedup_key: None,
+                group_key: None,
+                hold_until: None,
             },
             state: DeliveryState::Pending,
             attempts: 0,

@@ -5,6 +5,7 @@
 //! never in it: a slow sink cannot delay a task.
 
 mod deliver;
+mod group;
 pub mod policy;
 
 use std::collections::HashMap;
@@ -177,14 +178,23 @@ impl<S: Store> Sender<S> {
         let full = pending.len() == BATCH as usize;
         let mut outcomes = Vec::new();
         let mut wake = None;
-        for record in &pending {
+        let mut handled = std::collections::HashSet::new();
+        for (index, record) in pending.iter().enumerate() {
+            if handled.contains(&record.id) {
+                continue;
+            }
             let now = Timestamp::now();
             if record.next_attempt_at > now {
-                wake = Some(record.next_attempt_at);
-                break;
+                wake = earliest(wake, Some(record.next_attempt_at));
+                if group::is_held(record, now) {
+                    continue; // held for its group: the sink's later ones go on
+                }
+                break; // a retry keeps the sink's order
             }
+            let members = group::members(&pending, index, now, &handled);
+            handled.extend(members.iter().map(|member| member.id));
             let started = std::time::Instant::now();
-            let attempt = self.attempt(record).await;
+            let attempt = self.attempt(&group::merged(&members)).await;
             let kind = sink_kind(&sink);
             let took = started.elapsed();
             match attempt {
@@ -196,14 +206,19 @@ impl<S: Store> Sender<S> {
                         took,
                     });
                     breaker.on_success();
-                    outcomes.push(DeliveryOutcome::Delivered {
-                        id: record.id,
-                        at: Timestamp::now(),
-                    });
+                    let at = Timestamp::now();
+                    outcomes.extend(
+                        members
+                            .iter()
+                            .map(|member| DeliveryOutcome::Delivered { id: member.id, at }),
+                    );
                 }
                 Err(error) => {
-                    let outcome = failed(record, error, &sink, now, &self.policy);
-                    let result = match outcome {
+                    let failures: Vec<DeliveryOutcome> = members
+                        .iter()
+                        .map(|member| failed(member, error.clone(), &sink, now, &self.policy))
+                        .collect();
+                    let result = match failures[0] {
                         DeliveryOutcome::Dead { .. } => AttemptOutcome::Dead,
                         _ => AttemptOutcome::Retried,
                     };
@@ -216,13 +231,14 @@ impl<S: Store> Sender<S> {
                     if breaker.on_failure(now, &self.policy) {
                         tracing::warn!(sink = %sink, until = ?breaker.open_until(), "notification sink keeps failing: circuit breaker open");
                     }
-                    wake = match &outcome {
+                    let retry_at = match &failures[0] {
                         DeliveryOutcome::Retry {
                             next_attempt_at, ..
-                        } => Some(*next_attempt_at),
-                        _ => Some(now),
+                        } => *next_attempt_at,
+                        _ => now,
                     };
-                    outcomes.push(outcome);
+                    wake = earliest(wake, Some(retry_at));
+                    outcomes.extend(failures);
                     break;
                 }
             }

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// The server's address as users reach it (`http://aqueduct.example.com`): notifications
     /// link to `<public_url>/pipelines/<name>/runs/<run_id>`. `None`: no link.
     pub public_url: Option<String>,
+    /// Failures of one task within this window after its first alert are held and sent as
+    /// one alert when it ends; zero turns grouping off.
+    pub group_window: Duration,
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.
@@ -112,6 +115,8 @@ struct Server<S: Store> {
     apps_published: std::time::Instant,
     /// The problems of the folder's invalid files.
     folder_diagnostics: Vec<aqueduct_spec::Diagnostic>,
+    /// When the current window of each failure-alert group (task and sink) opened.
+    alert_groups: HashMap<String, Timestamp>,
 }
 
 /// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
@@ -145,6 +150,7 @@ pub async fn start<S: Store>(
         last_finished: HashMap::new(),
         apps_published: std::time::Instant::now(),
         folder_diagnostics: Vec::new(),
+        alert_groups: HashMap::new(),
         config,
     };
     server.startup().await?;

@@ -17,7 +17,7 @@ impl<S: Store> Server<S> {
     /// The notifications `effect` raises: a task failed for good (naming what it blocks), an
     /// attempt will be retried, a run succeeded.
     pub(super) fn notifications_for(
-        &self,
+        &mut self,
         effect: &Effect,
         now: Timestamp,
     ) -> Vec<NewNotification> {
@@ -44,9 +44,42 @@ impl<S: Store> Server<S> {
             return Vec::new();
         }
         let facts = self.facts(meta, &alert, attempt, state, now);
-        aqueduct_core::notify::targets(&meta.pipeline, &alert)
-            .map(|spec| self.outbox_entry(spec, &facts, now, None))
-            .collect()
+        let mut entries: Vec<NewNotification> =
+            aqueduct_core::notify::targets(&meta.pipeline, &alert)
+                .map(|spec| self.outbox_entry(spec, &facts, now, None))
+                .collect();
+        if alert.on == NotifyOn::Failure {
+            let task = facts["task"].as_str().unwrap_or_default();
+            let group = format!("failure {} {task}", run.pipeline);
+            for entry in &mut entries {
+                self.group(entry, &group, now);
+            }
+        }
+        entries
+    }
+
+    /// Puts a failure alert in its group (the task's repeated failures, per sink): the first
+    /// one of a window goes out at once, the later ones of the window are held until it ends
+    /// and then go out as one. The window's start lives in memory only: after a restart the
+    /// next failure simply opens a new window, and held rows are in the store.
+    fn group(&mut self, entry: &mut NewNotification, group: &str, now: Timestamp) {
+        let window = self.config.group_window;
+        if window.is_zero() {
+            return;
+        }
+        let Ok(window) = jiff::SignedDuration::try_from(window) else {
+            return;
+        };
+        entry.group_key = Some(group.to_owned());
+        let key = format!("{group} {}", entry.sink);
+        self.alert_groups
+            .retain(|_, start| start.saturating_add(window).is_ok_and(|end| end > now));
+        match self.alert_groups.get(&key) {
+            Some(start) => entry.hold_until = start.saturating_add(window).ok(),
+            None => {
+                self.alert_groups.insert(key, now);
+            }
+        }
     }
 
     /// The earliest deadline of an active run not alerted yet.
@@ -178,6 +211,8 @@ impl<S: Store> Server<S> {
             target_json: target.to_string(),
             body_json: body.to_string(),
             dedup_key,
+            group_key: None,
+            hold_until: None,
         }
     }
 }

@@ -79,6 +79,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         secrets: Arc::new(|_| Ok(Vec::new())),
         observer: None,
         public_url: None,
+        group_window: Duration::ZERO,
     }
 }
 

@@ -12,6 +12,10 @@ CREATE TABLE notifications (
     body_json       TEXT    NOT NULL,
     -- at most one notification per key (a run's deadline miss, per sink); NULL: no limit
     dedup_key       TEXT UNIQUE,
+    -- notifications of one group (repeated failures of a task) due together go out as one
+    group_key       TEXT,
+    -- when it may first be sent (NULL: at once); next_attempt_at starts there
+    hold_until      BIGINT,
     state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts        BIGINT  NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL,

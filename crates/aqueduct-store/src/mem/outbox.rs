@@ -23,7 +23,10 @@ impl Outbox {
             return;
         }
         notification.created_at = micros(notification.created_at);
-        let next_attempt_at = notification.created_at;
+        let next_attempt_at = notification
+            .hold_until
+            .map_or(notification.created_at, micros);
+        notification.hold_until = notification.hold_until.map(micros);
         self.last_id += 1;
         self.notifications.push(NotificationRecord {
             id: self.last_id,

@@ -112,6 +112,7 @@ macro_rules! store_test_suite {
             deliveries_are_recorded_and_dead_letters_resent,
             a_dedup_key_writes_a_notification_once,
             pruning_keeps_pending_and_dead_notifications,
+            a_held_notification_is_due_when_its_hold_ends,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -11,6 +11,8 @@ fn notification(sink: &str, seconds: i64, body: &str) -> NewNotification {
         target_json: format!(r#"{{"url":"{sink}"}}"#),
         body_json: body.to_owned(),
         dedup_key: None,
+        group_key: None,
+        hold_until: None,
     }
 }
 
@@ -256,4 +258,20 @@ pub async fn pruning_keeps_pending_and_dead_notifications(store: &impl Store) {
             .len(),
         1
     );
+}
+
+/// A held notification keeps its group and is first due when its hold ends.
+pub async fn a_held_notification_is_due_when_its_hold_ends(store: &impl Store) {
+    let held = NewNotification {
+        group_key: Some("failure etl load".to_owned()),
+        hold_until: Some(at(70)),
+        ..notification("a", 10, "held")
+    };
+    store
+        .apply(vec![Change::Notify(held.clone())])
+        .await
+        .expect("batch");
+    let pending = store.pending_notifications("a", 10).await.expect("pending");
+    assert_eq!(pending[0].notification, held);
+    assert_eq!(pending[0].next_attempt_at, at(70));
 }

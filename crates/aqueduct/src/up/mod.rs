@@ -108,6 +108,7 @@ async fn serve(
                 .clone()
                 .unwrap_or_else(|| format!("http://{address}")),
         ),
+        group_window: settings.notify_group_window,
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;

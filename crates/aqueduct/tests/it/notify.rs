@@ -351,3 +351,57 @@ fn a_missed_deadline_alerts_once_while_the_run_goes_on() {
         "one alert per missed deadline"
     );
 }
+
+#[test]
+fn repeated_failures_of_a_task_within_the_window_are_one_alert() {
+    let ws = Workspace::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    serve_sink(listener, 0, accepted.clone());
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "flaky",
+        &format!(
+            "  notifications:\n    - on: [failure, success]\n      webhook: {{ url: \"http://127.0.0.1:{port}/hook\" }}\n  tasks:\n    - name: load\n      run: exit 1\n"
+        ),
+    );
+    let config = ws.write("aqueduct.yaml", "notifications:\n  groupWindow: 6s\n");
+    let operator = token(&ws, "operator");
+    let server = start(&ws, &config);
+    for _ in 0..3 {
+        run_to_end(&server, &operator, "flaky", "failed");
+    }
+    // the first failure alerted at once; the two others wait for the window to end
+    let first = wait_until(Duration::from_secs(10), || {
+        !accepted.lock().unwrap().is_empty()
+    });
+    assert!(first);
+    assert_eq!(accepted.lock().unwrap().len(), 1, "the others are held");
+    let both = || accepted.lock().unwrap().len() == 2;
+    assert!(wait_until(Duration::from_secs(15), both));
+    std::thread::sleep(Duration::from_millis(500));
+    let accepted = accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 2, "{accepted:#?}");
+    let grouped: Value = serde_json::from_str(&accepted[1].body).unwrap();
+    assert_eq!(grouped["grouped"], 2, "{grouped:#}");
+    assert_eq!(grouped["grouped_runs"].as_array().unwrap().len(), 2);
+    assert!(
+        grouped["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 failures of this task since")
+    );
+    assert!(accepted[1].id > accepted[0].id);
+    let (_, page) = server.json(
+        "GET",
+        "/api/v1/notifications?state=delivered",
+        &operator,
+        None,
+    );
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        3,
+        "each failure is recorded"
+    );
+}
