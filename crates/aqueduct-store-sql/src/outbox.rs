@@ -49,16 +49,20 @@ pub(crate) async fn pending_sinks(pool: &AnyPool) -> Result<Vec<String>> {
 pub(crate) async fn pending_of(
     pool: &AnyPool,
     sink: &str,
+    now: Timestamp,
     limit: u32,
 ) -> Result<Vec<NotificationRecord>> {
     let query = concat!(
         "SELECT ",
         columns!(),
-        " FROM notifications WHERE state = 'pending' AND sink = $1 ORDER BY id LIMIT $2"
+        " FROM notifications WHERE state = 'pending' AND sink = $1 ",
+        "AND NOT (attempts = 0 AND hold_until IS NOT NULL AND hold_until > $3) ",
+        "ORDER BY id LIMIT $2"
     );
     let rows = sqlx::query(query)
         .bind(sink)
         .bind(i64::from(limit))
+        .bind(micros(now))
         .fetch_all(pool)
         .await?;
     rows.iter().map(decode).collect()

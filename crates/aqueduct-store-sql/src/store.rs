@@ -336,9 +336,10 @@ impl Store for SqlStore {
     async fn pending_notifications(
         &self,
         sink: &str,
+        now: Timestamp,
         limit: u32,
     ) -> Result<Vec<NotificationRecord>> {
-        let pending = outbox::pending_of(&self.pool, sink, limit).await;
+        let pending = outbox::pending_of(&self.pool, sink, now, limit).await;
         pending.context("list pending notifications")
     }
 

@@ -279,11 +279,14 @@ pub trait Store: Send + Sync + 'static {
     /// The sinks that have pending notifications, in no particular order.
     fn pending_sinks(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 
-    /// The oldest `limit` pending notifications of `sink`, lowest id first (due or not: a
-    /// sink's order is kept, so its first one holds the others back).
+    /// The oldest `limit` pending notifications of `sink`, lowest id first, due or not (a
+    /// sink's order is kept, so its first one holds the others back), leaving out those held
+    /// for their group past `now` (never tried, `hold_until` later than `now`): they hold
+    /// nothing back.
     fn pending_notifications(
         &self,
         sink: &str,
+        now: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
 

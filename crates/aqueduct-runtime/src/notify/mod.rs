@@ -171,7 +171,11 @@ impl<S: Store> Sender<S> {
         sink: String,
         mut breaker: Breaker,
     ) -> (String, Breaker, aqueduct_store::Result<Option<Timestamp>>) {
-        let pending = match self.store.pending_notifications(&sink, BATCH).await {
+        let listed = self
+            .store
+            .pending_notifications(&sink, Timestamp::now(), BATCH)
+            .await;
+        let pending = match listed {
             Ok(pending) => pending,
             Err(error) => return (sink, breaker, Err(error)),
         };

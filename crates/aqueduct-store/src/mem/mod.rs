@@ -318,9 +318,10 @@ impl Store for MemStore {
     async fn pending_notifications(
         &self,
         sink: &str,
+        now: Timestamp,
         limit: u32,
     ) -> Result<Vec<NotificationRecord>> {
-        Ok(self.lock().outbox.pending_of(sink, limit))
+        Ok(self.lock().outbox.pending_of(sink, now, limit))
     }
 
     async fn record_deliveries(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {

@@ -55,9 +55,22 @@ impl Outbox {
         sinks
     }
 
-    pub(super) fn pending_of(&self, sink: &str, limit: u32) -> Vec<NotificationRecord> {
+    pub(super) fn pending_of(
+        &self,
+        sink: &str,
+        now: Timestamp,
+        limit: u32,
+    ) -> Vec<NotificationRecord> {
+        let now = micros(now);
+        let held = |record: &NotificationRecord| {
+            record.attempts == 0
+                && record
+                    .notification
+                    .hold_until
+                    .is_some_and(|until| until > now)
+        };
         self.pending()
-            .filter(|record| record.notification.sink == sink)
+            .filter(|record| record.notification.sink == sink && !held(record))
             .take(limit as usize)
             .cloned()
             .collect()

@@ -287,9 +287,10 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn pending_notifications(
         &self,
         sink: &str,
+        now: Timestamp,
         limit: u32,
     ) -> Result<Vec<NotificationRecord>> {
-        self.read(self.inner.pending_notifications(sink, limit))
+        self.read(self.inner.pending_notifications(sink, now, limit))
             .await
     }
 

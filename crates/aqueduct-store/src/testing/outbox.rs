@@ -18,7 +18,7 @@ fn notification(sink: &str, seconds: i64, body: &str) -> NewNotification {
 
 async fn pending_bodies(store: &impl Store, sink: &str) -> Vec<String> {
     let pending = store
-        .pending_notifications(sink, 100)
+        .pending_notifications(sink, at(0), 100)
         .await
         .expect("pending");
     pending
@@ -40,7 +40,10 @@ pub async fn notifications_are_pending_per_sink_in_order(store: &impl Store) {
     sinks.sort();
     assert_eq!(sinks, ["a", "b"]);
     assert_eq!(pending_bodies(store, "a").await, ["1", "3"]);
-    let first = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    let first = &store
+        .pending_notifications("a", at(0), 1)
+        .await
+        .expect("pending")[0];
     assert_eq!(first.notification, notification("a", 10, "1"));
     assert_eq!(
         (first.state, first.attempts, first.next_attempt_at),
@@ -71,7 +74,7 @@ pub async fn deliveries_are_recorded_and_dead_letters_resent(store: &impl Store)
         .collect();
     store.apply(batch).await.expect("batch");
     let ids: Vec<i64> = store
-        .pending_notifications("a", 10)
+        .pending_notifications("a", at(0), 10)
         .await
         .expect("pending")
         .iter()
@@ -84,7 +87,10 @@ pub async fn deliveries_are_recorded_and_dead_letters_resent(store: &impl Store)
         next_attempt_at: at(30),
     };
     store.record_deliveries(vec![retry]).await.expect("retry");
-    let head = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    let head = &store
+        .pending_notifications("a", at(0), 1)
+        .await
+        .expect("pending")[0];
     assert_eq!(
         (
             head.id,
@@ -155,7 +161,10 @@ pub async fn deliveries_are_recorded_and_dead_letters_resent(store: &impl Store)
             .await
             .expect("missing")
     );
-    let pending = store.pending_notifications("a", 10).await.expect("pending");
+    let pending = store
+        .pending_notifications("a", at(0), 10)
+        .await
+        .expect("pending");
     let resent = &pending[0];
     assert_eq!(
         (resent.id, resent.attempts, resent.next_attempt_at),
@@ -186,7 +195,10 @@ pub async fn a_dedup_key_writes_a_notification_once(store: &impl Store) {
         .await
         .expect("unkeyed");
     assert_eq!(pending_bodies(store, "a").await, ["1", "3", "5"]);
-    let first = &store.pending_notifications("a", 1).await.expect("pending")[0];
+    let first = &store
+        .pending_notifications("a", at(0), 1)
+        .await
+        .expect("pending")[0];
     assert_eq!(
         first.notification.dedup_key.as_deref(),
         Some("sla etl r1 a")
@@ -260,18 +272,31 @@ pub async fn pruning_keeps_pending_and_dead_notifications(store: &impl Store) {
     );
 }
 
-/// A held notification keeps its group and is first due when its hold ends.
+/// A held notification keeps its group, is left out of the pending ones until its hold ends
+/// (holding nothing back), and is then due.
 pub async fn a_held_notification_is_due_when_its_hold_ends(store: &impl Store) {
     let held = NewNotification {
         group_key: Some("failure etl load".to_owned()),
         hold_until: Some(at(70)),
         ..notification("a", 10, "held")
     };
-    store
-        .apply(vec![Change::Notify(held.clone())])
+    let after = notification("a", 11, "after");
+    let batch = vec![Change::Notify(held.clone()), Change::Notify(after)];
+    store.apply(batch).await.expect("batch");
+    let early = store
+        .pending_notifications("a", at(69), 10)
         .await
-        .expect("batch");
-    let pending = store.pending_notifications("a", 10).await.expect("pending");
-    assert_eq!(pending[0].notification, held);
-    assert_eq!(pending[0].next_attempt_at, at(70));
+        .expect("early");
+    let bodies: Vec<&str> = early
+        .iter()
+        .map(|record| record.notification.body_json.as_str())
+        .collect();
+    assert_eq!(bodies, ["after"], "a held notification holds nothing back");
+    let due = store
+        .pending_notifications("a", at(70), 10)
+        .await
+        .expect("due");
+    assert_eq!(due[0].notification, held);
+    assert_eq!(due[0].next_attempt_at, at(70));
+    assert_eq!(due.len(), 2);
 }
