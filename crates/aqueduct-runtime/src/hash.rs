@@ -12,9 +12,14 @@ pub(crate) fn content_hash(parts: &[&str]) -> String {
         }
         hasher.update(part.as_bytes());
     }
+    hex(&hasher.finalize())
+}
+
+/// `bytes` in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 0xf)]));
     }

@@ -16,3 +16,15 @@ pub mod server;
 
 pub use report::{RunReport, TaskReport, outcome_name};
 pub use runner::{RunEvent, RunOptions, run_once};
+
+/// An error with its causes on one line: `failed to fetch URL: connection refused`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -25,7 +25,7 @@ pub enum FetchError {
 
 impl From<aqueduct_gitsync::Error> for FetchError {
     fn from(error: aqueduct_gitsync::Error) -> FetchError {
-        let text = chain(&error);
+        let text = crate::error_chain(&error);
         match error {
             aqueduct_gitsync::Error::UnknownRevision { .. } => FetchError::UnknownRevision(text),
             _ => FetchError::Unreadable(text),
@@ -389,18 +389,6 @@ fn pin(
         file,
         hash,
     }
-}
-
-/// An error with its causes: `failed to fetch URL: connection refused`.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

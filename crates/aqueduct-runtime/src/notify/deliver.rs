@@ -50,14 +50,12 @@ pub(crate) fn request(
     match target {
         Target::Webhook { url, secret_env } => {
             body["id"] = json!(record.id);
+            let event = body["event"].as_str().unwrap_or_default().to_owned();
             let body = body.to_string();
             let mut headers = vec![
                 ("content-type", "application/json".to_owned()),
                 ("x-aqueduct-delivery", record.id.to_string()),
-                (
-                    "x-aqueduct-event",
-                    body_field(&body, "event").unwrap_or_default(),
-                ),
+                ("x-aqueduct-event", event),
             ];
             if let Some(name) = secret_env {
                 let signature = sign(variable(&name)?.as_bytes(), body.as_bytes());
@@ -79,20 +77,11 @@ pub(crate) fn request(
     }
 }
 
-fn body_field(body: &str, field: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    value[field].as_str().map(str::to_owned)
-}
-
 /// HMAC-SHA256 of `body` with `key`, hex-encoded, as GitHub signs its webhooks.
 pub(crate) fn sign(key: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("invariant: HMAC takes any key");
     mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::hash::hex(&mac.finalize().into_bytes())
 }
 
 /// Sends `request`; `Ok` when the sink answered 2xx.
@@ -110,7 +99,7 @@ pub(crate) async fn send(client: &reqwest::Client, request: Request) -> Result<(
         } else {
             error
         };
-        describe(&error)
+        crate::error_chain(&error)
     })?;
     let status = response.status();
     if status.is_success() {
@@ -119,18 +108,6 @@ pub(crate) async fn send(client: &reqwest::Client, request: Request) -> Result<(
     let text = response.text().await.unwrap_or_default();
     let excerpt: String = text.chars().take(200).collect();
     Err(format!("HTTP {}: {}", status.as_u16(), excerpt.trim()))
-}
-
-/// The error and its causes on one line (reqwest's own message hides the cause).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
