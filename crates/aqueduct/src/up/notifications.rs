@@ -27,9 +27,14 @@ pub(super) fn notification_dto(record: NotificationRecord) -> Notification {
     }
 }
 
-/// `POST /notifications/{id}/resend`: a dead notification becomes pending again.
+/// `POST /notifications/{id}/resend`: a dead notification becomes pending again. The store
+/// decides (only a dead one is re-sent); the notification read afterwards says why not.
 pub(super) async fn resend<S: Store>(store: &S, id: i64) -> Result<Notification, BackendError> {
     let error = |error: aqueduct_store::Error| BackendError::Internal(error.to_string());
+    let resent = store
+        .resend_notification(id, jiff::Timestamp::now())
+        .await
+        .map_err(error)?;
     let found = store
         .list_notifications(None, id - 1, 1)
         .await
@@ -37,25 +42,11 @@ pub(super) async fn resend<S: Store>(store: &S, id: i64) -> Result<Notification,
     let Some(record) = found.into_iter().find(|record| record.id == id) else {
         return Err(BackendError::NotFound(format!("no notification {id}")));
     };
-    if record.state != DeliveryState::Dead {
+    if !resent {
         let state = record.state.as_str();
         return Err(BackendError::Conflict(format!(
             "notification {id} is {state}: only dead notifications are re-sent"
         )));
     }
-    let now = jiff::Timestamp::now();
-    if !store.resend_notification(id, now).await.map_err(error)? {
-        return Err(BackendError::Conflict(format!(
-            "notification {id} is no longer dead"
-        )));
-    }
-    let found = store
-        .list_notifications(None, id - 1, 1)
-        .await
-        .map_err(error)?;
-    found
-        .into_iter()
-        .next()
-        .map(notification_dto)
-        .ok_or_else(|| BackendError::NotFound(format!("no notification {id}")))
+    Ok(notification_dto(record))
 }
