@@ -16,10 +16,6 @@ use crate::dto::{Event, EventList, EventParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 
-/// Default and maximum `limit` of `GET /events`.
-const DEFAULT_EVENT_LIMIT: u32 = 100;
-const MAX_EVENT_LIMIT: u32 = 500;
-
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_events))
@@ -37,13 +33,7 @@ async fn list_events(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> Result<Json<EventList>, ApiError> {
-    let after = check_after(params.after)?;
-    let limit = params.limit.unwrap_or(DEFAULT_EVENT_LIMIT);
-    if !(1..=MAX_EVENT_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit must be between 1 and {MAX_EVENT_LIMIT}, got {limit}"
-        )));
-    }
+    let (after, limit) = super::after_and_limit(params.after, params.limit)?;
     let items = state.backend.list_events(after, limit).await?;
     let next_after = items.last().map_or(after, |event| event.seq);
     Ok(Json(EventList { items, next_after }))
@@ -71,9 +61,9 @@ async fn stream_events(
                     "Last-Event-ID must be a sequence number, got {text:?}"
                 ))
             })?;
-            check_after(Some(seq))?
+            super::check_after(Some(seq))?
         }
-        None => check_after(params.after)?,
+        None => super::check_after(params.after)?,
     };
     let events = state.backend.follow_events(after).await?;
     let frames = futures_util::stream::unfold(events, |mut events| async move {
@@ -94,13 +84,4 @@ async fn stream_events(
 fn sse_event(event: &Event) -> SseEvent {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
     SseEvent::default().id(event.seq.to_string()).data(data)
-}
-
-fn check_after(after: Option<i64>) -> Result<i64, ApiError> {
-    match after.unwrap_or(0) {
-        after if after < 0 => Err(ApiError::invalid(format!(
-            "after must be 0 or more, got {after}"
-        ))),
-        after => Ok(after),
-    }
 }

@@ -27,6 +27,32 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 pub const MAX_PAGE_LIMIT: u32 = 500;
 
+/// Default `limit` of the routes that page after a number (`/events`, `/notifications`).
+const DEFAULT_AFTER_LIMIT: u32 = 100;
+
+/// `after` (default 0, not negative) and `limit` (1..=[`MAX_PAGE_LIMIT`], default 100) of a
+/// route that pages after a number.
+fn after_and_limit(after: Option<i64>, limit: Option<u32>) -> Result<(i64, u32), ApiError> {
+    let after = check_after(after)?;
+    let limit = limit.unwrap_or(DEFAULT_AFTER_LIMIT);
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}"
+        )));
+    }
+    Ok((after, limit))
+}
+
+/// `after`, default 0; a negative one is refused.
+fn check_after(after: Option<i64>) -> Result<i64, ApiError> {
+    match after.unwrap_or(0) {
+        after if after < 0 => Err(ApiError::invalid(format!(
+            "after must be 0 or more, got {after}"
+        ))),
+        after => Ok(after),
+    }
+}
+
 /// Every route (without middleware) and the OpenAPI document describing them.
 pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
     let api = OpenApiRouter::new()

@@ -10,8 +10,6 @@ use crate::dto::{Notification, NotificationList, NotificationParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 500;
 const STATES: [&str; 3] = ["pending", "delivered", "dead"];
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -32,18 +30,7 @@ async fn list_notifications(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<NotificationParams>,
 ) -> Result<Json<NotificationList>, ApiError> {
-    let after = params.after.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::invalid(format!(
-            "after must be 0 or more, got {after}"
-        )));
-    }
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit must be between 1 and {MAX_LIMIT}, got {limit}"
-        )));
-    }
+    let (after, limit) = super::after_and_limit(params.after, params.limit)?;
     if let Some(wanted) = &params.state
         && !STATES.contains(&wanted.as_str())
     {
