@@ -41,6 +41,15 @@ fn serve_sink(listener: TcpListener, failures: usize, accepted: Arc<Mutex<Vec<Ac
     });
 }
 
+/// A sink on a free port of 127.0.0.1 ([`serve_sink`]): its port and what it accepted.
+fn sink(failures: usize) -> (u16, Arc<Mutex<Vec<Accepted>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    serve_sink(listener, failures, accepted.clone());
+    (port, accepted)
+}
+
 fn answer(stream: TcpStream, status: &str, pause: Duration, accepted: &Mutex<Vec<Accepted>>) {
     let mut reader = BufReader::new(stream);
     let mut headers = Vec::new();
@@ -214,10 +223,7 @@ fn alerts_survive_a_down_sink_and_a_restart_and_arrive_once_in_order() {
 #[test]
 fn a_dead_letter_is_listed_and_resent() {
     let ws = Workspace::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    serve_sink(listener, 2, accepted.clone());
+    let (port, accepted) = sink(2);
     write_pipeline(
         &ws.path().join("pipelines"),
         "ok",
@@ -295,10 +301,7 @@ fn a_dead_letter_is_listed_and_resent() {
 #[test]
 fn a_missed_deadline_alerts_once_while_the_run_goes_on() {
     let ws = Workspace::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    serve_sink(listener, 0, accepted.clone());
+    let (port, accepted) = sink(0);
     write_pipeline(
         &ws.path().join("pipelines"),
         "late",
@@ -355,10 +358,7 @@ fn a_missed_deadline_alerts_once_while_the_run_goes_on() {
 #[test]
 fn repeated_failures_of_a_task_within_the_window_are_one_alert() {
     let ws = Workspace::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    serve_sink(listener, 0, accepted.clone());
+    let (port, accepted) = sink(0);
     write_pipeline(
         &ws.path().join("pipelines"),
         "flaky",
