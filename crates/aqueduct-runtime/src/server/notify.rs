@@ -21,28 +21,36 @@ impl<S: Store> Server<S> {
         effect: &Effect,
         now: Timestamp,
     ) -> Vec<NewNotification> {
-        let (run, alert, attempt, state) = match effect {
+        let run = match effect {
+            Effect::TaskState { run, .. } | Effect::RunState { run, .. } => run,
+            _ => return Vec::new(),
+        };
+        // most pipelines notify nobody: decide nothing for them (a failure's blocked tasks
+        // are a walk of the graph)
+        let Some(meta) = self
+            .runs
+            .get(run)
+            .filter(|meta| !meta.pipeline.notifications.is_empty())
+        else {
+            return Vec::new();
+        };
+        let (alert, attempt, state) = match effect {
             Effect::TaskState {
-                run,
                 task,
                 state,
                 attempt,
-            } => {
-                let Some(meta) = self.runs.get(run) else {
-                    return Vec::new();
-                };
-                let alert = alert_for_task(&meta.pipeline, *task, *state);
-                (run, alert, Some(*attempt), state.as_str())
-            }
-            Effect::RunState { run, state } => (run, alert_for_run(*state), None, state.as_str()),
+                ..
+            } => (
+                alert_for_task(&meta.pipeline, *task, *state),
+                Some(*attempt),
+                state.as_str(),
+            ),
+            Effect::RunState { state, .. } => (alert_for_run(*state), None, state.as_str()),
             _ => return Vec::new(),
         };
-        let (Some(alert), Some(meta)) = (alert, self.runs.get(run)) else {
+        let Some(alert) = alert else {
             return Vec::new();
         };
-        if meta.pipeline.notifications.is_empty() {
-            return Vec::new();
-        }
         let facts = self.facts(meta, &alert, attempt, state, now);
         let mut entries: Vec<NewNotification> =
             aqueduct_core::notify::targets(&meta.pipeline, &alert)
