@@ -17,18 +17,30 @@ pub enum NotifyOn {
     Success,
     /// A task succeeded (Airflow's task-level `on_success_callback`).
     TaskSuccess,
-    /// A run was still active at its deadline (`spec.deadline`); sent once per run.
+    /// A run, or a task, was still unfinished at its deadline (`spec.deadline`,
+    /// `tasks[].deadline`); sent once per run (and task).
     SlaMiss,
+    /// A sync of a GitOps app was refused (an invalid commit, a prune of everything): the app
+    /// stays on its last good commit. An app event: declared for an app or the server.
+    SyncFailed,
+    /// A sync of a GitOps app was applied. An app event.
+    SyncSucceeded,
+    /// A GitOps app's health became `Degraded` (a pipeline's last run failed, a sync failed).
+    /// An app event.
+    HealthDegraded,
 }
 
 impl NotifyOn {
     /// Every event, in the order they are documented.
-    pub const ALL: [NotifyOn; 5] = [
+    pub const ALL: [NotifyOn; 8] = [
         NotifyOn::Failure,
         NotifyOn::Retry,
         NotifyOn::Success,
         NotifyOn::TaskSuccess,
         NotifyOn::SlaMiss,
+        NotifyOn::SyncFailed,
+        NotifyOn::SyncSucceeded,
+        NotifyOn::HealthDegraded,
     ];
 
     /// The name used in pipeline files and payloads.
@@ -39,7 +51,19 @@ impl NotifyOn {
             NotifyOn::Success => "success",
             NotifyOn::TaskSuccess => "task_success",
             NotifyOn::SlaMiss => "sla_miss",
+            NotifyOn::SyncFailed => "sync_failed",
+            NotifyOn::SyncSucceeded => "sync_succeeded",
+            NotifyOn::HealthDegraded => "health_degraded",
         }
+    }
+
+    /// Whether the event is about a GitOps app rather than a pipeline's runs: such events are
+    /// declared in the app's or the server's notifications, not in a pipeline file.
+    pub fn is_app_event(self) -> bool {
+        matches!(
+            self,
+            NotifyOn::SyncFailed | NotifyOn::SyncSucceeded | NotifyOn::HealthDegraded
+        )
     }
 
     pub fn parse(text: &str) -> Option<NotifyOn> {
@@ -182,11 +206,11 @@ pub fn deadline_of(
     }
 }
 
-/// The alert of a run still active at its deadline.
-pub fn alert_for_deadline() -> Alert {
+/// The alert of a run (`task: None`) or a task still unfinished at its deadline.
+pub fn alert_for_deadline(task: Option<TaskIndex>) -> Alert {
     Alert {
         on: NotifyOn::SlaMiss,
-        task: None,
+        task,
         blocked: Vec::new(),
     }
 }
@@ -227,15 +251,21 @@ fn needs_success(rule: TriggerRule) -> bool {
     )
 }
 
-/// The notifications of `pipeline` that `alert` goes to.
-pub fn targets<'a>(
-    pipeline: &'a Pipeline,
-    alert: &'a Alert,
-) -> impl Iterator<Item = &'a NotificationSpec> + 'a {
-    pipeline
-        .notifications
+/// The notifications an event `on` goes to, from `layers` in order (a pipeline's own, then
+/// its app's, then the server's defaults): every entry listening for it, each sink once (the
+/// first layer naming a sink decides its message).
+pub fn targets<'a>(layers: &[&'a [NotificationSpec]], on: NotifyOn) -> Vec<&'a NotificationSpec> {
+    let mut chosen: Vec<&NotificationSpec> = Vec::new();
+    let listening = layers
         .iter()
-        .filter(move |spec| spec.on.contains(&alert.on))
+        .flat_map(|layer| layer.iter())
+        .filter(|spec| spec.on.contains(&on));
+    for spec in listening {
+        if !chosen.iter().any(|seen| seen.sink == spec.sink) {
+            chosen.push(spec);
+        }
+    }
+    chosen
 }
 
 #[cfg(test)]
@@ -350,8 +380,34 @@ mod tests {
             },
         ];
         let alert = alert_for_task(&p, 0, TaskState::Failed).unwrap();
-        let urls: Vec<String> = targets(&p, &alert).map(|s| s.sink.key()).collect();
-        assert_eq!(urls, ["webhook http://a"]);
+        let keys = |layers: &[&[NotificationSpec]]| -> Vec<String> {
+            let chosen = targets(layers, alert.on);
+            chosen.iter().map(|spec| spec.sink.key()).collect()
+        };
+        assert_eq!(keys(&[&p.notifications]), ["webhook http://a"]);
+        // an app's and the server's defaults add their sinks; a sink named twice alerts once,
+        // with the message of the first layer naming it
+        let defaults = vec![
+            NotificationSpec {
+                on: vec![NotifyOn::Failure],
+                sink: sink("http://a"),
+                message: Some("from the app".into()),
+            },
+            NotificationSpec {
+                on: vec![NotifyOn::Failure],
+                sink: sink("http://c"),
+                message: None,
+            },
+        ];
+        assert_eq!(
+            keys(&[&p.notifications, &defaults, &[]]),
+            ["webhook http://a", "webhook http://c"]
+        );
+        assert_eq!(
+            targets(&[&p.notifications, &defaults], NotifyOn::Failure)[0].message,
+            None
+        );
+        assert!(targets(&[&defaults], NotifyOn::Success).is_empty());
         let slack = Sink::Slack {
             url_env: "SLACK_URL".into(),
         };

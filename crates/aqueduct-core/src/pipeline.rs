@@ -123,6 +123,9 @@ pub struct Task {
     pub pool: Option<String>,
     /// Slots of `pool` the task occupies.
     pub pool_slots: u32,
+    /// When the task must have finished in each run (`tasks[].deadline`, counted like
+    /// `spec.deadline`); a miss raises `sla_miss` naming the task.
+    pub deadline: Option<crate::notify::DeadlineSpec>,
 }
 
 impl Task {
@@ -142,6 +145,7 @@ impl Task {
             workdir: None,
             pool: None,
             pool_slots: 1,
+            deadline: None,
         }
     }
 }

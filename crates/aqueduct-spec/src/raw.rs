@@ -154,7 +154,10 @@ pub struct SecretDoc {
 pub struct NotificationDoc {
     /// Events: `failure` (a task failed with no retry left; the tasks it blocks do not alert
     /// again, the alert names them), `retry` (an attempt failed and will be retried),
-    /// `success` (a run succeeded), `task_success` (a task succeeded).
+    /// `success` (a run succeeded), `task_success` (a task succeeded), `sla_miss` (a run or
+    /// task was unfinished at its deadline). The app events `sync_failed`, `sync_succeeded`
+    /// and `health_degraded` are declared in the server's config (an app's or the server's
+    /// notifications), not in a pipeline file.
     pub on: Vec<Located<String>>,
     /// A JSON `POST` to a URL, signed with HMAC-SHA256 when a secret is given.
     #[serde(default)]
@@ -169,7 +172,7 @@ pub struct NotificationDoc {
     pub message: Option<Located<String>>,
 }
 
-/// A run's deadline: `within` a duration after `from`, or `by` a time of day.
+/// A run's (or a task's) deadline: `within` a duration after `from`, or `by` a time of day.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeadlineDoc {
@@ -348,6 +351,11 @@ with_task_settings! {
         /// Slots of the pool this task occupies (Airflow's `pool_slots`). Default 1.
         #[serde(default)]
         pub pool_slots: Option<Located<u32>>,
+        /// When this task must have finished in each run, counted as `spec.deadline` is
+        /// (Airflow's task `sla`); still unfinished then raises `sla_miss` once for the task,
+        /// which goes on running.
+        #[serde(default)]
+        pub deadline: Option<DeadlineDoc>,
     }
 }
 

@@ -247,3 +247,75 @@ fn deadlines_are_a_duration_after_a_start_or_a_time_of_day() {
         assert_eq!(loaded.diagnostics[0].line, 12, "{bad}");
     }
 }
+
+#[test]
+fn a_task_has_its_own_deadline_checked_as_the_runs_is() {
+    use aqueduct_core::notify::{DeadlineFrom, DeadlineSpec};
+    let with = |deadline: &str| {
+        let text = NOTIFIED.replace(
+            "      run: echo a\n",
+            &format!("      run: echo a\n      deadline: {deadline}\n"),
+        );
+        parse_source(Path::new("n.yaml"), &text)
+    };
+    let loaded = with("{ within: 10m }");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    assert_eq!(loaded.pipelines[0].deadline, None);
+    assert_eq!(
+        loaded.pipelines[0].tasks[0].deadline,
+        Some(DeadlineSpec::Within {
+            from: DeadlineFrom::RunAfter,
+            within: Duration::from_secs(600)
+        })
+    );
+    let bad = with("{ by: \"6am\" }");
+    let problems: Vec<(usize, Code)> = bad.diagnostics.iter().map(|d| (d.line, d.code)).collect();
+    assert_eq!(
+        problems,
+        [(15, Code::BadNotification)],
+        "{:?}",
+        bad.diagnostics
+    );
+}
+
+#[test]
+fn app_events_belong_to_the_servers_config_not_to_a_pipeline() {
+    use aqueduct_core::notify::NotifyOn;
+    let text = NOTIFIED.replace("[failure, retry]", "[failure, sync_failed]");
+    let loaded = parse_source(Path::new("n.yaml"), &text);
+    let problem = &loaded.diagnostics[0];
+    assert_eq!((problem.line, problem.column), (7, 21));
+    assert!(
+        problem
+            .message
+            .contains("`sync_failed` is an event of a GitOps app"),
+        "{}",
+        problem.message
+    );
+
+    // the config file's entries take them, and report problems at their position in it
+    let config = "defaults:\n  - on: [sync_failed, health_degraded, failure]\n    \
+                  webhook: { url: \"http://127.0.0.1:9/hook\" }\n  - on: [sla]\n    \
+                  slack: { urlEnv: SLACK }\n";
+    #[derive(serde::Deserialize)]
+    struct File {
+        defaults: Vec<aqueduct_spec::raw::NotificationDoc>,
+    }
+    let file: File = serde_saphyr::from_str(config).unwrap();
+    let lower = aqueduct_spec::lower::lower_notification_list;
+    let problems = lower(&file.defaults, Path::new("aq.yaml"), config).unwrap_err();
+    let found: Vec<(usize, usize, Code)> = problems
+        .iter()
+        .map(|d| (d.line, d.column, d.code))
+        .collect();
+    assert_eq!(found, [(4, 10, Code::BadNotification)]);
+    let specs = lower(&file.defaults[..1], Path::new("aq.yaml"), config).unwrap();
+    assert_eq!(
+        specs[0].on,
+        [
+            NotifyOn::SyncFailed,
+            NotifyOn::HealthDegraded,
+            NotifyOn::Failure
+        ]
+    );
+}

@@ -113,6 +113,9 @@ pub(crate) async fn record_sync(
         }
     };
     events::append(connection, backend, &NewEvent::of_sync(&record)).await?;
+    for notification in &sync.notifications {
+        crate::outbox::insert(connection, notification).await?;
+    }
     Ok((record, versions))
 }
 

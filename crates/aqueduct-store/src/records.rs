@@ -315,6 +315,9 @@ pub struct NewSync {
     /// it opaque.
     pub detail_json: String,
     pub started_at: Timestamp,
+    /// Notifications the sync raises (an app's `sync_failed`, `sync_succeeded`), put in the
+    /// outbox in the sync's transaction, so they exist exactly when the sync does.
+    pub notifications: Vec<crate::NewNotification>,
 }
 
 /// A recorded sync: one row of an app's sync history. Kept when the app is deleted.
@@ -414,16 +417,19 @@ pub enum EventKind {
     Paused,
     /// A sync of an app was recorded (succeeded or failed).
     Sync,
+    /// An app's health changed (`Healthy`, `Degraded`, ...), as the server noticed it.
+    AppHealth,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::RunCreated,
         EventKind::RunState,
         EventKind::TaskState,
         EventKind::Paused,
         EventKind::Sync,
+        EventKind::AppHealth,
     ];
 
     /// The stable name of the kind, as stored and as the API shows it.
@@ -434,6 +440,7 @@ impl EventKind {
             EventKind::TaskState => "task_state",
             EventKind::Paused => "paused",
             EventKind::Sync => "sync",
+            EventKind::AppHealth => "app_health",
         }
     }
 

@@ -16,6 +16,9 @@
 //!         allowEmpty: false     # allow a sync that would remove every pipeline
 //!     webhookSecretEnv: AQ_DEV_HOOK   # environment variable holding the webhook secret
 //!     overlay: envs/dev         # environment overlay folder patching `path`'s pipelines
+//!     notifications:            # the app's events, and every run of its pipelines
+//!       - on: [sync_failed, health_degraded, failure]
+//!         slack: { urlEnv: AQ_DEV_SLACK }
 //! ```
 //!
 //! The webhook secret itself never sits in the file: `webhookSecretEnv` names the variable, and
@@ -51,6 +54,10 @@ pub(crate) struct AppConfig {
     /// Environment overlay folder inside the repository (see docs/gitops.md, Environments).
     #[serde(default)]
     pub(crate) overlay: Option<String>,
+    /// Who hears about the app's events (`sync_failed`, `sync_succeeded`, `health_degraded`)
+    /// and its pipelines' runs, beside the pipelines' own notifications.
+    #[serde(default)]
+    pub(crate) notifications: Vec<aqueduct_spec::raw::NotificationDoc>,
 }
 
 /// Argo CD's `syncPolicy`.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use aqueduct_runtime::notify::RetryPolicy;
+use aqueduct_runtime::server::ConfiguredNotifications;
 use serde::Deserialize;
 
 use crate::apps_config::{AppConfig, Sources, own_examples, repo_app};
@@ -39,6 +40,9 @@ pub(crate) struct ConfigFile {
     /// Server-wide webhook secrets per forge (see `webhooks_config`).
     #[serde(default)]
     pub(crate) webhooks: crate::webhooks_config::WebhooksConfig,
+    /// The file and its text, where problems of its notifications are reported.
+    #[serde(skip)]
+    pub(crate) source: Option<(PathBuf, String)>,
 }
 
 impl ConfigFile {
@@ -49,9 +53,52 @@ impl ConfigFile {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config {}", path.display()))?;
-        serde_saphyr::from_str(&text)
-            .map_err(|error| anyhow::anyhow!("invalid config {}: {error}", path.display()))
+        let mut file: ConfigFile = serde_saphyr::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("invalid config {}: {error}", path.display()))?;
+        file.source = Some((path.to_path_buf(), text));
+        Ok(file)
     }
+
+    /// The notifications the file declares: the server's defaults and each app's, checked
+    /// as a pipeline's are (every problem with its line and column).
+    fn notifications(&self) -> anyhow::Result<ConfiguredNotifications> {
+        let (path, text) = match &self.source {
+            Some((path, text)) => (path.as_path(), text.as_str()),
+            None => (Path::new("config"), ""),
+        };
+        let lower = |docs: &[aqueduct_spec::raw::NotificationDoc]| {
+            aqueduct_spec::lower::lower_notification_list(docs, path, text).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(describe).collect();
+                anyhow::anyhow!("invalid notifications in config:\n{}", lines.join("\n"))
+            })
+        };
+        let mut configured = ConfiguredNotifications {
+            server: lower(&self.notifications.defaults)?,
+            apps: BTreeMap::new(),
+        };
+        for app in &self.apps {
+            if !app.notifications.is_empty() {
+                let specs = lower(&app.notifications)?;
+                configured.apps.insert(app.name.clone(), specs);
+            }
+        }
+        Ok(configured)
+    }
+}
+
+/// `file:line:column: message (hint)`, one line.
+fn describe(problem: &aqueduct_spec::Diagnostic) -> String {
+    let hint = match &problem.hint {
+        Some(hint) => format!(" ({hint})"),
+        None => String::new(),
+    };
+    format!(
+        "{}:{}:{}: {}{hint}",
+        problem.file.display(),
+        problem.line,
+        problem.column,
+        problem.message
+    )
 }
 
 /// `notifications:` in the config file: the outbox sender's retry policy.
@@ -67,6 +114,11 @@ pub(crate) struct NotificationsConfig {
     /// Repeated failures of one task within this window after its alert go out as one alert
     /// when it ends (default `10m`; `0s` sends every failure at once).
     pub(crate) group_window: Option<String>,
+    /// Notifications of every pipeline and app, beside their own (entries as in a pipeline's
+    /// `spec.notifications`, and the app events `sync_failed`, `sync_succeeded`,
+    /// `health_degraded`).
+    #[serde(default)]
+    pub(crate) defaults: Vec<aqueduct_spec::raw::NotificationDoc>,
 }
 
 /// Default `notifications.groupWindow`.
@@ -111,6 +163,8 @@ pub(crate) struct Settings {
     pub(crate) public_url: Option<String>,
     pub(crate) notify_retry: RetryPolicy,
     pub(crate) notify_group_window: std::time::Duration,
+    /// The config's notifications: the server's defaults and the apps'.
+    pub(crate) notifications: ConfiguredNotifications,
 }
 
 /// Default bind address: loopback only.
@@ -145,6 +199,7 @@ impl Settings {
         parallelism: Option<usize>,
         file: ConfigFile,
     ) -> anyhow::Result<Settings> {
+        let notifications = file.notifications()?;
         let listen = listen
             .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -205,6 +260,7 @@ impl Settings {
             public_url: file.public_url,
             notify_retry: file.notifications.policy()?,
             notify_group_window: file.notifications.group_window()?,
+            notifications,
         })
     }
 }

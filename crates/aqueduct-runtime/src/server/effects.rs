@@ -99,6 +99,12 @@ impl<S: Store> Server<S> {
                 state,
                 attempt,
             } => {
+                if state.is_finished()
+                    && let Some(meta) = self.runs.get_mut(run)
+                {
+                    // a finished task can no longer miss its deadline
+                    meta.task_deadlines[*task] = None;
+                }
                 if *state == TaskState::Running
                     && let Some(meta) = self.runs.get_mut(run)
                 {

@@ -6,6 +6,7 @@
 //! output can no longer be captured) and reports them as lost, which retries them per policy.
 //! Scheduled run ids are unique in the store, so a slot is never run twice.
 
+mod app_alerts;
 mod apps;
 mod backfill;
 mod commands;
@@ -68,6 +69,27 @@ pub struct ServerConfig {
     /// Failures of one task within this window after its first alert are held and sent as
     /// one alert when it ends; zero turns grouping off.
     pub group_window: Duration,
+    /// Notifications declared in the server's config rather than in pipeline files.
+    pub notifications: ConfiguredNotifications,
+}
+
+/// Notifications the server's config declares (issue #7): an app's, for its own events and
+/// every run of its pipelines, and the server's defaults, for every app and pipeline. They add
+/// to a pipeline's `spec.notifications`; a sink named at several levels alerts once.
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredNotifications {
+    /// For every app and pipeline (`notifications.defaults`).
+    pub server: Vec<aqueduct_core::notify::NotificationSpec>,
+    /// Per app, by name (`apps[].notifications`).
+    pub apps: BTreeMap<String, Vec<aqueduct_core::notify::NotificationSpec>>,
+}
+
+impl ConfiguredNotifications {
+    /// The app's notifications and the server's defaults, in that order.
+    pub fn layers(&self, app: Option<&str>) -> [&[aqueduct_core::notify::NotificationSpec]; 2] {
+        let of_app = app.and_then(|app| self.apps.get(app));
+        [of_app.map_or(&[][..], Vec::as_slice), &self.server]
+    }
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.
@@ -90,6 +112,9 @@ struct RunMeta {
     started_at: Option<Timestamp>,
     /// When the run must have finished (`spec.deadline`), until its miss was alerted.
     deadline: Option<Timestamp>,
+    /// When each task must have finished (`tasks[].deadline`), by task index, until the task
+    /// finished or its miss was alerted.
+    task_deadlines: Vec<Option<Timestamp>>,
 }
 
 /// The server loop's state.
@@ -117,6 +142,10 @@ struct Server<S: Store> {
     folder_diagnostics: Vec<aqueduct_spec::Diagnostic>,
     /// When the current window of each failure-alert group (task and sink) opened.
     alert_groups: HashMap<String, Timestamp>,
+    /// Each app's health when the apps' views were last published.
+    app_health: HashMap<String, aqueduct_core::reconcile::HealthCode>,
+    /// Changes of the apps' health not recorded yet (see `app_alerts`).
+    health_changes: Vec<app_alerts::HealthChange>,
 }
 
 /// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
@@ -151,6 +180,8 @@ pub async fn start<S: Store>(
         apps_published: std::time::Instant::now(),
         folder_diagnostics: Vec::new(),
         alert_groups: HashMap::new(),
+        app_health: HashMap::new(),
+        health_changes: Vec::new(),
         config,
     };
     server.startup().await?;
@@ -190,6 +221,7 @@ pub async fn start<S: Store>(
                 _ = shutdown.changed() => break,
             }
             server.maybe_publish_apps();
+            server.record_health_changes().await?;
         }
         server.stop_attempts();
         Ok(())
@@ -353,10 +385,24 @@ impl<S: Store> Server<S> {
         info: aqueduct_core::scheduler::RunInfo,
         stored: &[TaskInstanceRecord],
     ) {
-        let deadline = pipeline.deadline.and_then(|spec| {
-            let zone = &pipeline.schedule.timezone;
-            aqueduct_core::notify::deadline_of(spec, zone, info.logical_date, info.run_after)
-        });
+        let zone = &pipeline.schedule.timezone;
+        let deadline_of = |spec: Option<aqueduct_core::notify::DeadlineSpec>| {
+            spec.and_then(|spec| {
+                aqueduct_core::notify::deadline_of(spec, zone, info.logical_date, info.run_after)
+            })
+        };
+        let deadline = deadline_of(pipeline.deadline);
+        let task_deadlines = pipeline
+            .tasks
+            .iter()
+            .map(|task| {
+                let stored = stored.iter().find(|t| t.task == task.name);
+                match stored.is_some_and(|record| record.state.is_finished()) {
+                    true => None,
+                    false => deadline_of(task.deadline),
+                }
+            })
+            .collect();
         let mut outputs = BTreeMap::new();
         let extras = pipeline
             .tasks
@@ -388,6 +434,7 @@ impl<S: Store> Server<S> {
                 outputs,
                 started_at: None,
                 deadline,
+                task_deadlines,
             },
         );
     }

@@ -2,14 +2,18 @@
 //! rendered here with the run's context, and written in the change's own transaction, so an
 //! alert exists exactly when its cause does. [`crate::notify`] delivers them.
 
+use aqueduct_core::Pipeline;
 use aqueduct_core::notify::{
-    Alert, NotificationSpec, NotifyOn, Sink, alert_for_run, alert_for_task,
+    Alert, NotificationSpec, NotifyOn, Sink, alert_for_run, alert_for_task, targets,
 };
 use aqueduct_core::scheduler::Effect;
 use aqueduct_core::template::airflow_ts;
 use aqueduct_store::{NewNotification, Store};
 use jiff::Timestamp;
 use serde_json::{Value, json};
+
+use aqueduct_core::TaskIndex;
+use aqueduct_core::scheduler::RunKey;
 
 use super::{RunMeta, Server};
 
@@ -30,7 +34,7 @@ impl<S: Store> Server<S> {
         let Some(meta) = self
             .runs
             .get(run)
-            .filter(|meta| !meta.pipeline.notifications.is_empty())
+            .filter(|meta| self.layers(&meta.pipeline).iter().any(|l| !l.is_empty()))
         else {
             return Vec::new();
         };
@@ -52,10 +56,10 @@ impl<S: Store> Server<S> {
             return Vec::new();
         };
         let facts = self.facts(meta, &alert, attempt, state, now);
-        let mut entries: Vec<NewNotification> =
-            aqueduct_core::notify::targets(&meta.pipeline, &alert)
-                .map(|spec| self.outbox_entry(spec, &facts, now, None))
-                .collect();
+        let mut entries: Vec<NewNotification> = targets(&self.layers(&meta.pipeline), alert.on)
+            .into_iter()
+            .map(|spec| self.outbox_entry(spec, &facts, now, None))
+            .collect();
         if alert.on == NotifyOn::Failure {
             let task = facts["task"].as_str().unwrap_or_default();
             let group = format!("failure {} {task}", run.pipeline);
@@ -90,47 +94,71 @@ impl<S: Store> Server<S> {
         }
     }
 
-    /// The earliest deadline of an active run not alerted yet.
-    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
-        self.runs.values().filter_map(|meta| meta.deadline).min()
+    /// Where the notifications of `pipeline`'s runs come from: its own, its app's and the
+    /// server's defaults.
+    pub(super) fn layers<'a>(&'a self, pipeline: &'a Pipeline) -> [&'a [NotificationSpec]; 3] {
+        let app = pipeline.name.split_once('/').map(|(app, _)| app);
+        let [of_app, of_server] = self.config.notifications.layers(app);
+        [&pipeline.notifications, of_app, of_server]
     }
 
-    /// Alerts `sla_miss` for every active run past its deadline, once: the outbox rows carry
-    /// a key per run and sink, so a restart that finds the run still active writes none again.
+    /// The earliest deadline of an active run, or of one of its unfinished tasks, not alerted
+    /// yet.
+    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        let of_tasks = |meta: &RunMeta| meta.task_deadlines.iter().flatten().min().copied();
+        self.runs
+            .values()
+            .filter_map(|meta| meta.deadline.into_iter().chain(of_tasks(meta)).min())
+            .min()
+    }
+
+    /// Alerts `sla_miss` for every active run, and every unfinished task, past its deadline,
+    /// once: the outbox rows carry a key per run (task) and sink, so a restart that finds the
+    /// run still active writes none again.
     pub(super) async fn deadlines_passed(&mut self) -> anyhow::Result<()> {
         let now = Timestamp::now();
-        let missed: Vec<aqueduct_core::scheduler::RunKey> = self
-            .runs
-            .iter()
-            .filter(|(_, meta)| meta.deadline.is_some_and(|at| at <= now))
-            .map(|(key, _)| key.clone())
-            .collect();
+        let mut missed: Vec<(RunKey, Option<TaskIndex>, Timestamp)> = Vec::new();
+        for (key, meta) in &self.runs {
+            if let Some(at) = meta.deadline.filter(|at| *at <= now) {
+                missed.push((key.clone(), None, at));
+            }
+            for (task, at) in meta.task_deadlines.iter().enumerate() {
+                if let Some(at) = at.filter(|at| *at <= now) {
+                    missed.push((key.clone(), Some(task), at));
+                }
+            }
+        }
         let mut changes = Vec::new();
-        for key in missed {
+        for (key, task, deadline) in missed {
             let Some(meta) = self.runs.get(&key) else {
                 continue;
             };
-            let deadline = meta.deadline.unwrap_or(now);
-            let alert = aqueduct_core::notify::alert_for_deadline();
+            let alert = aqueduct_core::notify::alert_for_deadline(task);
             let mut facts = self.facts(meta, &alert, None, "running", now);
             facts["deadline"] = json!(deadline.to_string());
-            for spec in aqueduct_core::notify::targets(&meta.pipeline, &alert) {
-                let key = format!(
-                    "sla_miss {} {} {}",
-                    key.pipeline,
-                    key.run_id,
-                    spec.sink.key()
-                );
-                changes.push(aqueduct_store::Change::Notify(self.outbox_entry(
-                    spec,
-                    &facts,
-                    now,
-                    Some(key),
-                )));
+            let task_name = facts["task"].as_str().map(str::to_owned);
+            for spec in targets(&self.layers(&meta.pipeline), alert.on) {
+                let of = match &task_name {
+                    Some(name) => format!("{} {} {name}", key.pipeline, key.run_id),
+                    None => format!("{} {}", key.pipeline, key.run_id),
+                };
+                let dedup = format!("sla_miss {of} {}", spec.sink.key());
+                let entry = self.outbox_entry(spec, &facts, now, Some(dedup));
+                changes.push(aqueduct_store::Change::Notify(entry));
             }
-            tracing::warn!(pipeline = %key.pipeline, run_id = %key.run_id, %deadline, "run missed its deadline");
+            match &task_name {
+                Some(name) => {
+                    tracing::warn!(pipeline = %key.pipeline, run_id = %key.run_id, task = %name, %deadline, "task missed its deadline")
+                }
+                None => {
+                    tracing::warn!(pipeline = %key.pipeline, run_id = %key.run_id, %deadline, "run missed its deadline")
+                }
+            }
             if let Some(meta) = self.runs.get_mut(&key) {
-                meta.deadline = None;
+                match task {
+                    Some(task) => meta.task_deadlines[task] = None,
+                    None => meta.deadline = None,
+                }
             }
         }
         if !changes.is_empty() {
@@ -183,7 +211,7 @@ impl<S: Store> Server<S> {
         })
     }
 
-    fn outbox_entry(
+    pub(super) fn outbox_entry(
         &self,
         spec: &NotificationSpec,
         facts: &Value,
@@ -227,6 +255,9 @@ impl<S: Store> Server<S> {
 
 /// One line naming the pipeline, run, task and what happened, and the link when known.
 fn default_message(facts: &Value) -> String {
+    if facts["app"].is_string() {
+        return super::app_alerts::default_app_message(facts);
+    }
     let text = |field: &str| facts[field].as_str().unwrap_or_default().to_owned();
     let (pipeline, run_id, task) = (text("pipeline"), text("run_id"), text("task"));
     let attempt = facts["attempt"].as_u64().unwrap_or_default();
@@ -250,11 +281,19 @@ fn default_message(facts: &Value) -> String {
             format!("task {task} failed (attempt {attempt}{exit}) and will be retried")
         }
         Some(NotifyOn::TaskSuccess) => format!("task {task} succeeded (attempt {attempt})"),
+        Some(NotifyOn::SlaMiss) if !task.is_empty() => {
+            let deadline = facts["deadline"].as_str().unwrap_or_default();
+            format!("task {task} missed its deadline {deadline} and has not finished")
+        }
         Some(NotifyOn::SlaMiss) => {
             let deadline = facts["deadline"].as_str().unwrap_or_default();
             format!("run missed its deadline {deadline} and is still running")
         }
         Some(NotifyOn::Success) | None => "run succeeded".to_owned(),
+        // app events have their own text (`app_alerts`)
+        Some(NotifyOn::SyncFailed | NotifyOn::SyncSucceeded | NotifyOn::HealthDegraded) => {
+            facts["event"].as_str().unwrap_or_default().to_owned()
+        }
     };
     let link = match facts["url"].as_str() {
         Some(url) => format!(" {url}"),

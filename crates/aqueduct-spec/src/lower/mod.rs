@@ -18,6 +18,7 @@ use crate::located::{Located, Origin};
 use crate::raw::PipelineDoc;
 
 pub use names::{is_env_name, is_identifier, is_safe_name};
+pub use notifications::{NotificationScope, lower_notification_list};
 
 /// The API version this build reads.
 pub const API_VERSION: &str = "aqueduct.dev/v1";
@@ -99,7 +100,7 @@ pub(crate) fn lower_patched(
     let env = lower_env(&mut cx, &doc.spec.env);
     let secrets = lower_secrets(&mut cx, &doc);
     let notifications = notifications::lower_notifications(&mut cx, &doc);
-    let deadline = notifications::lower_deadline(&mut cx, &doc);
+    let deadline = notifications::lower_deadline(&mut cx, doc.spec.deadline.as_ref(), name);
     let (tasks, dag) = tasks::lower_tasks(&mut cx, &doc.spec);
     let schedule = schedule::lower_schedule(&mut cx, &doc.spec);
     let pipeline = Pipeline {

@@ -3,27 +3,74 @@
 
 use aqueduct_core::notify::{DeadlineFrom, DeadlineSpec, NotificationSpec, NotifyOn, Sink};
 
+use std::path::Path;
+
+use aqueduct_core::template::Templates;
+
 use super::Lowering;
 use super::names::is_env_name;
-use crate::diagnostic::Code;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::located::Located;
-use crate::raw::{NotificationDoc, PipelineDoc};
+use crate::raw::{DeadlineDoc, NotificationDoc, PipelineDoc};
+
+/// Where a list of notifications is declared, which decides the events it may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationScope {
+    /// A pipeline file's `spec.notifications`: run and task events only.
+    Pipeline,
+    /// The server's config (an app's `notifications`, the server's `notifications.defaults`):
+    /// every event; the run and task events apply to every pipeline of the app (or server).
+    Server,
+}
 
 pub(crate) fn lower_notifications(
     cx: &mut Lowering<'_>,
     doc: &PipelineDoc,
 ) -> Vec<NotificationSpec> {
+    let anchor = &doc.metadata.name;
     doc.spec
         .notifications
         .iter()
-        .filter_map(|notification| lower_one(cx, notification, &doc.metadata.name))
+        .filter_map(|notification| lower_one(cx, notification, anchor, NotificationScope::Pipeline))
         .collect()
+}
+
+/// Checks the notification entries of a config file (`docs` read from `source`, the text of
+/// `file`) and builds them, or returns every problem found, with its position.
+pub fn lower_notification_list(
+    docs: &[NotificationDoc],
+    file: &Path,
+    source: &str,
+) -> Result<Vec<NotificationSpec>, Vec<Diagnostic>> {
+    let templates = Templates::new();
+    let mut cx = Lowering {
+        file,
+        source,
+        templates: &templates,
+        diagnostics: Vec::new(),
+        overlay: None,
+    };
+    let anchor = Located {
+        value: String::new(),
+        line: 1,
+        column: 1,
+        origin: Default::default(),
+    };
+    let specs: Vec<NotificationSpec> = docs
+        .iter()
+        .filter_map(|doc| lower_one(&mut cx, doc, &anchor, NotificationScope::Server))
+        .collect();
+    match cx.diagnostics.is_empty() {
+        true => Ok(specs),
+        false => Err(cx.diagnostics),
+    }
 }
 
 fn lower_one(
     cx: &mut Lowering<'_>,
     doc: &NotificationDoc,
     pipeline: &Located<String>,
+    scope: NotificationScope,
 ) -> Option<NotificationSpec> {
     // where a problem of the entry as a whole is reported
     let anchor = doc
@@ -35,6 +82,13 @@ fn lower_one(
     let mut on = Vec::new();
     for name in &doc.on {
         match NotifyOn::parse(&name.value) {
+            Some(event) if event.is_app_event() && scope == NotificationScope::Pipeline => {
+                let message = format!("`{}` is an event of a GitOps app", name.value);
+                let hint = "declare it in the app's `notifications` (or the server's \
+                            `notifications.defaults`) in the server's config file"
+                    .to_owned();
+                cx.report(name, Code::BadNotification, message, Some(hint));
+            }
             Some(event) if !on.contains(&event) => on.push(event),
             Some(_) => {}
             None => {
@@ -104,9 +158,14 @@ fn check_var(cx: &mut Lowering<'_>, var: &Located<String>) {
     }
 }
 
-/// `spec.deadline`: exactly one of `within` (with an optional `from`) and `by`.
-pub(crate) fn lower_deadline(cx: &mut Lowering<'_>, doc: &PipelineDoc) -> Option<DeadlineSpec> {
-    let deadline = doc.spec.deadline.as_ref()?;
+/// `spec.deadline` or a task's `deadline`: exactly one of `within` (with an optional `from`)
+/// and `by`; a problem of the whole is reported at `anchor` (the pipeline's or task's name).
+pub(crate) fn lower_deadline(
+    cx: &mut Lowering<'_>,
+    deadline: Option<&DeadlineDoc>,
+    anchor: &Located<String>,
+) -> Option<DeadlineSpec> {
+    let deadline = deadline?;
     match (&deadline.within, &deadline.by) {
         (Some(within), None) => {
             let from = match &deadline.from {
@@ -155,10 +214,7 @@ pub(crate) fn lower_deadline(cx: &mut Lowering<'_>, doc: &PipelineDoc) -> Option
         }
         (within, by) => {
             let message = "a deadline needs exactly one of `within` or `by`".to_owned();
-            let at = within
-                .as_ref()
-                .or(by.as_ref())
-                .unwrap_or(&doc.metadata.name);
+            let at = within.as_ref().or(by.as_ref()).unwrap_or(anchor);
             cx.report(at, Code::BadNotification, message, None);
             None
         }

@@ -73,6 +73,7 @@ fn lower_task(cx: &mut Lowering<'_>, doc: &TaskDoc, defaults: &Parsed) -> Task {
         workdir: resolved.workdir,
         pool: doc.pool.as_ref().map(|pool| pool.value.clone()),
         pool_slots: pool_slots(cx, doc),
+        deadline: super::notifications::lower_deadline(cx, doc.deadline.as_ref(), &doc.name),
     }
 }
 

@@ -106,11 +106,14 @@ impl MemState {
     /// a failure leaves `self` unchanged.
     pub(super) fn record_sync(
         &mut self,
-        sync: NewSync,
+        mut sync: NewSync,
         applied: Option<Vec<NewVersion>>,
         at: Timestamp,
     ) -> Result<(SyncRecord, Vec<PipelineVersion>)> {
         self.apps.get(&sync.app)?;
+        for notification in std::mem::take(&mut sync.notifications) {
+            self.outbox.push(notification);
+        }
         let Some(applied) = applied else {
             let record = self.apps.push_sync(sync, at);
             self.push_event(NewEvent::of_sync(&record));

@@ -24,6 +24,7 @@ fn new_sync(app: &str, commit: &str, result: SyncResult, started: i64) -> NewSyn
         result,
         detail_json: r#"{"added":["etl"],"changed":[],"removed":[]}"#.to_owned(),
         started_at: at(started),
+        notifications: Vec::new(),
     }
 }
 
@@ -412,4 +413,50 @@ pub async fn deleted_app_keeps_its_history_and_pipelines(store: &impl Store) {
         .await
         .expect("history");
     assert_eq!((syncs, total), (vec![record], 1));
+}
+
+/// The notifications a sync raises are pending once it is recorded, applied or failed, and
+/// none are written when the sync cannot be recorded.
+pub async fn a_sync_writes_its_notifications_in_its_transaction(store: &impl Store) {
+    let notification = |body: &str| crate::NewNotification {
+        created_at: at(100),
+        sink: "webhook http://hooks".to_owned(),
+        target_json: r#"{"kind":"webhook","url":"http://hooks"}"#.to_owned(),
+        body_json: body.to_owned(),
+        dedup_key: None,
+        group_key: None,
+        hold_until: None,
+    };
+    let mut ghost = new_sync("ghost", COMMIT_1, SyncResult::Failed, 100);
+    ghost.notifications = vec![notification("lost")];
+    let result = store.record_sync(ghost, None, at(110)).await;
+    assert!(is_not_found(&result), "{result:?}");
+    assert!(store.pending_sinks().await.expect("sinks").is_empty());
+
+    store
+        .upsert_app("etl", SPEC, "config", at(10))
+        .await
+        .expect("create");
+    let mut failed = new_sync("etl", COMMIT_1, SyncResult::Failed, 100);
+    failed.notifications = vec![notification("sync_failed")];
+    store
+        .record_sync(failed, None, at(110))
+        .await
+        .expect("failed sync");
+    let mut applied = new_sync("etl", COMMIT_2, SyncResult::Succeeded, 120);
+    applied.notifications = vec![notification("sync_succeeded")];
+    let versions = Some(vec![new_version("etl", "h1")]);
+    store
+        .record_sync(applied, versions, at(130))
+        .await
+        .expect("applied sync");
+    let pending = store
+        .pending_notifications("webhook http://hooks", at(0), 10)
+        .await
+        .expect("pending");
+    let bodies: Vec<&str> = pending
+        .iter()
+        .map(|record| record.notification.body_json.as_str())
+        .collect();
+    assert_eq!(bodies, ["sync_failed", "sync_succeeded"]);
 }

@@ -31,6 +31,7 @@ fn sync_of(app: &str, result: SyncResult) -> NewSync {
         result,
         detail_json: "{}".to_owned(),
         started_at: at(60),
+        notifications: Vec::new(),
     }
 }
 

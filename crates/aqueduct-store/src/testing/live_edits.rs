@@ -25,6 +25,7 @@ fn sync_of(app: &str, result: SyncResult, started: i64) -> NewSync {
         result,
         detail_json: "{}".to_owned(),
         started_at: at(started),
+        notifications: Vec::new(),
     }
 }
 

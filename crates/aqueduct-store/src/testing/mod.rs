@@ -93,6 +93,7 @@ macro_rules! store_test_suite {
             successful_sync_records_versions_and_commit,
             failed_sync_records_only_history,
             record_sync_is_all_or_nothing,
+            a_sync_writes_its_notifications_in_its_transaction,
             syncs_are_listed_newest_first_per_app,
             deleted_app_keeps_its_history_and_pipelines,
             live_edits_are_marked_until_a_sync,

@@ -374,10 +374,12 @@ impl<S: Store> Server<S> {
             result: SyncResult::Succeeded,
             detail_json: String::new(),
             started_at: now,
+            notifications: Vec::new(),
         };
         if let Some(failure) = plan.failure() {
             new_sync.result = SyncResult::Failed;
             new_sync.detail_json = SyncDetail::failed(failure).to_json();
+            self.notify_sync(&mut new_sync, Some(&failure.to_string()), now);
             let failure = failure.clone();
             let (record, _) = self
                 .store
@@ -402,6 +404,7 @@ impl<S: Store> Server<S> {
         let mut detail = SyncDetail::applied(&diff);
         detail.rollback_of = rollback_of;
         new_sync.detail_json = detail.to_json();
+        self.notify_sync(&mut new_sync, None, now);
         // pipelines removed from git stay, at their applied version, unless the plan prunes them
         let unpruned: std::collections::HashSet<&str> = plan
             .changes
@@ -615,6 +618,7 @@ impl<S: Store> Server<S> {
                 health: view.status.health.app.code,
             });
         }
+        self.notice_health(&views);
         let views = Arc::new(views);
         self.status.set_apps(views.clone());
         self.apps_published = std::time::Instant::now();
