@@ -269,3 +269,40 @@ impl Settings {
 pub(crate) fn database_url(home: &Path) -> String {
     format!("sqlite://{}?mode=rwc", home.join("aqueduct.db").display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<ConfiguredNotifications> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("aqueduct.yaml");
+        std::fs::write(&path, text)?;
+        ConfigFile::load(Some(&path))?.notifications()
+    }
+
+    #[test]
+    fn config_notifications_are_checked_and_kept_per_app() {
+        let configured = load(
+            "notifications:\n  defaults:\n    - on: [failure]\n      slack: { urlEnv: SLACK }\n\
+             apps:\n  - name: dev\n    repo: /tmp/r\n    notifications:\n      \
+             - on: [health_degraded]\n        webhook: { url: \"http://127.0.0.1:9/h\" }\n",
+        )
+        .unwrap();
+        assert_eq!(configured.server.len(), 1);
+        let [of_app, of_server] = configured.layers(Some("dev"));
+        assert_eq!((of_app.len(), of_server.len()), (1, 1));
+        assert!(configured.layers(Some("stg"))[0].is_empty());
+
+        let error = load(
+            "notifications:\n  defaults:\n    - on: [failure]\n      \
+             webhook: { url: \"ftp://x\" }\n",
+        )
+        .unwrap_err();
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("aqueduct.yaml:4:23: webhook url `ftp://x` is not an http(s) URL"),
+            "{text}"
+        );
+    }
+}

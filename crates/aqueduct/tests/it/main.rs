@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `aqueduct` binary against real files, shells and processes.
 
+mod app_alerts;
 mod apps;
 mod client;
 mod events;

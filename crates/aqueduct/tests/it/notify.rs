@@ -18,10 +18,10 @@ const KEY: &str = "hook-key";
 
 /// A request the sink answered 200.
 #[derive(Debug, Clone)]
-struct Accepted {
-    id: i64,
+pub(crate) struct Accepted {
+    pub(crate) id: i64,
     signature: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// The sink: answers the first `failures` requests 500, the next one after a pause, the rest
@@ -42,7 +42,7 @@ fn serve_sink(listener: TcpListener, failures: usize, accepted: Arc<Mutex<Vec<Ac
 }
 
 /// A sink on a free port of 127.0.0.1 ([`serve_sink`]): its port and what it accepted.
-fn sink(failures: usize) -> (u16, Arc<Mutex<Vec<Accepted>>>) {
+pub(crate) fn sink(failures: usize) -> (u16, Arc<Mutex<Vec<Accepted>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = Arc::new(Mutex::new(Vec::new()));
@@ -92,7 +92,7 @@ fn start(ws: &Workspace, config: &std::path::Path) -> Server {
     Server::spawn(command)
 }
 
-fn run_to_end(server: &Server, token: &str, pipeline: &str, state: &str) {
+pub(crate) fn run_to_end(server: &Server, token: &str, pipeline: &str, state: &str) {
     let trigger = format!("/api/v1/pipelines/{pipeline}/runs");
     let (status, run) = server.json("POST", &trigger, token, Some("{}"));
     assert_eq!(status, 201, "{run:#}");
