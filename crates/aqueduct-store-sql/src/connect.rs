@@ -118,6 +118,17 @@ pub(crate) fn migrator(backend: Backend) -> Migrator {
 
 /// Connects to `url`, prepares the database and applies pending migrations.
 pub(crate) async fn open_pool(url: &str, backend: Backend) -> Result<AnyPool> {
+    let pool = connect_pool(url, backend).await?;
+    let migrate_error = |source| Error::Migrate {
+        url: redact(url),
+        source,
+    };
+    migrator(backend).run(&pool).await.map_err(migrate_error)?;
+    Ok(pool)
+}
+
+/// Connects to `url` and prepares the database, without migrating it.
+pub(crate) async fn connect_pool(url: &str, backend: Backend) -> Result<AnyPool> {
     sqlx::any::install_default_drivers();
     let open_error = |source| Error::Open {
         url: redact(url),
@@ -138,12 +149,51 @@ pub(crate) async fn open_pool(url: &str, backend: Backend) -> Result<AnyPool> {
             .await
             .map_err(open_error)?;
     }
-    let migrate_error = |source| Error::Migrate {
-        url: redact(url),
-        source,
-    };
-    migrator(backend).run(&pool).await.map_err(migrate_error)?;
     Ok(pool)
+}
+
+/// One migration of this build, and whether a database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub version: i64,
+    pub description: &'static str,
+    pub applied: bool,
+}
+
+/// This build's migrations and which of them the database at `pool` has applied (none when it
+/// was never migrated).
+pub(crate) async fn migration_states(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<Vec<MigrationState>> {
+    let exists = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => concat!(
+            "SELECT COUNT(*) FROM information_schema.tables ",
+            "WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+        ),
+    };
+    let found: i64 = sqlx::Row::try_get(&sqlx::query(exists).fetch_one(pool).await?, 0)?;
+    let applied: Vec<i64> = match found {
+        0 => Vec::new(),
+        _ => {
+            let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await?;
+            let versions = rows.iter().map(|row| sqlx::Row::try_get(row, 0));
+            versions.collect::<std::result::Result<_, _>>()?
+        }
+    };
+    let states = MIGRATIONS
+        .iter()
+        .map(|(version, description, _, _)| MigrationState {
+            version: *version,
+            description,
+            applied: applied.contains(version),
+        });
+    Ok(states.collect())
 }
 
 fn pool_options(backend: Backend) -> AnyPoolOptions {

@@ -28,6 +28,16 @@ pub enum Error {
     /// A stored value could not be read back into a record.
     #[error("invalid value in column {column}: {value}")]
     Decode { column: &'static str, value: String },
+    /// A copy's destination already holds rows (a copy never merges).
+    #[error("the destination database is not empty: table {0} has rows")]
+    NotEmpty(&'static str),
+    /// A copied table does not hold as many rows as its source.
+    #[error("table {table}: {source_rows} rows in the source, {destination_rows} copied")]
+    CopyMismatch {
+        table: &'static str,
+        source_rows: i64,
+        destination_rows: i64,
+    },
     /// A domain outcome decided by the SQL code (conflict, not found).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -51,7 +61,7 @@ impl<T> Context<T> for Result<T> {
 }
 
 /// `url` with any password replaced by `***`, for messages.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -9,7 +9,8 @@
 //! (`connect`): SQLite runs in WAL mode with `busy_timeout`, `synchronous=NORMAL` and
 //! `foreign_keys=ON` on every connection, and takes its write lock when a transaction begins.
 //!
-//! Modules: `connect` (URLs, pool, migrations, transactions), `codec` (rows ↔ records),
+//! Modules: `connect` (URLs, pool, migrations, transactions), `copy` (a whole database into
+//! another, `aqueduct db copy`), `codec` (rows ↔ records),
 //! `pipelines`, `runs`, `tasks`, `tokens`, `backfills`, `apps`, `events` (the queries), `store` (the trait,
 //! mapping errors with what was being done), `error`.
 //!
@@ -20,6 +21,7 @@ mod apps;
 mod backfills;
 mod codec;
 mod connect;
+mod copy;
 mod error;
 mod events;
 mod outbox;
@@ -33,8 +35,9 @@ use std::path::Path;
 
 use sqlx::AnyPool;
 
-pub use connect::Backend;
-pub use error::{Error, Result};
+pub use connect::{Backend, MigrationState};
+pub use copy::CopiedTable;
+pub use error::{Error, Result, redact};
 
 /// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]
@@ -50,6 +53,21 @@ impl SqlStore {
         let backend = Backend::of_url(url)?;
         let pool = connect::open_pool(url, backend).await?;
         Ok(SqlStore { pool, backend })
+    }
+
+    /// This build's migrations and which of them the database at `url` has, without migrating
+    /// it (a SQLite file is created if missing, empty).
+    pub async fn migration_status(url: &str) -> Result<Vec<MigrationState>> {
+        let backend = Backend::of_url(url)?;
+        let pool = connect::connect_pool(url, backend).await?;
+        let states = connect::migration_states(&pool, backend).await;
+        pool.close().await;
+        states
+    }
+
+    /// Which of this build's migrations the open database has (all, once opened).
+    pub async fn migrations(&self) -> Result<Vec<MigrationState>> {
+        connect::migration_states(&self.pool, self.backend).await
     }
 
     /// Opens the SQLite database file at `path`, creating it if needed.

@@ -41,9 +41,12 @@ pub(crate) enum Command {
     /// State (database and task logs) lives in the home directory. Stops on Ctrl-C or SIGTERM;
     /// running attempts are stopped and retried after the next start.
     Up(UpArgs),
-    /// Manage API tokens (works on the home directory without a running server).
+    /// Manage API tokens (works on the database without a running server).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The database: apply migrations, show them, copy everything to another database.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// The client verbs (pipelines, runs, tasks, logs, trigger, ...): talk to a running server.
     #[command(flatten)]
     Client(crate::client::ClientCommand),
@@ -58,6 +61,15 @@ pub(crate) struct UpArgs {
     /// State directory (database and task logs). [default: ./.aqueduct]
     #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
+    /// Database URL: `sqlite:///path/aqueduct.db` or `postgres://user:password@host/db`.
+    /// Migrated at start. [default: sqlite in the home directory] [config: database]
+    #[arg(
+        long,
+        env = "AQUEDUCT_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) database: Option<String>,
     /// Folder of pipeline files, watched for changes. Without it, --repo or apps in the config
     /// file, a server started at the top of an aqueduct clone syncs the clone's examples/
     /// folder as the GitOps app `examples`; elsewhere it serves the folder ./examples.
@@ -133,9 +145,52 @@ pub(crate) enum TokenCommand {
         /// cancel) or admin.
         #[arg(long, value_parser = ["viewer", "operator", "admin"])]
         role: String,
-        /// State directory of the server. [default: ./.aqueduct]
-        #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
-        home: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Which database a command works on: `--database`, or the SQLite file of `--home`.
+#[derive(Debug, Args)]
+pub(crate) struct DatabaseArgs {
+    /// State directory of the server; its SQLite file is the database without --database.
+    /// [default: ./.aqueduct]
+    #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Database URL (`sqlite://...`, `postgres://...`), as `aqueduct up --database`.
+    #[arg(
+        long,
+        env = "AQUEDUCT_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Apply the migrations the database does not have yet (`aqueduct up` also does at
+    /// start), then list them.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List this build's migrations and whether the database has each; exit 1 when some are
+    /// pending. Changes nothing.
+    Status {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Copy every row of one database into another, empty one (e.g. SQLite to PostgreSQL),
+    /// in one transaction, keeping every id and the event log's numbers; prints each table's
+    /// rows. Stop the server first. Task logs stay in the home directory.
+    Copy {
+        /// The database to read (`sqlite:///home/.aqueduct/aqueduct.db`).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to write: migrated first, and refused unless empty.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

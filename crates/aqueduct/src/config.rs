@@ -19,6 +19,8 @@ use crate::apps_config::{AppConfig, Sources, own_examples, repo_app};
 pub(crate) struct ConfigFile {
     pub(crate) listen: Option<String>,
     pub(crate) home: Option<PathBuf>,
+    /// The database URL (`sqlite://...`, `postgres://...`); default: SQLite in `home`.
+    pub(crate) database: Option<String>,
     pub(crate) pipelines: Option<PathBuf>,
     /// Most tasks running at once across all pipelines (Airflow's `parallelism`).
     pub(crate) parallelism: Option<usize>,
@@ -153,6 +155,8 @@ impl NotificationsConfig {
 pub(crate) struct Settings {
     pub(crate) listen: SocketAddr,
     pub(crate) home: PathBuf,
+    /// The database URL.
+    pub(crate) database: String,
     /// The pipelines folder and the GitOps apps.
     pub(crate) sources: Sources,
     pub(crate) parallelism: usize,
@@ -194,6 +198,7 @@ impl Settings {
     pub(crate) fn resolve(
         listen: Option<String>,
         home: Option<PathBuf>,
+        database: Option<String>,
         pipelines: Option<PathBuf>,
         repo: RepoFlags,
         parallelism: Option<usize>,
@@ -240,9 +245,14 @@ impl Settings {
             }
         }
         let folder = folder.map(|dir| std::path::absolute(&dir)).transpose()?;
+        let home = std::path::absolute(&home)?;
+        let database = database
+            .or(file.database)
+            .unwrap_or_else(|| database_url(&home));
         Ok(Settings {
             listen,
-            home: std::path::absolute(&home)?,
+            database,
+            home,
             sources: Sources {
                 folder,
                 apps,

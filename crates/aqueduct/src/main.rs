@@ -8,6 +8,7 @@ mod apps_config;
 mod args;
 mod client;
 mod config;
+mod db_cmd;
 mod diagnostics;
 mod logging;
 mod next_runs_cmd;
@@ -40,7 +41,10 @@ fn main() -> ExitCode {
         Command::Schema => print_schema(),
         Command::NextRuns(args) => next_runs_cmd::next_runs(args),
         Command::Up(args) => up::up(args),
-        Command::Token(args::TokenCommand::Create { role, home }) => up::create_token(home, &role),
+        Command::Token(args::TokenCommand::Create { role, database }) => {
+            up::create_token(database, &role)
+        }
+        Command::Db(command) => db_cmd::db(command),
         Command::Client(command) => Ok(client::run(command)),
     };
     match result {

@@ -22,7 +22,7 @@ use aqueduct_store_sql::SqlStore;
 use tokio::sync::watch;
 
 use crate::args::UpArgs;
-use crate::config::{ConfigFile, RepoFlags, Settings, database_url};
+use crate::config::{ConfigFile, RepoFlags, Settings};
 use crate::exit;
 
 /// How often the pipelines folder is checked for changes.
@@ -43,6 +43,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     let settings = Settings::resolve(
         args.listen,
         args.home,
+        args.database,
         args.pipelines,
         RepoFlags {
             repo: args.repo,
@@ -79,12 +80,11 @@ async fn serve(
             folder.display()
         );
     }
-    let url = database_url(&settings.home);
-    let store = Arc::new(
-        SqlStore::open(&url)
-            .await
-            .with_context(|| format!("failed to open database {url}"))?,
-    );
+    let url = &settings.database;
+    let store = Arc::new(SqlStore::open(url).await.with_context(|| {
+        let url = aqueduct_store_sql::redact(url);
+        format!("failed to open database {url}")
+    })?);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -332,18 +332,16 @@ fn webhook_secrets(
     Ok(secrets)
 }
 
-/// `aqueduct token create`: works on the home directory without a running server.
-pub(crate) fn create_token(home: Option<PathBuf>, role: &str) -> anyhow::Result<u8> {
+/// `aqueduct token create`: works on the database without a running server.
+pub(crate) fn create_token(database: crate::args::DatabaseArgs, role: &str) -> anyhow::Result<u8> {
     let role = aqueduct_store::Role::parse(role)
         .with_context(|| format!("unknown role `{role}`: use viewer, operator or admin"))?;
-    let home =
-        std::path::absolute(home.unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_HOME)))?;
-    std::fs::create_dir_all(&home)?;
+    let url = crate::db_cmd::database_of(database)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let token = runtime.block_on(async {
-        let store = SqlStore::open(&database_url(&home)).await?;
+        let store = SqlStore::open(&url).await?;
         let token = aqueduct_api::generate_token();
         let id = aqueduct_api::token_id(&token)
             .context("invariant: a generated token is well formed")?

@@ -9,6 +9,7 @@ mod gitops;
 mod next_runs;
 mod notify;
 mod overlays;
+mod postgres;
 mod run;
 mod server;
 mod support;

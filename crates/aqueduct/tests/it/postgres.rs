@@ -1,0 +1,118 @@
+//! The server on PostgreSQL, end to end, when `AQ_TEST_POSTGRES_URL` names a server the test
+//! may create databases on (`.ci/run` starts one): a server's SQLite history is moved with
+//! `aqueduct db copy`, then `aqueduct up --database postgres://...` serves it (the old run, its
+//! log, its token) and runs new work, and the event log goes on without a gap or a reuse.
+
+use serde_json::Value;
+use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+use crate::notify::run_to_end;
+use crate::support::{Server, Workspace, token, write_pipeline};
+
+#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
+fn postgres_url() -> Option<String> {
+    std::env::var("AQ_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A new empty database named `name` on the server of `url`; its URL.
+fn fresh_database(url: &str, name: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut admin = AnyConnection::connect(url).await.unwrap();
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            let statement = sqlx::raw_sql(AssertSqlSafe(statement));
+            statement.execute(&mut admin).await.unwrap();
+        }
+        admin.close().await.unwrap();
+    });
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+fn run_ids(server: &Server, token: &str) -> Vec<String> {
+    let (_, page) = server.json("GET", "/api/v1/runs?pipeline=hello", token, None);
+    let items = page["items"].as_array().unwrap();
+    items
+        .iter()
+        .map(|run| run["run_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_sqlite_server_moves_to_postgres_with_db_copy_and_goes_on() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::new();
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "hello",
+        "  tasks:\n    - name: greet\n      run: echo hello from $AQUEDUCT_RUN_ID\n",
+    );
+    let operator = token(&ws, "operator");
+    let mut server = Server::start(&ws);
+    run_to_end(&server, &operator, "hello", "success");
+    let before = run_ids(&server, &operator);
+    let (_, events) = server.json("GET", "/api/v1/events?limit=500", &operator, None);
+    let copied_events = events["items"].as_array().unwrap().len();
+    server.kill9();
+
+    let postgres = fresh_database(&url, "aq_e2e_copy");
+    let sqlite = format!("sqlite://{}", ws.path().join("home/aqueduct.db").display());
+    let copy = ws
+        .command()
+        .args(["db", "copy", "--from", &sqlite, "--to", &postgres])
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{copy:?}");
+    let printed = String::from_utf8_lossy(&copy.stdout);
+    assert!(printed.contains("task_instances"), "{printed}");
+    let status = ws
+        .command()
+        .args(["db", "status", "--database", &postgres])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+
+    // the same home (task logs), the PostgreSQL database: the token, the run and its log are there
+    let pipelines = ws.path().join("pipelines");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--database".as_ref(),
+            postgres.as_ref(),
+            "--pipelines".as_ref(),
+            pipelines.as_os_str(),
+        ],
+    );
+    assert_eq!(run_ids(&server, &operator), before);
+    let run_id = before[0].replace('+', "%2B");
+    let log_path = format!("/api/v1/pipelines/hello/runs/{run_id}/tasks/greet/logs");
+    let (status, log) = server.call("GET", &log_path, Some(&operator), None);
+    assert_eq!(status, 200, "{log}");
+    assert!(log.contains("hello from"), "{log}");
+
+    // new work runs on PostgreSQL, and its events are numbered after the copied ones
+    run_to_end(&server, &operator, "hello", "success");
+    assert_eq!(run_ids(&server, &operator).len(), 2);
+    let (_, events) = server.json("GET", "/api/v1/events?limit=500", &operator, None);
+    let seqs: Vec<i64> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event: &Value| event["seq"].as_i64().unwrap())
+        .collect();
+    assert!(seqs.len() > copied_events, "{events:#}");
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs, expected, "no gap, no reuse");
+}
