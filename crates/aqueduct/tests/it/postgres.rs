@@ -2,6 +2,9 @@
 //! may create databases on (`.ci/run` starts one): a server's SQLite history is moved with
 //! `aqueduct db copy`, then `aqueduct up --database postgres://...` serves it (the old run, its
 //! log, its token) and runs new work, and the event log goes on without a gap or a reuse.
+//!
+//! With `AQ_TEST_E2E_ON_POSTGRES=1` too, every other end-to-end test runs on a PostgreSQL
+//! database of its own ([`e2e_database`]).
 
 use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
@@ -14,6 +17,19 @@ fn postgres_url() -> Option<String> {
     std::env::var("AQ_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())
+}
+
+/// A fresh database for one workspace when the suite runs on PostgreSQL.
+#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
+pub(crate) fn e2e_database() -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if std::env::var("AQ_TEST_E2E_ON_POSTGRES").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let url = postgres_url()?;
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("aq_e2e_{}_{number}", std::process::id());
+    Some(fresh_database(&url, &name))
 }
 
 /// A new empty database named `name` on the server of `url`; its URL.
@@ -53,7 +69,7 @@ fn a_sqlite_server_moves_to_postgres_with_db_copy_and_goes_on() {
         println!("skipped: AQ_TEST_POSTGRES_URL is not set");
         return;
     };
-    let ws = Workspace::new();
+    let ws = Workspace::on_sqlite();
     write_pipeline(
         &ws.path().join("pipelines"),
         "hello",

@@ -12,12 +12,26 @@ use serde_json::Value;
 /// A temporary directory holding pipeline files and aqueduct's home.
 pub(crate) struct Workspace {
     pub(crate) dir: tempfile::TempDir,
+    /// The database every command of the workspace uses (`AQUEDUCT_DATABASE`); `None`: the
+    /// SQLite file of its home.
+    pub(crate) database: Option<String>,
 }
 
 impl Workspace {
+    /// A workspace on SQLite, or, when `AQ_TEST_E2E_ON_POSTGRES=1` and `AQ_TEST_POSTGRES_URL`
+    /// names a server (`.ci/run` runs the suite so), on a fresh PostgreSQL database of its own.
     pub(crate) fn new() -> Workspace {
         Workspace {
+            database: crate::postgres::e2e_database(),
+            ..Workspace::on_sqlite()
+        }
+    }
+
+    /// A workspace on the SQLite file of its home, whatever the environment.
+    pub(crate) fn on_sqlite() -> Workspace {
+        Workspace {
             dir: tempfile::tempdir().expect("temp dir"),
+            database: None,
         }
     }
 
@@ -56,6 +70,10 @@ impl Workspace {
         let mut command = Command::new(env!("CARGO_BIN_EXE_aqueduct"));
         command.env("AQUEDUCT_HOME", self.dir.path().join("home"));
         command.env_remove("NO_COLOR");
+        match &self.database {
+            Some(url) => command.env("AQUEDUCT_DATABASE", url),
+            None => command.env_remove("AQUEDUCT_DATABASE"),
+        };
         command
     }
 
