@@ -212,6 +212,10 @@ impl<S: Store> Server<S> {
                 json!({ "kind": "webhook", "url": url, "secret_env": secret_env })
             }
             Sink::Slack { url_env } => json!({ "kind": "slack", "url_env": url_env }),
+            Sink::Email { to, subject } => {
+                body["subject"] = json!(self.email_subject(subject.as_deref(), facts));
+                json!({ "kind": "email", "to": to })
+            }
         };
         NewNotification {
             created_at: now,
@@ -223,6 +227,31 @@ impl<S: Store> Server<S> {
             hold_until: None,
         }
     }
+}
+
+impl<S: Store> Server<S> {
+    /// An e-mail's subject: its template rendered with the alert's facts, or the default
+    /// (also when the template fails, with a warning saying why).
+    fn email_subject(&self, template: Option<&str>, facts: &Value) -> String {
+        let Some(template) = template else {
+            return default_subject(facts);
+        };
+        let context = minijinja::Value::from(minijinja::value::Serde(facts));
+        self.templates
+            .render_text(template, &context)
+            .unwrap_or_else(|error| {
+                let pipeline = facts["pipeline"].as_str().unwrap_or_default();
+                tracing::warn!(pipeline, error = %error.message, "e-mail subject template failed; using the default subject");
+                default_subject(facts)
+            })
+    }
+}
+
+/// `[aqueduct] <pipeline> <run_id>: <event>`.
+fn default_subject(facts: &Value) -> String {
+    let text = |field: &str| facts[field].as_str().unwrap_or_default().to_owned();
+    let (pipeline, run_id, event) = (text("pipeline"), text("run_id"), text("event"));
+    format!("[aqueduct] {pipeline} {run_id}: {event}")
 }
 
 /// One line naming the pipeline, run, task and what happened, and the link when known.
