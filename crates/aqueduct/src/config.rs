@@ -39,6 +39,8 @@ pub(crate) struct ConfigFile {
     /// Server-wide webhook secrets per forge (see `webhooks_config`).
     #[serde(default)]
     pub(crate) webhooks: crate::webhooks_config::WebhooksConfig,
+    /// The SMTP relay of e-mail notifications (see `smtp_config`).
+    pub(crate) smtp: Option<crate::smtp_config::SmtpFileConfig>,
 }
 
 impl ConfigFile {
@@ -111,6 +113,8 @@ pub(crate) struct Settings {
     pub(crate) public_url: Option<String>,
     pub(crate) notify_retry: RetryPolicy,
     pub(crate) notify_group_window: std::time::Duration,
+    /// `None`: e-mail notifications wait (and are retried) until a relay is configured.
+    pub(crate) smtp: Option<aqueduct_runtime::notify::SmtpConfig>,
 }
 
 /// Default bind address: loopback only.
@@ -205,6 +209,11 @@ impl Settings {
             public_url: file.public_url,
             notify_retry: file.notifications.policy()?,
             notify_group_window: file.notifications.group_window()?,
+            smtp: file
+                .smtp
+                .as_ref()
+                .map(crate::smtp_config::SmtpFileConfig::to_config)
+                .transpose()?,
         })
     }
 }

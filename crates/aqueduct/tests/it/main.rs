@@ -2,6 +2,7 @@
 
 mod apps;
 mod client;
+mod email;
 mod events;
 mod git_http;
 mod gitops;
