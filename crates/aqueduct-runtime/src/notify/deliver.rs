@@ -393,7 +393,19 @@ mod tests {
             ),
             "{text}"
         );
-        let unsendable = email_message(&email, "aqueduct").unwrap_err();
+        // addresses at the edges of what `aqueduct validate` accepts are sendable
+        let mut edges = email;
+        edges.to = [
+            "root@localhost",
+            "o'brien+alerts@mail.example-corp.org",
+            "a.b{c}|d~e@x.org",
+            "ops@müller.example",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let message = email_message(&edges, "aq@example.com").unwrap();
+        assert_eq!(message.envelope().to().len(), 4);
+        let unsendable = email_message(&edges, "aqueduct").unwrap_err();
         assert!(
             unsendable.starts_with("invalid smtp.from `aqueduct`"),
             "{unsendable}"

@@ -233,3 +233,43 @@ fn minute_digits(text: &str) -> bool {
     text.split_once(':')
         .is_some_and(|(_, minute)| minute.len() == 2)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_email_address;
+
+    #[test]
+    fn plain_addresses_are_the_addresses_accepted() {
+        // the same edge cases the sender's message builder accepts (runtime notify::deliver)
+        for good in [
+            "root@localhost",
+            "o'brien+alerts@mail.example-corp.org",
+            "a.b{c}|d~e@x.org",
+            "ops@müller.example",
+        ] {
+            assert!(is_email_address(good), "{good}");
+        }
+        let long_local = format!("{}@x.org", "a".repeat(65));
+        let long_label = format!("a@{}.org", "x".repeat(64));
+        for bad in [
+            "",
+            "oncall",
+            "@x.org",
+            "a@",
+            "a@x..org",
+            ".a@x.org",
+            "a.@x.org",
+            "a b@x.org",
+            "<a@x.org>",
+            "Ops <a@x.org>",
+            "a@x_y.org",
+            "a@-x.org",
+            "a@x-.org",
+            "a@b@x.org",
+            long_local.as_str(),
+            long_label.as_str(),
+        ] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
+}
