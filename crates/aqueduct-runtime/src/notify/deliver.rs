@@ -147,6 +147,13 @@ fn email(record: &NotificationRecord, to: Vec<String>, body: &Value) -> Email {
     if !blocked.is_empty() {
         facts.push(("blocked", blocked.join(", ")));
     }
+    let grouped: Vec<&str> = body["grouped_runs"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !grouped.is_empty() {
+        facts.push(("failed runs", grouped.join(", ")));
+    }
     let mut text = format!("{}\n\n", text("message"));
     for (name, value) in facts {
         text.push_str(&format!("{name}: {value}\n"));
@@ -350,6 +357,16 @@ mod tests {
             "task": null, "attempt": null, "message": "run succeeded"}),
         );
         assert_eq!(success.subject, "[aqueduct] etl r1: success");
+        let grouped = email_of(
+            json!({"event": "failure", "pipeline": "etl", "run_id": "r3",
+            "message": "load failed (2 failures of this task since 2026-03-01T11:00:00Z)",
+            "grouped": 2, "grouped_runs": ["r1", "r3"]}),
+        );
+        assert!(
+            grouped.text.ends_with("run: r3\nfailed runs: r1, r3\n"),
+            "{}",
+            grouped.text
+        );
         assert_eq!(
             success.text,
             "run succeeded\n\nevent: success\npipeline: etl\nrun: r1\n"

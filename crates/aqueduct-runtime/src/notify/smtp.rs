@@ -106,7 +106,64 @@ fn transport(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
     use super::*;
+
+    /// A relay on 127.0.0.1 that greets, answers EHLO without offering STARTTLS, refuses
+    /// everything else with 502, and returns the commands it was sent.
+    fn relay_without_starttls() -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut commands = Vec::new();
+            writer.write_all(b"220 relay ready\r\n").unwrap();
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let reply: &[u8] = match line.split(' ').next() {
+                    Some("EHLO") => b"250 relay\r\n",
+                    Some("QUIT") => b"221 bye\r\n",
+                    _ => b"502 no\r\n",
+                };
+                commands.push(line);
+                if writer.write_all(reply).is_err() {
+                    break;
+                }
+            }
+            commands
+        });
+        (port, relay)
+    }
+
+    #[tokio::test]
+    async fn starttls_is_required_not_skipped_when_the_relay_does_not_offer_it() {
+        let (port, relay) = relay_without_starttls();
+        let smtp = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            from: "aq@x.org".into(),
+            username_env: Some("SMTP_USER".into()),
+            password_env: Some("SMTP_PASSWORD".into()),
+            tls: SmtpTls::StartTls,
+        };
+        let env = |name: &str| Some(format!("{name}-value"));
+        let error = send(Some(&smtp), &email(), &env).await.unwrap_err();
+        assert!(
+            error.starts_with(&format!("SMTP 127.0.0.1:{port}: ")),
+            "{error}"
+        );
+        let commands = relay.join().unwrap();
+        assert!(commands[0].starts_with("EHLO "), "{commands:?}");
+        assert!(
+            commands
+                .iter()
+                .all(|command| !command.starts_with("AUTH") && !command.starts_with("MAIL")),
+            "no login and no message in clear text: {commands:?}"
+        );
+    }
 
     fn email() -> Email {
         Email {
