@@ -1,6 +1,6 @@
 //! The notification half of the Prometheus metrics: delivery attempts by sink kind and
 //! result, their latency, and the outbox's backlog (sinks waiting, breakers open). Labels are
-//! the sink kind (`webhook`, `slack`) and a fixed result; never a URL (it may carry a token).
+//! the sink kind (`webhook`, `slack`, `email`) and a fixed result; never a URL (it may carry a token).
 
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ impl NotifyMetrics {
     pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "notification_deliveries",
-            "Delivery attempts of notifications, by sink kind (webhook, slack) and result \
+            "Delivery attempts of notifications, by sink kind (webhook, slack, email) and result \
              (delivered, failed and retried, dead-lettered)",
             self.deliveries.clone(),
         );

@@ -82,6 +82,12 @@ pub enum Sink {
     },
     /// A Slack incoming webhook; its URL is a secret, so only the variable holding it is named.
     Slack { url_env: String },
+    /// An e-mail to every address of `to` (one message), through the server's SMTP relay.
+    Email {
+        to: Vec<String>,
+        /// Subject template (minijinja, the run's context); `None`: the default subject.
+        subject: Option<String>,
+    },
 }
 
 impl Sink {
@@ -92,6 +98,7 @@ impl Sink {
         match self {
             Sink::Webhook { url, .. } => format!("webhook {}", redacted_url(url)),
             Sink::Slack { url_env } => format!("slack ${url_env}"),
+            Sink::Email { to, .. } => format!("email {}", to.join(",")),
         }
     }
 }
@@ -414,5 +421,10 @@ mod tests {
         assert_eq!(slack.key(), "slack $SLACK_URL");
         let secret = sink("https://bot:hunter2@hooks.example.com/v1/alert?token=abc#x");
         assert_eq!(secret.key(), "webhook https://hooks.example.com/v1/alert");
+        let email = Sink::Email {
+            to: vec!["a@x.org".into(), "b@y.org".into()],
+            subject: Some("{{ pipeline }} failed".into()),
+        };
+        assert_eq!(email.key(), "email a@x.org,b@y.org");
     }
 }

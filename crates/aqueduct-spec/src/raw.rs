@@ -165,7 +165,10 @@ pub struct NotificationDoc {
     /// A Slack incoming webhook.
     #[serde(default)]
     pub slack: Option<SlackSinkDoc>,
-    /// Message text, a template with the run's context (`pipeline`, `run_id`, `task`,
+    /// An e-mail through the server's SMTP relay (config file key `smtp`).
+    #[serde(default)]
+    pub email: Option<EmailSinkDoc>,
+    /// Message text (an e-mail's body), a template with the run's context (`pipeline`, `run_id`, `task`,
     /// `attempt`, `event`, `state`, `ds`, `logical_date`, `blocked`, `url`). Default: one line
     /// naming the pipeline, run, task and what happened.
     #[serde(default)]
@@ -208,6 +211,19 @@ pub struct SlackSinkDoc {
     /// Environment variable of the aqueduct server holding the incoming-webhook URL (it is a
     /// secret, so it is never written in the file).
     pub url_env: Located<String>,
+}
+
+/// An e-mail sink: one message to every recipient, sent through the SMTP relay of the
+/// aqueduct server's config file (`smtp`); the notification's `message` is its body.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EmailSinkDoc {
+    /// Recipients: plain addresses such as `oncall@example.com`.
+    pub to: Vec<Located<String>>,
+    /// Subject, a template with the same context as `message`. Default:
+    /// `[aqueduct] <pipeline> <run_id>: <event>`.
+    #[serde(default)]
+    pub subject: Option<Located<String>>,
 }
 
 /// Declares a struct that has every task setting `spec.defaults` can carry, plus `$extra`

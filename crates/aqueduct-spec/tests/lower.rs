@@ -202,8 +202,167 @@ fn bad_notifications_are_reported_where_they_are() {
     let message = &loaded.diagnostics[0].message;
     assert_eq!(loaded.diagnostics[0].line, 10, "{message}");
     assert!(
-        message.contains("exactly one of `webhook` or `slack`"),
+        message.contains("exactly one of `webhook`, `slack` or `email`"),
         "{message}"
+    );
+}
+
+const EMAILED: &str = r#"apiVersion: aqueduct.dev/v1
+kind: Pipeline
+metadata:
+  name: emailed
+spec:
+  notifications:
+    - on: [failure]
+      email:
+        to: [oncall@example.com, "data+alerts@mail.example-corp.org", root@localhost, oncall@example.com]
+        subject: "{{ pipeline }}: {{ task }} failed"
+      message: "{{ task }} failed on {{ ds }}"
+  tasks:
+    - name: a
+      run: echo a
+"#;
+
+#[test]
+fn email_notifications_name_their_recipients_once_and_a_subject() {
+    use aqueduct_core::notify::Sink;
+    let loaded = parse_source(Path::new("e.yaml"), EMAILED);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let notification = &loaded.pipelines[0].notifications[0];
+    assert_eq!(
+        notification.sink,
+        Sink::Email {
+            to: vec![
+                "oncall@example.com".into(),
+                "data+alerts@mail.example-corp.org".into(),
+                "root@localhost".into()
+            ],
+            subject: Some("{{ pipeline }}: {{ task }} failed".into()),
+        }
+    );
+    assert_eq!(
+        notification.sink.key(),
+        "email oncall@example.com,data+alerts@mail.example-corp.org,root@localhost"
+    );
+    assert_eq!(
+        notification.message.as_deref(),
+        Some("{{ task }} failed on {{ ds }}")
+    );
+    let no_subject = EMAILED.replace(
+        "        subject: \"{{ pipeline }}: {{ task }} failed\"\n",
+        "",
+    );
+    let loaded = parse_source(Path::new("e.yaml"), &no_subject);
+    assert!(matches!(
+        &loaded.pipelines[0].notifications[0].sink,
+        Sink::Email { subject: None, .. }
+    ));
+}
+
+#[test]
+fn bad_email_addresses_are_reported_where_they_are() {
+    let text = EMAILED
+        .replace(
+            "[oncall@example.com, \"data+alerts@mail.example-corp.org\", root@localhost, oncall@example.com]",
+            "[oncall, \"Ops <ops@x.org>\", a@b@c.org, x@-bad.org, a..b@x.org, ok@x.org, \"sp ace@x.org\", x@y.]",
+        )
+        .replace("{{ pipeline }}: {{ task }} failed", "{{ pipeline");
+    let loaded = parse_source(Path::new("e.yaml"), &text);
+    let found: Vec<(usize, usize, Code, &str)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.column, d.code, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                9,
+                14,
+                Code::BadNotification,
+                "`oncall` is not an e-mail address"
+            ),
+            (
+                9,
+                22,
+                Code::BadNotification,
+                "`Ops <ops@x.org>` is not an e-mail address"
+            ),
+            (
+                9,
+                41,
+                Code::BadNotification,
+                "`a@b@c.org` is not an e-mail address"
+            ),
+            (
+                9,
+                52,
+                Code::BadNotification,
+                "`x@-bad.org` is not an e-mail address"
+            ),
+            (
+                9,
+                64,
+                Code::BadNotification,
+                "`a..b@x.org` is not an e-mail address"
+            ),
+            (
+                9,
+                86,
+                Code::BadNotification,
+                "`sp ace@x.org` is not an e-mail address"
+            ),
+            (
+                9,
+                102,
+                Code::BadNotification,
+                "`x@y.` is not an e-mail address"
+            ),
+            (
+                10,
+                18,
+                Code::BadTemplate,
+                "bad template in e-mail subject: syntax error: unexpected end of input, expected end of variable block"
+            ),
+        ],
+        "{:#?}",
+        loaded.diagnostics
+    );
+    assert!(
+        loaded.diagnostics[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("oncall@example.com")
+    );
+    let nobody = EMAILED.replace(
+        "[oncall@example.com, \"data+alerts@mail.example-corp.org\", root@localhost, oncall@example.com]",
+        "[]",
+    );
+    let loaded = parse_source(Path::new("e.yaml"), &nobody);
+    let message = &loaded.diagnostics[0].message;
+    assert_eq!(
+        (
+            loaded.diagnostics.len(),
+            loaded.diagnostics[0].line,
+            loaded.diagnostics[0].code
+        ),
+        (1, 7, Code::BadNotification),
+        "{message}"
+    );
+    assert!(
+        message.contains("at least one address in `to`"),
+        "{message}"
+    );
+    let two_sinks = EMAILED.replace(
+        "      email:\n",
+        "      slack: { urlEnv: SLACK_URL }\n      email:\n",
+    );
+    let loaded = parse_source(Path::new("e.yaml"), &two_sinks);
+    assert!(
+        loaded.diagnostics[0].message.contains("exactly one of"),
+        "{:?}",
+        loaded.diagnostics
     );
 }
 

@@ -45,6 +45,8 @@ pub(crate) struct ConfigFile {
     /// The file and its text, where problems of its notifications are reported.
     #[serde(skip)]
     pub(crate) source: Option<(PathBuf, String)>,
+    /// The SMTP relay of e-mail notifications (see `smtp_config`).
+    pub(crate) smtp: Option<crate::smtp_config::SmtpFileConfig>,
 }
 
 impl ConfigFile {
@@ -169,6 +171,8 @@ pub(crate) struct Settings {
     pub(crate) notify_group_window: std::time::Duration,
     /// The config's notifications: the server's defaults and the apps'.
     pub(crate) notifications: ConfiguredNotifications,
+    /// `None`: e-mail notifications wait (and are retried) until a relay is configured.
+    pub(crate) smtp: Option<aqueduct_runtime::notify::SmtpConfig>,
 }
 
 /// Default bind address: loopback only.
@@ -271,6 +275,11 @@ impl Settings {
             notify_retry: file.notifications.policy()?,
             notify_group_window: file.notifications.group_window()?,
             notifications,
+            smtp: file
+                .smtp
+                .as_ref()
+                .map(crate::smtp_config::SmtpFileConfig::to_config)
+                .transpose()?,
         })
     }
 }

@@ -15,6 +15,7 @@ mod next_runs_cmd;
 mod progress;
 mod report;
 mod run_cmd;
+mod smtp_config;
 mod up;
 mod validate_cmd;
 mod webhooks_config;

@@ -10,7 +10,8 @@ pub struct Notification {
     /// Increasing; also the delivery id sinks receive (`X-Aqueduct-Delivery`).
     pub id: i64,
     pub created_at: Timestamp,
-    /// The sink: `webhook <url without query or credentials>` or `slack $<variable>`.
+    /// The sink: `webhook <url without query or credentials>`, `slack $<variable>` or
+    /// `email <address>,<address>`.
     pub sink: String,
     /// `pending`, `delivered` or `dead` (given up after the retry limit; re-sendable).
     pub state: String,

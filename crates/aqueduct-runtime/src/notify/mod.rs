@@ -7,6 +7,7 @@
 mod deliver;
 mod group;
 pub mod policy;
+mod smtp;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::sync::watch;
 
 use policy::Breaker;
 pub use policy::RetryPolicy;
+pub use smtp::{SmtpConfig, SmtpTls};
 
 /// Notifications read (and recorded) per sink and round.
 const BATCH: u32 = 200;
@@ -36,7 +38,7 @@ pub type EnvReader = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// What the sender did, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SenderEvent {
-    /// One delivery attempt to a sink of `kind` (`webhook`, `slack`) ended.
+    /// One delivery attempt to a sink of `kind` (`webhook`, `slack`, `email`) ended.
     Attempt {
         kind: &'static str,
         outcome: AttemptOutcome,
@@ -60,12 +62,14 @@ pub enum AttemptOutcome {
 /// Receives the sender's [`SenderEvent`]s.
 pub type SenderObserver = Arc<dyn Fn(SenderEvent) + Send + Sync>;
 
-/// How the sender runs: where secrets come from, how it retries, who watches it.
+/// How the sender runs: where secrets come from, how it retries, who watches it, and the
+/// SMTP relay of e-mail sinks (`None`: their attempts fail until one is configured).
 #[derive(Clone)]
 pub struct SenderConfig {
     pub env: EnvReader,
     pub retry: RetryPolicy,
     pub observer: Option<SenderObserver>,
+    pub smtp: Option<SmtpConfig>,
 }
 
 /// Delivers the outbox of `store` until `shutdown` turns true; `bell` rings after each
@@ -90,6 +94,7 @@ pub async fn run_sender<S: Store>(
         env: config.env,
         policy: config.retry,
         observer: config.observer,
+        smtp: config.smtp,
         breakers: HashMap::new(),
     };
     loop {
@@ -126,6 +131,7 @@ struct Sender<S> {
     env: EnvReader,
     policy: RetryPolicy,
     observer: Option<SenderObserver>,
+    smtp: Option<SmtpConfig>,
     breakers: HashMap<String, Breaker>,
 }
 
@@ -261,8 +267,12 @@ impl<S: Store> Sender<S> {
     }
 
     async fn attempt(&self, record: &NotificationRecord) -> Result<(), String> {
-        let request = deliver::request(record, &*self.env)?;
-        deliver::send(&self.client, request).await
+        match deliver::delivery(record, &*self.env)? {
+            deliver::Delivery::Http(request) => deliver::send(&self.client, request).await,
+            deliver::Delivery::Email(email) => {
+                smtp::send(self.smtp.as_ref(), &email, &*self.env).await
+            }
+        }
     }
 }
 
@@ -292,10 +302,11 @@ fn failed(
     }
 }
 
-/// `webhook` or `slack`, from a sink key (`aqueduct_core::notify::Sink::key`).
+/// `webhook`, `slack` or `email`, from a sink key (`aqueduct_core::notify::Sink::key`).
 fn sink_kind(sink: &str) -> &'static str {
     match sink.split_once(' ') {
         Some(("slack", _)) => "slack",
+        Some(("email", _)) => "email",
         _ => "webhook",
     }
 }

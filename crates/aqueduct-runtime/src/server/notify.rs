@@ -240,6 +240,10 @@ impl<S: Store> Server<S> {
                 json!({ "kind": "webhook", "url": url, "secret_env": secret_env })
             }
             Sink::Slack { url_env } => json!({ "kind": "slack", "url_env": url_env }),
+            Sink::Email { to, subject } => {
+                body["subject"] = json!(self.email_subject(subject.as_deref(), facts));
+                json!({ "kind": "email", "to": to })
+            }
         };
         NewNotification {
             created_at: now,
@@ -251,6 +255,34 @@ impl<S: Store> Server<S> {
             hold_until: None,
         }
     }
+}
+
+impl<S: Store> Server<S> {
+    /// An e-mail's subject: its template rendered with the alert's facts, or the default
+    /// (also when the template fails, with a warning saying why).
+    fn email_subject(&self, template: Option<&str>, facts: &Value) -> String {
+        let Some(template) = template else {
+            return default_subject(facts);
+        };
+        let context = minijinja::Value::from(minijinja::value::Serde(facts));
+        self.templates
+            .render_text(template, &context)
+            .unwrap_or_else(|error| {
+                let pipeline = facts["pipeline"].as_str().unwrap_or_default();
+                tracing::warn!(pipeline, error = %error.message, "e-mail subject template failed; using the default subject");
+                default_subject(facts)
+            })
+    }
+}
+
+/// `[aqueduct] <pipeline> <run_id>: <event>`, or `[aqueduct] app <app>: <event>`.
+fn default_subject(facts: &Value) -> String {
+    let text = |field: &str| facts[field].as_str().unwrap_or_default().to_owned();
+    if let Some(app) = facts["app"].as_str() {
+        return format!("[aqueduct] app {app}: {}", text("event"));
+    }
+    let (pipeline, run_id, event) = (text("pipeline"), text("run_id"), text("event"));
+    format!("[aqueduct] {pipeline} {run_id}: {event}")
 }
 
 /// One line naming the pipeline, run, task and what happened, and the link when known.
@@ -328,5 +360,8 @@ mod tests {
             default_message(&facts),
             "[aqueduct] etl manual__1: run succeeded"
         );
+        assert_eq!(default_subject(&facts), "[aqueduct] etl manual__1: success");
+        let app = json!({"event": "sync_failed", "app": "dev", "commit": "abc"});
+        assert_eq!(default_subject(&app), "[aqueduct] app dev: sync_failed");
     }
 }

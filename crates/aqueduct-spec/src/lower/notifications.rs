@@ -1,5 +1,5 @@
-//! `spec.notifications`: event names, exactly one sink each, URLs, variable names and
-//! message templates.
+//! `spec.notifications`: event names, exactly one sink each, URLs, variable names, e-mail
+//! addresses and message templates.
 
 use aqueduct_core::notify::{DeadlineFrom, DeadlineSpec, NotificationSpec, NotifyOn, Sink};
 
@@ -11,7 +11,7 @@ use super::Lowering;
 use super::names::is_env_name;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::located::Located;
-use crate::raw::{DeadlineDoc, NotificationDoc, PipelineDoc};
+use crate::raw::{DeadlineDoc, EmailSinkDoc, NotificationDoc, PipelineDoc};
 
 /// Where a list of notifications is declared, which decides the events it may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,7 @@ fn lower_one(
         .first()
         .or(doc.webhook.as_ref().map(|webhook| &webhook.url))
         .or(doc.slack.as_ref().map(|slack| &slack.url_env))
+        .or(doc.email.as_ref().and_then(|email| email.to.first()))
         .unwrap_or(pipeline);
     let mut on = Vec::new();
     for name in &doc.on {
@@ -122,8 +123,8 @@ fn lower_sink(
     doc: &NotificationDoc,
     anchor: &Located<String>,
 ) -> Option<Sink> {
-    match (&doc.webhook, &doc.slack) {
-        (Some(webhook), None) => {
+    match (&doc.webhook, &doc.slack, &doc.email) {
+        (Some(webhook), None, None) => {
             let url = &webhook.url;
             if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
                 let message = format!("webhook url `{}` is not an http(s) URL", url.value);
@@ -137,18 +138,80 @@ fn lower_sink(
                 secret_env: webhook.secret_env.as_ref().map(|var| var.value.clone()),
             })
         }
-        (None, Some(slack)) => {
+        (None, Some(slack), None) => {
             check_var(cx, &slack.url_env);
             Some(Sink::Slack {
                 url_env: slack.url_env.value.clone(),
             })
         }
+        (None, None, Some(email)) => lower_email(cx, email, anchor),
         _ => {
-            let message = "a notification needs exactly one of `webhook` or `slack`".to_owned();
+            let message =
+                "a notification needs exactly one of `webhook`, `slack` or `email`".to_owned();
             cx.report(anchor, Code::BadNotification, message, None);
             None
         }
     }
+}
+
+/// `email: {to, subject}`: at least one recipient, each a plain address (listed once), and a
+/// subject that compiles.
+fn lower_email(
+    cx: &mut Lowering<'_>,
+    email: &EmailSinkDoc,
+    anchor: &Located<String>,
+) -> Option<Sink> {
+    if email.to.is_empty() {
+        let message = "an e-mail notification needs at least one address in `to`".to_owned();
+        cx.report(anchor, Code::BadNotification, message, None);
+    }
+    let mut to: Vec<String> = Vec::new();
+    for address in &email.to {
+        if !is_email_address(&address.value) {
+            let message = format!("`{}` is not an e-mail address", address.value);
+            let hint = "write a plain address such as `oncall@example.com`".to_owned();
+            cx.report(address, Code::BadNotification, message, Some(hint));
+        } else if !to.contains(&address.value) {
+            to.push(address.value.clone());
+        }
+    }
+    if let Some(subject) = &email.subject
+        && let Err(error) = cx.templates.check_template(&subject.value)
+    {
+        let text = format!("bad template in e-mail subject: {}", error.message);
+        cx.report(subject, Code::BadTemplate, text, None);
+    }
+    Some(Sink::Email {
+        to,
+        subject: email.subject.as_ref().map(|subject| subject.value.clone()),
+    })
+}
+
+/// Whether `text` is a plain address (RFC 5321 `Mailbox` without quoting or address
+/// literals): a dot-atom local part of at most 64 characters, `@`, and a host name of letters,
+/// digits and hyphens (`localhost` too), at most 254 characters in all.
+fn is_email_address(text: &str) -> bool {
+    const LOCAL_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return false;
+    };
+    let atom = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c))
+    };
+    let label = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 63
+            && !part.starts_with('-')
+            && !part.ends_with('-')
+            && part.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    text.len() <= 254
+        && local.len() <= 64
+        && local.split('.').all(atom)
+        && domain.split('.').all(label)
 }
 
 fn check_var(cx: &mut Lowering<'_>, var: &Located<String>) {
@@ -225,4 +288,44 @@ pub(crate) fn lower_deadline(
 fn minute_digits(text: &str) -> bool {
     text.split_once(':')
         .is_some_and(|(_, minute)| minute.len() == 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_email_address;
+
+    #[test]
+    fn plain_addresses_are_the_addresses_accepted() {
+        // the same edge cases the sender's message builder accepts (runtime notify::deliver)
+        for good in [
+            "root@localhost",
+            "o'brien+alerts@mail.example-corp.org",
+            "a.b{c}|d~e@x.org",
+            "ops@müller.example",
+        ] {
+            assert!(is_email_address(good), "{good}");
+        }
+        let long_local = format!("{}@x.org", "a".repeat(65));
+        let long_label = format!("a@{}.org", "x".repeat(64));
+        for bad in [
+            "",
+            "oncall",
+            "@x.org",
+            "a@",
+            "a@x..org",
+            ".a@x.org",
+            "a.@x.org",
+            "a b@x.org",
+            "<a@x.org>",
+            "Ops <a@x.org>",
+            "a@x_y.org",
+            "a@-x.org",
+            "a@x-.org",
+            "a@b@x.org",
+            long_local.as_str(),
+            long_label.as_str(),
+        ] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
 }

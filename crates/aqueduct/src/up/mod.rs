@@ -121,6 +121,7 @@ async fn serve(
             env: notify_env(),
             retry: settings.notify_retry,
             observer: Some(sender_observer(metrics.clone())),
+            smtp: settings.smtp.clone(),
         },
     ));
     let backend = backend::ServerBackend {
@@ -142,6 +143,7 @@ async fn serve(
         .map(|app| app.name.as_str())
         .collect();
     tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, "server started");
+    log_smtp(settings.smtp.as_ref());
     tokio::spawn(prune_loop(
         store.clone(),
         settings.home.clone(),
@@ -259,11 +261,26 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
 }
 
 /// Secrets are read from the process environment or files when an attempt starts.
-/// The variables notification sinks name (`secretEnv`, `urlEnv`), read when a notification
-/// is sent; an unset one fails the attempt, which is retried.
+/// The variables notification sinks name (`secretEnv`, `urlEnv`, and the SMTP relay's
+/// `usernameEnv`, `passwordEnv`), read when a notification is sent; an unset one fails the
+/// attempt, which is retried.
 fn notify_env() -> aqueduct_runtime::notify::EnvReader {
     #[allow(clippy::disallowed_methods)] // the binary is the one place that reads the environment
     Arc::new(|name: &str| std::env::var(name).ok())
+}
+
+/// Says where e-mail notifications go, and warns when a login would cross the network in
+/// clear text.
+fn log_smtp(smtp: Option<&aqueduct_runtime::notify::SmtpConfig>) {
+    use aqueduct_runtime::notify::SmtpTls;
+    let Some(smtp) = smtp else {
+        return;
+    };
+    tracing::info!(host = %smtp.host, port = smtp.port, tls = ?smtp.tls, from = %smtp.from, "e-mail notifications go through an SMTP relay");
+    let loopback = matches!(smtp.host.as_str(), "localhost" | "127.0.0.1" | "::1");
+    if smtp.tls == SmtpTls::None && smtp.username_env.is_some() && !loopback {
+        tracing::warn!(host = %smtp.host, "smtp.tls is none: the SMTP login is sent unencrypted");
+    }
 }
 
 /// Feeds the notification sender's events into the Prometheus metrics.

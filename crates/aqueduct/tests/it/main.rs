@@ -3,6 +3,7 @@
 mod app_alerts;
 mod apps;
 mod client;
+mod email;
 mod events;
 mod git_http;
 mod gitops;
