@@ -58,18 +58,9 @@ pub(crate) struct UpArgs {
     /// [default: 127.0.0.1:8080]
     #[arg(long, env = "AQUEDUCT_LISTEN", value_name = "ADDR")]
     pub(crate) listen: Option<String>,
-    /// State directory (database and task logs). [default: ./.aqueduct]
-    #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
-    pub(crate) home: Option<PathBuf>,
-    /// Database URL: `sqlite:///path/aqueduct.db` or `postgres://user:password@host/db`.
-    /// Migrated at start. [default: sqlite in the home directory] [config: database]
-    #[arg(
-        long,
-        env = "AQUEDUCT_DATABASE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub(crate) database: Option<String>,
+    /// The home directory and the database (migrated at start; config keys home, database).
+    #[command(flatten)]
+    pub(crate) state: DatabaseArgs,
     /// Folder of pipeline files, watched for changes. Without it, --repo or apps in the config
     /// file, a server started at the top of an aqueduct clone syncs the clone's examples/
     /// folder as the GitOps app `examples`; elsewhere it serves the folder ./examples.
@@ -150,14 +141,16 @@ pub(crate) enum TokenCommand {
     },
 }
 
-/// Which database a command works on: `--database`, or the SQLite file of `--home`.
+/// Where the server's state is: the home directory, and the database, `--database` or the
+/// SQLite file of the home.
 #[derive(Debug, Args)]
 pub(crate) struct DatabaseArgs {
-    /// State directory of the server; its SQLite file is the database without --database.
-    /// [default: ./.aqueduct]
+    /// State directory: task logs, git mirrors, and the SQLite database unless --database
+    /// names another. [default: ./.aqueduct]
     #[arg(long, env = "AQUEDUCT_HOME", value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
-    /// Database URL (`sqlite://...`, `postgres://...`), as `aqueduct up --database`.
+    /// Database URL: `sqlite:///path/aqueduct.db` or `postgres://user:password@host/db`.
+    /// [default: aqueduct.db in the home directory]
     #[arg(
         long,
         env = "AQUEDUCT_DATABASE",

@@ -42,8 +42,8 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     let forge_envs = crate::webhooks_config::forge_secret_envs(forge_flags, &file.webhooks);
     let settings = Settings::resolve(
         args.listen,
-        args.home,
-        args.database,
+        args.state.home,
+        args.state.database,
         args.pipelines,
         RepoFlags {
             repo: args.repo,

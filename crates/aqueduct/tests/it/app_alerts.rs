@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::notify::{run_to_end, sink};
+use crate::notify::{run_to_end, sink, start};
 use crate::support::{GitRepo, Server, Workspace, token, wait_until, write_pipeline};
 
 const OK: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: ok\nspec:\n  tasks:\n    - name: t\n      run: 'true'\n";
@@ -150,14 +150,7 @@ fn a_task_past_its_deadline_alerts_once_and_a_task_within_it_does_not() {
     );
     let config = ws.write("aqueduct.yaml", "notifications:\n  retryDelay: 50ms\n");
     let operator = token(&ws, "operator");
-    let mut command = ws.up_command();
-    command
-        .arg("--pipelines")
-        .arg(ws.path().join("pipelines"))
-        .arg("--config")
-        .arg(&config)
-        .stderr(std::process::Stdio::null());
-    let server = Server::spawn(command);
+    let server = start(&ws, &config);
     run_to_end(&server, &operator, "late", "success");
     std::thread::sleep(Duration::from_millis(1000));
     let alerts = events(&accepted);

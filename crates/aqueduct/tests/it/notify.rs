@@ -80,7 +80,7 @@ fn answer(stream: TcpStream, status: &str, pause: Duration, accepted: &Mutex<Vec
     let _ = reader.get_mut().write_all(reply.as_bytes());
 }
 
-fn start(ws: &Workspace, config: &std::path::Path) -> Server {
+pub(crate) fn start(ws: &Workspace, config: &std::path::Path) -> Server {
     let mut command = ws.up_command();
     command
         .arg("--pipelines")
