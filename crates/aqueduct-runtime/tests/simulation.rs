@@ -72,6 +72,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         observer: None,
         public_url: None,
         group_window: Duration::ZERO,
+        spans: None,
     }
 }
 

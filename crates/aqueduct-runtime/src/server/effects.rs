@@ -18,10 +18,12 @@ impl<S: Store> Server<S> {
     pub(super) async fn carry_out(&mut self, effects: Vec<Effect>) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let mut changes = Vec::new();
+        let mut spans = Vec::new();
         for effect in &effects {
             if let Some(change) = self.change_for(effect, now) {
                 changes.push(change);
             }
+            spans.extend(self.span_for(effect, now));
             if let Some(event) = self.event_for(effect, now) {
                 changes.push(Change::Event(event));
             }
@@ -45,6 +47,9 @@ impl<S: Store> Server<S> {
                     .map(|meta| meta.pipeline.tasks[task].name.clone())
             });
             self.observe_effect(effect, now);
+        }
+        if let Some(sink) = &self.config.spans {
+            spans.into_iter().for_each(|span| sink(span));
         }
         for effect in effects {
             match effect {
@@ -104,6 +109,7 @@ impl<S: Store> Server<S> {
                 {
                     meta.extras[*task] = super::TaskExtra {
                         started_at: Some(now),
+                        span_pending: true,
                         ..Default::default()
                     };
                 }
@@ -248,6 +254,10 @@ impl<S: Store> Server<S> {
             mask: &mask,
             logs_dir: &logs_dir,
             kill_grace: self.config.kill_grace,
+            traceparent: self.config.spans.as_ref().map(|_| {
+                let name = &meta.pipeline.tasks[task].name;
+                crate::trace_context::traceparent(&run.pipeline, &run.run_id, name, attempt)
+            }),
         };
         let Some(started) = attempt::start(input, sink, None) else {
             return Ok(());

@@ -15,6 +15,7 @@ mod load;
 mod notify;
 mod observe;
 mod records;
+mod spans;
 mod status;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -68,6 +69,10 @@ pub struct ServerConfig {
     /// Failures of one task within this window after its first alert are held and sent as
     /// one alert when it ends; zero turns grouping off.
     pub group_window: Duration,
+    /// Receives every finished run and attempt as a span, when runs are traced; then every
+    /// attempt also gets its span's `TRACEPARENT` (see [`crate::trace_context`]). `None`:
+    /// no spans, no `TRACEPARENT`.
+    pub spans: Option<crate::trace_context::SpanSink>,
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.
@@ -78,6 +83,8 @@ struct TaskExtra {
     pid: Option<i32>,
     started_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
+    /// The current attempt ran (or runs) and its span has not been handed to the span sink.
+    span_pending: bool,
 }
 
 /// What the loop keeps about an active run.
@@ -376,6 +383,9 @@ impl<S: Store> Server<S> {
                     pid: record.pid,
                     started_at: record.started_at,
                     ended_at: record.ended_at,
+                    // an attempt that was running when the server stopped ends (lost) after
+                    // the restart, and its span with it
+                    span_pending: record.state == TaskState::Running,
                 }
             })
             .collect();

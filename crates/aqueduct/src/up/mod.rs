@@ -109,6 +109,7 @@ async fn serve(
                 .unwrap_or_else(|| format!("http://{address}")),
         ),
         group_window: settings.notify_group_window,
+        spans: None,
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
