@@ -39,6 +39,8 @@ pub(crate) struct ConfigFile {
     /// Server-wide webhook secrets per forge (see `webhooks_config`).
     #[serde(default)]
     pub(crate) webhooks: crate::webhooks_config::WebhooksConfig,
+    /// The OpenTelemetry collector's OTLP/HTTP base URL: every run is exported as a trace.
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 impl ConfigFile {
@@ -111,6 +113,38 @@ pub(crate) struct Settings {
     pub(crate) public_url: Option<String>,
     pub(crate) notify_retry: RetryPolicy,
     pub(crate) notify_group_window: std::time::Duration,
+    /// The OTLP/HTTP collector runs are exported to as traces (its base URL); `None`: runs
+    /// are not traced.
+    pub(crate) otlp_endpoint: Option<String>,
+}
+
+/// Where the OTLP collector may be named, besides the config file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpSources {
+    /// `--otlp-endpoint` or `AQUEDUCT_OTLP_ENDPOINT`.
+    pub(crate) flag: Option<String>,
+    /// The standard `OTEL_EXPORTER_OTLP_ENDPOINT`, the last fallback.
+    pub(crate) otel_env: Option<String>,
+}
+
+impl OtlpSources {
+    /// The collector's base URL: the flag (or its environment twin), then the config file's
+    /// `otlpEndpoint`, then `OTEL_EXPORTER_OTLP_ENDPOINT`; an empty value counts as unset.
+    fn resolve(self, file: Option<String>) -> anyhow::Result<Option<String>> {
+        let given = |value: &Option<String>| value.clone().filter(|url| !url.trim().is_empty());
+        let Some(url) = given(&self.flag)
+            .or_else(|| given(&file))
+            .or_else(|| given(&self.otel_env))
+        else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/').to_owned();
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "invalid OTLP endpoint `{url}`: expected the collector's http:// or https:// base URL, such as http://127.0.0.1:4318"
+        );
+        Ok(Some(url))
+    }
 }
 
 /// Default bind address: loopback only.
@@ -143,6 +177,7 @@ impl Settings {
         pipelines: Option<PathBuf>,
         repo: RepoFlags,
         parallelism: Option<usize>,
+        otlp: OtlpSources,
         file: ConfigFile,
     ) -> anyhow::Result<Settings> {
         let listen = listen
@@ -205,6 +240,7 @@ impl Settings {
             public_url: file.public_url,
             notify_retry: file.notifications.policy()?,
             notify_group_window: file.notifications.group_window()?,
+            otlp_endpoint: otlp.resolve(file.otlp_endpoint)?,
         })
     }
 }
@@ -212,4 +248,41 @@ impl Settings {
 /// The SQLite database of a home directory.
 pub(crate) fn database_url(home: &Path) -> String {
     format!("sqlite://{}?mode=rwc", home.join("aqueduct.db").display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OtlpSources;
+
+    fn resolve(flag: Option<&str>, file: Option<&str>, env: Option<&str>) -> Option<String> {
+        let sources = OtlpSources {
+            flag: flag.map(str::to_owned),
+            otel_env: env.map(str::to_owned),
+        };
+        sources.resolve(file.map(str::to_owned)).unwrap()
+    }
+
+    #[test]
+    fn the_otlp_endpoint_comes_from_the_flag_then_the_file_then_otel_env() {
+        let (flag, file, env) = ("http://flag:4318", "http://file:4318", "http://env:4318/");
+        assert_eq!(
+            resolve(Some(flag), Some(file), Some(env)).as_deref(),
+            Some(flag)
+        );
+        assert_eq!(resolve(None, Some(file), Some(env)).as_deref(), Some(file));
+        assert_eq!(
+            resolve(Some(""), None, Some(env)).as_deref(),
+            Some("http://env:4318")
+        );
+        assert_eq!(resolve(None, None, None), None, "no endpoint: no traces");
+        let bad = OtlpSources {
+            flag: Some("127.0.0.1:4318".to_owned()),
+            otel_env: None,
+        };
+        let error = bad.resolve(None).unwrap_err().to_string();
+        assert!(
+            error.contains("invalid OTLP endpoint `127.0.0.1:4318`"),
+            "{error}"
+        );
+    }
 }

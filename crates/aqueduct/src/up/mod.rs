@@ -6,6 +6,7 @@ mod convert;
 mod events;
 mod follow;
 mod notifications;
+mod traces;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use aqueduct_store_sql::SqlStore;
 use tokio::sync::watch;
 
 use crate::args::UpArgs;
-use crate::config::{ConfigFile, RepoFlags, Settings, database_url};
+use crate::config::{ConfigFile, OtlpSources, RepoFlags, Settings, database_url};
 use crate::exit;
 
 /// How often the pipelines folder is checked for changes.
@@ -52,6 +53,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
             overlay: args.overlay,
         },
         args.parallelism,
+        OtlpSources {
+            flag: args.otlp_endpoint,
+            otel_env: otel_endpoint_env(),
+        },
         file,
     )?;
     let webhook_secrets = webhook_secrets(&settings.sources.webhook_secret_envs)?;
@@ -91,6 +96,14 @@ async fn serve(
     let address = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
     let metrics = Arc::new(aqueduct_api::Metrics::new());
+    let traces = match settings.otlp_endpoint.clone() {
+        Some(endpoint) => {
+            let start = move || traces::TraceExport::start(&endpoint);
+            let export = tokio::task::spawn_blocking(start).await??;
+            Some(export)
+        }
+        None => None,
+    };
     let mut limits = Limits::new(settings.parallelism);
     limits.pools = settings.pools.clone();
     let config = ServerConfig {
@@ -109,7 +122,7 @@ async fn serve(
                 .unwrap_or_else(|| format!("http://{address}")),
         ),
         group_window: settings.notify_group_window,
-        spans: None,
+        spans: traces.as_ref().map(traces::TraceExport::sink),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
@@ -141,7 +154,7 @@ async fn serve(
         .iter()
         .map(|app| app.name.as_str())
         .collect();
-    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, "server started");
+    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, otlp_endpoint = ?settings.otlp_endpoint, "server started");
     tokio::spawn(prune_loop(
         store.clone(),
         settings.home.clone(),
@@ -161,7 +174,12 @@ async fn serve(
             let _ = shutdown_http.wait_for(|stop| *stop).await;
         })
         .await?;
-    loop_task.await.context("the server loop panicked")??;
+    let stopped = loop_task.await;
+    // the loop's last spans (attempts it stopped end after the next start) go out first
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    stopped.context("the server loop panicked")??;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -256,6 +274,12 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
         }
         ServerEvent::AppRemoved { app } => metrics.apps().app_removed(&app),
     })
+}
+
+/// The standard `OTEL_EXPORTER_OTLP_ENDPOINT`, the OTLP endpoint's last fallback.
+fn otel_endpoint_env() -> Option<String> {
+    #[allow(clippy::disallowed_methods)] // the binary is the one place that reads the environment
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()
 }
 
 /// Secrets are read from the process environment or files when an attempt starts.

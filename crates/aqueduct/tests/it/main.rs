@@ -11,5 +11,6 @@ mod overlays;
 mod run;
 mod server;
 mod support;
+mod traces;
 mod validate;
 mod webhook;
