@@ -253,6 +253,7 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
         .find(|span| span.attempt == 1);
     let lost = lost.expect("a span for the lost attempt");
     assert_eq!(lost.state, TaskState::UpForRetry);
+    assert_eq!(lost.outcome.as_deref(), Some("lost"));
     let seen = std::fs::read_to_string(pipelines.join("tp-1")).unwrap();
     assert_eq!(
         seen.trim(),

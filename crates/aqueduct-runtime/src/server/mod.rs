@@ -331,6 +331,11 @@ impl<S: Store> Server<S> {
             self.track(&key, pipeline, run.info.clone(), &tasks);
             if let Some(meta) = self.runs.get_mut(&key) {
                 meta.started_at = record.started_at;
+                // the lost attempts' records (and spans) say how they ended
+                for (_, index, _) in lost.iter().filter(|(run, ..)| *run == key) {
+                    let lost = crate::report::outcome_name(&AttemptOutcome::Lost);
+                    meta.extras[*index].outcome = Some(lost.to_owned());
+                }
             }
             restored.push(run);
         }
