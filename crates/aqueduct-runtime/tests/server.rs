@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aqueduct_core::scheduler::{Limits, RunKey};
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_runtime::server::{self, ServerConfig};
-use aqueduct_runtime::trace_context::{self, AttemptSpan, FinishedSpan};
+use aqueduct_runtime::trace_context::{AttemptSpan, FinishedSpan, TraceConfig, TraceIds};
 use aqueduct_store::{MemStore, Store};
 use tokio::sync::watch;
 
@@ -24,15 +24,24 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         observer: None,
         public_url: None,
         group_window: Duration::ZERO,
-        spans: None,
+        traces: None,
     }
+}
+
+/// The test installation's trace key.
+fn trace_ids() -> TraceIds {
+    TraceIds::new(b"test key")
 }
 
 /// [`config`] with a span sink that keeps every finished span.
 fn traced(home: &Path, pipelines: &Path, spans: &Arc<Mutex<Vec<FinishedSpan>>>) -> ServerConfig {
     let spans = spans.clone();
+    let traces = TraceConfig {
+        ids: trace_ids(),
+        sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
+    };
     ServerConfig {
-        spans: Some(Arc::new(move |span| spans.lock().unwrap().push(span))),
+        traces: Some(traces),
         ..config(home, pipelines)
     }
 }
@@ -179,13 +188,16 @@ async fn a_traced_run_hands_its_spans_over_and_gives_attempts_their_traceparent(
         attempts, expected,
         "no span for a task twice, one per attempt"
     );
+    assert_eq!(run_span.ids, trace_ids().of_run("etl", &info.run_id));
     for span in attempt_spans(&spans) {
+        let ids = trace_ids().of_attempt("etl", &info.run_id, &span.task, span.attempt);
+        assert_eq!(span.ids, ids, "{span:?}");
         assert!(span.started_at <= span.ended_at, "{span:?}");
         assert!(run_span.started_at <= span.started_at && span.ended_at <= run_span.ended_at);
     }
     for attempt in [1, 2] {
         let seen = std::fs::read_to_string(pipelines.join(format!("tp-a-{attempt}"))).unwrap();
-        let expected = trace_context::traceparent("etl", &info.run_id, "a", attempt);
+        let expected = trace_ids().traceparent("etl", &info.run_id, "a", attempt);
         assert_eq!(seen.trim(), expected, "attempt {attempt}");
     }
 }
@@ -257,7 +269,7 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
     let seen = std::fs::read_to_string(pipelines.join("tp-1")).unwrap();
     assert_eq!(
         seen.trim(),
-        trace_context::traceparent("slow", &info.run_id, &lost.task, lost.attempt)
+        trace_ids().traceparent("slow", &info.run_id, &lost.task, lost.attempt)
     );
     let first = store
         .list_task_instances("slow", &info.run_id)

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use aqueduct_core::scheduler::Limits;
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_runtime::server::{self, ServerConfig};
-use aqueduct_runtime::trace_context::FinishedSpan;
+use aqueduct_runtime::trace_context::{FinishedSpan, TraceConfig, TraceIds};
 use aqueduct_store::testing::{Fault, FaultyStore};
 use aqueduct_store::{MemStore, Page, RunFilter, RunType, Store};
 use jiff::{Timestamp, ToSpan, Unit};
@@ -79,7 +79,10 @@ fn config(home: &Path, pipelines: &Path, spans: &Spans) -> ServerConfig {
         observer: None,
         public_url: None,
         group_window: Duration::ZERO,
-        spans: Some(Arc::new(move |span| spans.lock().unwrap().push(span))),
+        traces: Some(TraceConfig {
+            ids: TraceIds::new(b"simulation"),
+            sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
+        }),
     }
 }
 

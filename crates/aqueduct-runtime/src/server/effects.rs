@@ -48,8 +48,8 @@ impl<S: Store> Server<S> {
             });
             self.observe_effect(effect, now);
         }
-        if let Some(sink) = &self.config.spans {
-            spans.into_iter().for_each(|span| sink(span));
+        if let Some(traces) = &self.config.traces {
+            spans.into_iter().for_each(|span| (traces.sink)(span));
         }
         for effect in effects {
             match effect {
@@ -254,9 +254,11 @@ impl<S: Store> Server<S> {
             mask: &mask,
             logs_dir: &logs_dir,
             kill_grace: self.config.kill_grace,
-            traceparent: self.config.spans.as_ref().map(|_| {
+            traceparent: self.config.traces.as_ref().map(|traces| {
                 let name = &meta.pipeline.tasks[task].name;
-                crate::trace_context::traceparent(&run.pipeline, &run.run_id, name, attempt)
+                traces
+                    .ids
+                    .traceparent(&run.pipeline, &run.run_id, name, attempt)
             }),
         };
         let Some(started) = attempt::start(input, sink, None) else {

@@ -69,10 +69,10 @@ pub struct ServerConfig {
     /// Failures of one task within this window after its first alert are held and sent as
     /// one alert when it ends; zero turns grouping off.
     pub group_window: Duration,
-    /// Receives every finished run and attempt as a span, when runs are traced; then every
-    /// attempt also gets its span's `TRACEPARENT` (see [`crate::trace_context`]). `None`:
-    /// no spans, no `TRACEPARENT`.
-    pub spans: Option<crate::trace_context::SpanSink>,
+    /// When runs are traced: every finished run and attempt goes to the sink as a span, and
+    /// every attempt gets its span's `TRACEPARENT` (see [`crate::trace_context`]). `None`: no
+    /// spans, no `TRACEPARENT`.
+    pub traces: Option<crate::trace_context::TraceConfig>,
 }
 
 /// Runtime facts about a task attempt that the scheduler does not keep.

@@ -13,11 +13,12 @@ impl<S: Store> Server<S> {
     /// The span that `effect` finishes, if runs are traced. Called in effect order, before the
     /// next effect's changes: a retry's next attempt, in the same batch, starts afresh.
     pub(super) fn span_for(&mut self, effect: &Effect, now: Timestamp) -> Option<FinishedSpan> {
-        self.config.spans.as_ref()?;
+        let ids = &self.config.traces.as_ref()?.ids;
         match effect {
             Effect::RunState { run, state } if state.is_finished() => {
                 let meta = self.runs.get(run)?;
                 Some(FinishedSpan::Run(RunSpan {
+                    ids: ids.of_run(&run.pipeline, &run.run_id),
                     pipeline: run.pipeline.clone(),
                     run_id: run.run_id.clone(),
                     started_at: meta.started_at.unwrap_or(now),
@@ -40,10 +41,12 @@ impl<S: Store> Server<S> {
                 // attempt span, and an attempt's span is handed over once
                 let started_at = extra.started_at.filter(|_| extra.span_pending)?;
                 extra.span_pending = false;
+                let name = &meta.pipeline.tasks[*task].name;
                 Some(FinishedSpan::Attempt(AttemptSpan {
+                    ids: ids.of_attempt(&run.pipeline, &run.run_id, name, *attempt),
                     pipeline: run.pipeline.clone(),
                     run_id: run.run_id.clone(),
-                    task: meta.pipeline.tasks[*task].name.clone(),
+                    task: name.clone(),
                     attempt: *attempt,
                     started_at,
                     ended_at: extra.ended_at.unwrap_or(now),

@@ -80,7 +80,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         observer: None,
         public_url: None,
         group_window: Duration::ZERO,
-        spans: None,
+        traces: None,
     }
 }
 

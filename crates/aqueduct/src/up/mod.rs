@@ -98,9 +98,10 @@ async fn serve(
     let metrics = Arc::new(aqueduct_api::Metrics::new());
     let traces = match settings.otlp_endpoint.clone() {
         Some(endpoint) => {
+            let key = traces::load_or_create_key(&settings.home)?;
             let start = move || traces::TraceExport::start(&endpoint);
             let export = tokio::task::spawn_blocking(start).await??;
-            Some(export)
+            Some((export, key))
         }
         None => None,
     };
@@ -122,7 +123,7 @@ async fn serve(
                 .unwrap_or_else(|| format!("http://{address}")),
         ),
         group_window: settings.notify_group_window,
-        spans: traces.as_ref().map(traces::TraceExport::sink),
+        traces: traces.as_ref().map(|(export, key)| export.config(key)),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
@@ -176,8 +177,8 @@ async fn serve(
         .await?;
     let stopped = loop_task.await;
     // the loop's last spans (attempts it stopped end after the next start) go out first
-    if let Some(traces) = traces {
-        traces.shutdown().await;
+    if let Some((export, _)) = traces {
+        export.shutdown().await;
     }
     stopped.context("the server loop panicked")??;
     tracing::info!("server stopped");

@@ -10,12 +10,16 @@
 //! the blocking pool (STACK.md pitfall 28).
 
 use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use aqueduct_core::{RunState, TaskState};
-use aqueduct_runtime::trace_context::{self, AttemptSpan, FinishedSpan, RunSpan, SpanSink};
+use aqueduct_runtime::trace_context::{
+    AttemptSpan, FinishedSpan, RunSpan, SpanIds, TraceConfig, TraceIds,
+};
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -31,6 +35,8 @@ use opentelemetry_sdk::trace::{
 const SCHEDULED_DELAY: Duration = Duration::from_secs(1);
 /// How long one export may take before it is given up.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The file in the home directory that keeps the installation's trace key.
+const KEY_FILE: &str = "trace-key";
 
 /// The OTLP exporter behind the server loop's span sink.
 pub(crate) struct TraceExport {
@@ -66,10 +72,14 @@ impl TraceExport {
         Ok(Arc::new(TraceExport { processor, scope }))
     }
 
-    /// The sink the server loop hands its finished spans to (queueing one never blocks).
-    pub(crate) fn sink(self: &Arc<Self>) -> SpanSink {
+    /// How the server loop traces runs: ids under `key`, finished spans queued here
+    /// (queueing one never blocks).
+    pub(crate) fn config(self: &Arc<Self>, key: &[u8]) -> TraceConfig {
         let export = self.clone();
-        Arc::new(move |span| export.processor.on_end(export.span_data(span)))
+        TraceConfig {
+            ids: TraceIds::new(key),
+            sink: Arc::new(move |span| export.processor.on_end(export.span_data(span))),
+        }
     }
 
     /// Sends what is queued and stops the exporter's thread, waiting on the blocking pool.
@@ -91,8 +101,6 @@ impl TraceExport {
 
     /// The root span of the run's trace.
     fn run_span(&self, run: RunSpan) -> SpanData {
-        let trace_id = trace_context::trace_id(&run.pipeline, &run.run_id);
-        let span_id = trace_context::run_span_id(&run.pipeline, &run.run_id);
         let mut attributes = identity(&run.pipeline, &run.run_id, run.commit);
         attributes.push(KeyValue::new("aqueduct.state", run.state.as_str()));
         let status = match run.state {
@@ -101,26 +109,18 @@ impl TraceExport {
             RunState::Queued | RunState::Running | RunState::Cancelled => Status::Unset,
         };
         SpanData {
-            span_context: span_context(trace_id, span_id),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
             name: Cow::Owned(format!("run {}", run.pipeline)),
             start_time: SystemTime::from(run.started_at),
             end_time: SystemTime::from(run.ended_at),
             attributes,
             status,
-            ..self.empty_span()
+            ..self.empty_span(run.ids)
         }
     }
 
     /// An attempt's span, a child of its run's span.
     fn attempt_span(&self, attempt: AttemptSpan) -> SpanData {
-        let (pipeline, run_id) = (&attempt.pipeline, &attempt.run_id);
-        let trace_id = trace_context::trace_id(pipeline, run_id);
-        let parent = trace_context::run_span_id(pipeline, run_id);
-        let span_id =
-            trace_context::attempt_span_id(pipeline, run_id, &attempt.task, attempt.attempt);
-        let mut attributes = identity(pipeline, run_id, attempt.commit.clone());
+        let mut attributes = identity(&attempt.pipeline, &attempt.run_id, attempt.commit.clone());
         attributes.extend([
             KeyValue::new("aqueduct.task", attempt.task.clone()),
             KeyValue::new("aqueduct.attempt", i64::from(attempt.attempt)),
@@ -133,22 +133,28 @@ impl TraceExport {
             attributes.push(KeyValue::new("aqueduct.outcome", outcome.clone()));
         }
         SpanData {
-            span_context: span_context(trace_id, span_id),
-            parent_span_id: SpanId::from_bytes(parent),
-            parent_span_is_remote: false,
             name: Cow::Owned(format!("task {}", attempt.task)),
             start_time: SystemTime::from(attempt.started_at),
             end_time: SystemTime::from(attempt.ended_at),
             status: attempt_status(&attempt),
             attributes,
-            ..self.empty_span()
+            ..self.empty_span(attempt.ids)
         }
     }
 
-    fn empty_span(&self) -> SpanData {
+    /// A span with these ids and nothing else yet.
+    fn empty_span(&self, ids: SpanIds) -> SpanData {
         SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: SpanId::INVALID,
+            span_context: SpanContext::new(
+                TraceId::from_bytes(ids.trace_id),
+                SpanId::from_bytes(ids.span_id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: ids
+                .parent_span_id
+                .map_or(SpanId::INVALID, SpanId::from_bytes),
             parent_span_is_remote: false,
             span_kind: SpanKind::Internal,
             name: Cow::Borrowed(""),
@@ -192,12 +198,54 @@ fn identity(pipeline: &str, run_id: &str, commit: Option<String>) -> Vec<KeyValu
     attributes
 }
 
-fn span_context(trace_id: [u8; 16], span_id: [u8; 8]) -> SpanContext {
-    SpanContext::new(
-        TraceId::from_bytes(trace_id),
-        SpanId::from_bytes(span_id),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::default(),
-    )
+/// The installation's trace key, kept in `<home>/trace-key` and made (random) the first time:
+/// the same home gives the same ids after a restart, another installation other ids.
+pub(crate) fn load_or_create_key(home: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = home.join(KEY_FILE);
+    let read = |path: &Path| -> anyhow::Result<Option<Vec<u8>>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().as_bytes().to_vec())),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("failed to read {}", path.display())),
+        }
+    };
+    if let Some(key) = read(&path)? {
+        return Ok(key);
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no random source: {error}"))?;
+    let key: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut file| writeln!(file, "{key}"));
+    match created {
+        Ok(()) => Ok(key.into_bytes()),
+        // another server on this home made it first (or left it empty): use what is there
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            read(&path)?.with_context(|| format!("{} is empty", path.display()))
+        }
+        Err(error) => Err(error).with_context(|| format!("failed to write {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load_or_create_key;
+
+    #[test]
+    fn the_trace_key_is_made_once_per_home_and_kept() {
+        let home = tempfile::tempdir().unwrap();
+        let key = load_or_create_key(home.path()).unwrap();
+        assert_eq!(key.len(), 32, "16 random bytes in hex");
+        assert_eq!(
+            load_or_create_key(home.path()).unwrap(),
+            key,
+            "kept across starts"
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(load_or_create_key(other.path()).unwrap(), key);
+    }
 }
