@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aqueduct_core::scheduler::{Limits, RunKey};
 use aqueduct_core::{RunState, TaskState};
-use aqueduct_runtime::server::{self, ServerConfig};
+use aqueduct_runtime::server::{self, ServerConfig, ServerEvent};
 use aqueduct_runtime::trace_context::{AttemptSpan, FinishedSpan, TraceConfig, TraceIds};
 use aqueduct_store::{MemStore, Store};
 use tokio::sync::watch;
@@ -199,6 +199,46 @@ async fn a_traced_run_hands_its_spans_over_and_gives_attempts_their_traceparent(
         let seen = std::fs::read_to_string(pipelines.join(format!("tp-a-{attempt}"))).unwrap();
         let expected = trace_ids().traceparent("etl", &info.run_id, "a", attempt);
         assert_eq!(seen.trim(), expected, "attempt {attempt}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_attempt_reports_its_own_duration_though_the_retry_starts_at_once() {
+    let (dir, pipelines) = workspace();
+    write_pipeline(
+        &pipelines,
+        "retry",
+        "  tasks:\n    - name: t\n      retries: 1\n      retryDelay: 0s\n      run: |\n        sleep 0.3\n        [ {{ try_number }} -ge 2 ] || exit 3\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let seen = finished.clone();
+    let observer: server::Observer = Arc::new(move |event| {
+        if let ServerEvent::AttemptFinished {
+            state, duration, ..
+        } = event
+        {
+            seen.lock().unwrap().push((state, duration));
+        }
+    });
+    let config = ServerConfig {
+        observer: Some(observer),
+        ..config(dir.path(), &pipelines)
+    };
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
+    let info = handle.trigger("retry", vec![], None).await.unwrap();
+    wait_for_state(&*store, &info.key(), RunState::Success).await;
+    let finished = finished.lock().unwrap().clone();
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    for (state, duration) in finished {
+        let duration = duration.expect("a duration");
+        assert!(
+            duration >= Duration::from_millis(300),
+            "{state}: {duration:?}"
+        );
     }
 }
 
