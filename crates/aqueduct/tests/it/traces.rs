@@ -1,6 +1,7 @@
 //! Runs as OpenTelemetry traces end to end: a tiny OTLP/HTTP receiver on 127.0.0.1 decodes
 //! what `aqueduct up --otlp-endpoint` exports, and the spans' parentage, ids and attributes
-//! are checked against the run, its attempts and the `TRACEPARENT` each task saw.
+//! are checked against the run, its attempts and the `TRACEPARENT` each task saw, also across
+//! a `kill -9` and restart of the server in the middle of a run.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -340,4 +341,65 @@ fn a_failed_then_retried_task_gives_two_attempt_spans_and_untraced_runs_no_trace
         3,
         "nothing more was exported"
     );
+}
+
+#[test]
+fn a_server_killed_mid_run_continues_the_same_trace_after_its_restart() {
+    let ws = Workspace::new();
+    let (port, received) = receiver();
+    let pipelines = ws.path().join("pipelines");
+    write_pipeline(
+        &pipelines,
+        "long",
+        "  tasks:\n    - name: slow\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo \"$TRACEPARENT\" > tp-{{ try_number }}.tmp && mv tp-{{ try_number }}.tmp tp-{{ try_number }}\n        [ {{ try_number }} -ge 2 ] || sleep 30\n",
+    );
+    let operator = token(&ws, "operator");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let start = || {
+        let args = ["--pipelines".as_ref(), pipelines.as_os_str()];
+        let mut command = ws.up_command();
+        command
+            .args(args)
+            .args(["--otlp-endpoint", &endpoint])
+            .stderr(std::process::Stdio::null());
+        Server::spawn(command)
+    };
+    let mut server = start();
+    let (status, run) = server.json("POST", "/api/v1/pipelines/long/runs", &operator, Some("{}"));
+    assert_eq!(status, 201, "{run:#}");
+    let first = pipelines.join("tp-1");
+    assert!(wait_until(Duration::from_secs(20), || first.exists()));
+    server.kill9();
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing ended before the kill"
+    );
+
+    let _server = start();
+    let spans = spans_when(&received, 3);
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let root = root_of(&spans);
+    assert_eq!(
+        root.attribute("aqueduct.run_id"),
+        run["run_id"].as_str().unwrap()
+    );
+    let lost = spans
+        .iter()
+        .find(|s| s.attributes.get("aqueduct.attempt").map(String::as_str) == Some("1"))
+        .expect("the lost attempt's span");
+    assert_child_of(lost, root);
+    assert_eq!(lost.attribute("aqueduct.outcome"), "lost");
+    assert_eq!(lost.attribute("aqueduct.state"), "up_for_retry");
+    assert_eq!(lost.status, Some(StatusCode::Error));
+    let seen = std::fs::read_to_string(&first).unwrap();
+    assert_eq!(
+        seen.trim(),
+        format!("00-{}-{}-01", root.trace_id, lost.span_id),
+        "the attempt started before the kill is the span exported after the restart"
+    );
+    let retried = spans
+        .iter()
+        .find(|s| s.attributes.get("aqueduct.attempt").map(String::as_str) == Some("2"))
+        .expect("the retry's span");
+    assert_child_of(retried, root);
 }
