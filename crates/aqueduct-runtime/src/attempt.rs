@@ -42,6 +42,8 @@ pub(crate) struct AttemptInput<'a> {
     pub(crate) mask: &'a [String],
     pub(crate) logs_dir: &'a Path,
     pub(crate) kill_grace: Duration,
+    /// The attempt's W3C `TRACEPARENT`, when runs are traced.
+    pub(crate) traceparent: Option<String>,
 }
 
 /// Paths of one attempt's files.
@@ -200,8 +202,9 @@ fn absolute(path: PathBuf) -> PathBuf {
     path
 }
 
-/// The attempt's environment: aqueduct's context variables, parameters, upstream outputs, the
-/// pipeline's and the task's `env` (rendered), secrets, and `AQUEDUCT_OUTPUT`.
+/// The attempt's environment: aqueduct's context variables, `TRACEPARENT` when runs are traced,
+/// parameters, upstream outputs, the pipeline's and the task's `env` (rendered; they may
+/// override the former), secrets, and `AQUEDUCT_OUTPUT`.
 fn environment(
     input: &AttemptInput<'_>,
     context: &Value,
@@ -233,6 +236,10 @@ fn environment(
             field("data_interval_end"),
         ),
     ];
+    if let Some(traceparent) = &input.traceparent {
+        let name = crate::trace_context::TRACEPARENT_VAR.to_owned();
+        env.push((name, traceparent.clone()));
+    }
     for (name, value) in &run.params {
         env.push((
             format!("AQUEDUCT_PARAM_{}", env_name(name)),

@@ -3,7 +3,8 @@
 //! [`run_once`] drives one [`aqueduct_core::RunMachine`] with the real clock and the process
 //! executor: it renders templates, builds each attempt's environment, spawns, reports progress as
 //! [`RunEvent`]s, and returns a [`RunReport`]. [`server`] is the long-running loop behind
-//! `aqueduct up`; [`gitops`] reads its apps' pipelines from git.
+//! `aqueduct up`; [`gitops`] reads its apps' pipelines from git; [`trace_context`] derives
+//! the OpenTelemetry ids of runs and attempts and describes the spans the server finishes.
 
 mod attempt;
 pub mod gitops;
@@ -13,6 +14,7 @@ mod report;
 pub mod retention;
 mod runner;
 pub mod server;
+pub mod trace_context;
 
 pub use report::{RunReport, TaskReport, outcome_name};
 pub use runner::{RunEvent, RunOptions, run_once};

@@ -221,6 +221,7 @@ impl Runner {
             mask: &self.mask,
             logs_dir: &self.options.logs_dir,
             kill_grace: self.options.kill_grace,
+            traceparent: None,
         };
         if let Some(started) = attempt::start(input, self.ended.clone(), lines) {
             self.cancellers.insert(task, started.canceller);

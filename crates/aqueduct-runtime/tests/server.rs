@@ -2,12 +2,13 @@
 //! records, and recovery after a crash that left an attempt running.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aqueduct_core::RunState;
 use aqueduct_core::scheduler::{Limits, RunKey};
-use aqueduct_runtime::server::{self, ServerConfig};
+use aqueduct_core::{RunState, TaskState};
+use aqueduct_runtime::server::{self, ServerConfig, ServerEvent};
+use aqueduct_runtime::trace_context::{AttemptSpan, FinishedSpan, TraceConfig, TraceIds};
 use aqueduct_store::{MemStore, Store};
 use tokio::sync::watch;
 
@@ -24,7 +25,35 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         public_url: None,
         group_window: Duration::ZERO,
         notifications: Default::default(),
+        traces: None,
     }
+}
+
+/// The test installation's trace key.
+fn trace_ids() -> TraceIds {
+    TraceIds::new(b"test key")
+}
+
+/// [`config`] with a span sink that keeps every finished span.
+fn traced(home: &Path, pipelines: &Path, spans: &Arc<Mutex<Vec<FinishedSpan>>>) -> ServerConfig {
+    let spans = spans.clone();
+    let traces = TraceConfig {
+        ids: trace_ids(),
+        sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
+    };
+    ServerConfig {
+        traces: Some(traces),
+        ..config(home, pipelines)
+    }
+}
+
+fn attempt_spans(spans: &Mutex<Vec<FinishedSpan>>) -> Vec<AttemptSpan> {
+    let spans = spans.lock().unwrap();
+    let attempts = spans.iter().filter_map(|span| match span {
+        FinishedSpan::Attempt(attempt) => Some(attempt.clone()),
+        FinishedSpan::Run(_) => None,
+    });
+    attempts.collect()
 }
 
 fn write_pipeline(dir: &Path, name: &str, spec: &str) {
@@ -107,18 +136,127 @@ async fn triggered_run_is_recorded_step_by_step() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_run_hands_its_spans_over_and_gives_attempts_their_traceparent() {
+    let (dir, pipelines) = workspace();
+    write_pipeline(
+        &pipelines,
+        "etl",
+        "  tasks:\n    - name: a\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo \"$TRACEPARENT\" > tp-a-{{ try_number }}\n        [ {{ try_number }} -ge 2 ] || exit 3\n    - name: b\n      needs: [a]\n      run: 'true'\n    - name: c\n      needs: [a]\n      when: 'false'\n      run: 'true'\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let (_stop, shutdown) = watch::channel(false);
+    let config = traced(dir.path(), &pipelines, &spans);
+    let (handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
+    let info = handle.trigger("etl", vec![], None).await.unwrap();
+    let record = wait_for_state(&*store, &info.key(), RunState::Success).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while spans.lock().unwrap().len() < 5 {
+        assert!(Instant::now() < deadline, "{:#?}", spans.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run_span = spans.lock().unwrap().iter().find_map(|span| match span {
+        FinishedSpan::Run(run) => Some(run.clone()),
+        FinishedSpan::Attempt(_) => None,
+    });
+    let run_span = run_span.expect("a run span");
+    assert_eq!(
+        (run_span.pipeline.as_str(), run_span.state),
+        ("etl", RunState::Success)
+    );
+    assert_eq!(run_span.run_id, info.run_id);
+    let started_at = aqueduct_store::truncate_to_micros(run_span.started_at);
+    assert_eq!(
+        Some(started_at),
+        record.started_at,
+        "the store keeps microseconds"
+    );
+    assert_eq!(run_span.commit, None, "a folder's pipeline has no commit");
+    let mut attempts: Vec<(String, u32, TaskState, Option<i32>)> = attempt_spans(&spans)
+        .into_iter()
+        .map(|span| (span.task, span.attempt, span.state, span.exit_code))
+        .collect();
+    attempts.sort();
+    let expected = vec![
+        ("a".to_owned(), 1, TaskState::UpForRetry, Some(3)),
+        ("a".to_owned(), 2, TaskState::Success, Some(0)),
+        ("b".to_owned(), 1, TaskState::Success, Some(0)),
+        ("c".to_owned(), 1, TaskState::Skipped, None),
+    ];
+    assert_eq!(
+        attempts, expected,
+        "no span for a task twice, one per attempt"
+    );
+    assert_eq!(run_span.ids, trace_ids().of_run("etl", &info.run_id));
+    for span in attempt_spans(&spans) {
+        let ids = trace_ids().of_attempt("etl", &info.run_id, &span.task, span.attempt);
+        assert_eq!(span.ids, ids, "{span:?}");
+        assert!(span.started_at <= span.ended_at, "{span:?}");
+        assert!(run_span.started_at <= span.started_at && span.ended_at <= run_span.ended_at);
+    }
+    for attempt in [1, 2] {
+        let seen = std::fs::read_to_string(pipelines.join(format!("tp-a-{attempt}"))).unwrap();
+        let expected = trace_ids().traceparent("etl", &info.run_id, "a", attempt);
+        assert_eq!(seen.trim(), expected, "attempt {attempt}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_attempt_reports_its_own_duration_though_the_retry_starts_at_once() {
+    let (dir, pipelines) = workspace();
+    write_pipeline(
+        &pipelines,
+        "retry",
+        "  tasks:\n    - name: t\n      retries: 1\n      retryDelay: 0s\n      run: |\n        sleep 0.3\n        [ {{ try_number }} -ge 2 ] || exit 3\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let seen = finished.clone();
+    let observer: server::Observer = Arc::new(move |event| {
+        if let ServerEvent::AttemptFinished {
+            state, duration, ..
+        } = event
+        {
+            seen.lock().unwrap().push((state, duration));
+        }
+    });
+    let config = ServerConfig {
+        observer: Some(observer),
+        ..config(dir.path(), &pipelines)
+    };
+    let (_stop, shutdown) = watch::channel(false);
+    let (handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
+    let info = handle.trigger("retry", vec![], None).await.unwrap();
+    wait_for_state(&*store, &info.key(), RunState::Success).await;
+    let finished = finished.lock().unwrap().clone();
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    for (state, duration) in finished {
+        let duration = duration.expect("a duration");
+        assert!(
+            duration >= Duration::from_millis(300),
+            "{state}: {duration:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_mid_run_is_recovered_on_restart() {
     let (dir, pipelines) = workspace();
     write_pipeline(
         &pipelines,
         "slow",
-        "  tasks:\n    - name: t\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo $$ > pid-{{ try_number }}\n        [ {{ try_number }} -ge 2 ] || sleep 30\n",
+        "  tasks:\n    - name: t\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo $TRACEPARENT > tp-{{ try_number }}\n        echo $$ > pid-{{ try_number }}\n        [ {{ try_number }} -ge 2 ] || sleep 30\n",
     );
     let store = Arc::new(MemStore::new());
     let (_stop, shutdown) = watch::channel(false);
+    let spans = Arc::new(Mutex::new(Vec::new()));
     let (handle, _, join) = server::start(
         store.clone(),
-        config(dir.path(), &pipelines),
+        traced(dir.path(), &pipelines, &spans),
         shutdown.clone(),
     )
     .await
@@ -152,12 +290,36 @@ async fn a_crash_mid_run_is_recovered_on_restart() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "the orphan is still running before restart"
     );
-    let (_handle, _, _join) =
-        server::start(store.clone(), config(dir.path(), &pipelines), shutdown)
-            .await
-            .unwrap();
+    assert!(
+        spans.lock().unwrap().is_empty(),
+        "nothing ended before the crash"
+    );
+    let config = traced(dir.path(), &pipelines, &spans);
+    let (_handle, _, _join) = server::start(store.clone(), config, shutdown)
+        .await
+        .unwrap();
     let record = wait_for_state(&*store, &info.key(), RunState::Success).await;
     assert_eq!(record.id, info.run_id);
+    // the restarted server ends the lost attempt's span, the one its TRACEPARENT named
+    let lost = attempt_spans(&spans)
+        .into_iter()
+        .find(|span| span.attempt == 1);
+    let lost = lost.expect("a span for the lost attempt");
+    assert_eq!(lost.state, TaskState::UpForRetry);
+    assert_eq!(lost.outcome.as_deref(), Some("lost"));
+    let seen = std::fs::read_to_string(pipelines.join("tp-1")).unwrap();
+    assert_eq!(
+        seen.trim(),
+        trace_ids().traceparent("slow", &info.run_id, &lost.task, lost.attempt)
+    );
+    let first = store
+        .list_task_instances("slow", &info.run_id)
+        .await
+        .unwrap();
+    assert!(
+        lost.started_at <= first[0].started_at.unwrap(),
+        "its start is the first attempt's"
+    );
     let tasks = store
         .list_task_instances("slow", &info.run_id)
         .await

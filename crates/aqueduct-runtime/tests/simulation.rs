@@ -7,19 +7,22 @@
 //! - every cron slot of the catch-up window ran exactly once: none skipped, none doubled;
 //! - every trigger the server acknowledged produced a run;
 //! - no task ran more attempts than its policy allows;
-//! - the log line each successful attempt wrote is in its log file.
+//! - the log line each successful attempt wrote is in its log file;
+//! - no run's or attempt's span was handed to the span sink twice, across all the lives (one
+//!   whose batch died with the store is lost instead: spans are at most once).
 //!
 //! A failing seed is printed; rerun it alone with `AQ_SIM_SEED=<seed> cargo test -p
 //! aqueduct-runtime --test simulation`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aqueduct_core::scheduler::Limits;
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_runtime::server::{self, ServerConfig};
+use aqueduct_runtime::trace_context::{FinishedSpan, TraceConfig, TraceIds};
 use aqueduct_store::testing::{Fault, FaultyStore};
 use aqueduct_store::{MemStore, Page, RunFilter, RunType, Store};
 use jiff::{Timestamp, ToSpan, Unit};
@@ -60,7 +63,11 @@ fn plan(rng: &mut Rng) -> Ending {
     }
 }
 
-fn config(home: &Path, pipelines: &Path) -> ServerConfig {
+/// Every span the server lives handed over, in order.
+type Spans = Arc<Mutex<Vec<FinishedSpan>>>;
+
+fn config(home: &Path, pipelines: &Path, spans: &Spans) -> ServerConfig {
+    let spans = spans.clone();
     ServerConfig {
         home: home.to_path_buf(),
         pipelines_dir: Some(pipelines.to_path_buf()),
@@ -73,6 +80,10 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         public_url: None,
         group_window: Duration::ZERO,
         notifications: Default::default(),
+        traces: Some(TraceConfig {
+            ids: TraceIds::new(b"simulation"),
+            sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
+        }),
     }
 }
 
@@ -113,6 +124,7 @@ async fn live_once(
     home: &Path,
     pipelines: &Path,
     ending: &Ending,
+    spans: &Spans,
 ) -> Option<String> {
     let fault = match ending {
         Ending::StoreDies(fault) => Some(*fault),
@@ -121,7 +133,7 @@ async fn live_once(
     let faulty = Arc::new(FaultyStore::new(store.clone(), fault));
     let (_stop, shutdown) = watch::channel(false);
     let Ok((handle, _, join)) =
-        server::start(faulty.clone(), config(home, pipelines), shutdown).await
+        server::start(faulty.clone(), config(home, pipelines, spans), shutdown).await
     else {
         return None; // the store died during startup
     };
@@ -142,9 +154,16 @@ async fn live_once(
 }
 
 /// The last life: no faults, until every run has finished.
-async fn run_to_the_end(store: &Arc<MemStore>, home: &Path, pipelines: &Path, slots: usize) {
+async fn run_to_the_end(
+    store: &Arc<MemStore>,
+    home: &Path,
+    pipelines: &Path,
+    slots: usize,
+    spans: &Spans,
+) {
     let (_stop, shutdown) = watch::channel(false);
-    let (_handle, _, join) = server::start(store.clone(), config(home, pipelines), shutdown)
+    let config = config(home, pipelines, spans);
+    let (_handle, _, join) = server::start(store.clone(), config, shutdown)
         .await
         .expect("a clean start");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -243,6 +262,38 @@ async fn check_invariants(
     }
 }
 
+/// No span twice: a run's once, an attempt's once, and only of attempts the store counts.
+async fn check_spans(store: &MemStore, spans: &Spans) {
+    let spans = spans.lock().unwrap().clone();
+    let mut runs = BTreeSet::new();
+    let mut attempts = BTreeSet::new();
+    for span in spans {
+        match span {
+            FinishedSpan::Run(run) => {
+                assert!(run.started_at <= run.ended_at, "{run:?}");
+                let key = (run.pipeline, run.run_id);
+                assert!(runs.insert(key.clone()), "the span of run {key:?} twice");
+            }
+            FinishedSpan::Attempt(attempt) => {
+                assert!(attempt.started_at <= attempt.ended_at, "{attempt:?}");
+                let tasks = store
+                    .list_task_instances(&attempt.pipeline, &attempt.run_id)
+                    .await
+                    .unwrap();
+                let task = tasks.iter().find(|task| task.task == attempt.task).unwrap();
+                assert!(attempt.attempt <= task.attempts, "{attempt:?} of {task:?}");
+                let key = (attempt.pipeline, attempt.run_id, attempt.task);
+                let key = (key, attempt.attempt);
+                assert!(attempts.insert(key.clone()), "the span of {key:?} twice");
+            }
+        }
+    }
+    assert!(
+        !attempts.is_empty() && !runs.is_empty(),
+        "spans were handed over"
+    );
+}
+
 fn log_path(home: &Path, pipeline: &str, run_id: &str, task: &str, attempt: u32) -> PathBuf {
     let dir = home.join("logs").join(pipeline).join(run_id).join(task);
     dir.join(format!("{attempt}.log"))
@@ -260,16 +311,18 @@ async fn simulate(seed: u64) {
     write_pipelines(&pipelines, start);
     let store = Arc::new(MemStore::new());
     let mut acknowledged = Vec::new();
+    let spans = Spans::default();
     for _ in 0..CRASHES {
         let ending = plan(&mut rng);
-        acknowledged.extend(live_once(&store, &home, &pipelines, &ending).await);
+        acknowledged.extend(live_once(&store, &home, &pipelines, &ending, &spans).await);
     }
     let slots = (0..)
         .map(|hours: i64| start + hours.hours())
         .take_while(|slot| *slot <= Timestamp::now())
         .count();
-    run_to_the_end(&store, &home, &pipelines, slots).await;
+    run_to_the_end(&store, &home, &pipelines, slots, &spans).await;
     check_invariants(&store, &home, start, &acknowledged).await;
+    check_spans(&store, &spans).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,7 +109,7 @@ pub(crate) struct UpArgs {
     #[arg(long, env = "AQUEDUCT_GITEA_WEBHOOK_SECRET_ENV", value_name = "NAME")]
     pub(crate) gitea_webhook_secret_env: Option<String>,
     /// Config file (YAML) with the keys listen, home, pipelines, apps, webhooks, parallelism,
-    /// pools, retentionDays; flags and environment variables win over it.
+    /// pools, retentionDays, otlpEndpoint; flags and environment variables win over it.
     #[arg(long, env = "AQUEDUCT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Most tasks running at once across all pipelines. [default: 32]
@@ -118,6 +118,13 @@ pub(crate) struct UpArgs {
     /// Log format on stderr.
     #[arg(long, env = "AQUEDUCT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+    /// OpenTelemetry collector (OTLP/HTTP, protobuf) to export runs to, as its base URL
+    /// (http://127.0.0.1:4318): each run is a trace, each task attempt a span, sent to
+    /// URL/v1/traces, and every task gets its attempt's span as TRACEPARENT in its
+    /// environment. Falls back to OTEL_EXPORTER_OTLP_ENDPOINT. [default: no traces]
+    /// [config: otlpEndpoint]
+    #[arg(long, env = "AQUEDUCT_OTLP_ENDPOINT", value_name = "URL")]
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 /// Log line format.

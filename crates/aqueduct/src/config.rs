@@ -47,6 +47,8 @@ pub(crate) struct ConfigFile {
     pub(crate) source: Option<(PathBuf, String)>,
     /// The SMTP relay of e-mail notifications (see `smtp_config`).
     pub(crate) smtp: Option<crate::smtp_config::SmtpFileConfig>,
+    /// The OpenTelemetry collector's OTLP/HTTP base URL: every run is exported as a trace.
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 impl ConfigFile {
@@ -173,6 +175,38 @@ pub(crate) struct Settings {
     pub(crate) notifications: ConfiguredNotifications,
     /// `None`: e-mail notifications wait (and are retried) until a relay is configured.
     pub(crate) smtp: Option<aqueduct_runtime::notify::SmtpConfig>,
+    /// The OTLP/HTTP collector runs are exported to as traces (its base URL); `None`: runs
+    /// are not traced.
+    pub(crate) otlp_endpoint: Option<String>,
+}
+
+/// Where the OTLP collector may be named, besides the config file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpSources {
+    /// `--otlp-endpoint` or `AQUEDUCT_OTLP_ENDPOINT`.
+    pub(crate) flag: Option<String>,
+    /// The standard `OTEL_EXPORTER_OTLP_ENDPOINT`, the last fallback.
+    pub(crate) otel_env: Option<String>,
+}
+
+impl OtlpSources {
+    /// The collector's base URL: the flag (or its environment twin), then the config file's
+    /// `otlpEndpoint`, then `OTEL_EXPORTER_OTLP_ENDPOINT`; an empty value counts as unset.
+    fn resolve(self, file: Option<String>) -> anyhow::Result<Option<String>> {
+        let given = |value: &Option<String>| value.clone().filter(|url| !url.trim().is_empty());
+        let Some(url) = given(&self.flag)
+            .or_else(|| given(&file))
+            .or_else(|| given(&self.otel_env))
+        else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/').to_owned();
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "invalid OTLP endpoint `{url}`: expected the collector's http:// or https:// base URL, such as http://127.0.0.1:4318"
+        );
+        Ok(Some(url))
+    }
 }
 
 /// Default bind address: loopback only.
@@ -201,11 +235,11 @@ pub(crate) struct RepoFlags {
 impl Settings {
     pub(crate) fn resolve(
         listen: Option<String>,
-        home: Option<PathBuf>,
-        database: Option<String>,
+        state: crate::args::DatabaseArgs,
         pipelines: Option<PathBuf>,
         repo: RepoFlags,
         parallelism: Option<usize>,
+        otlp: OtlpSources,
         file: ConfigFile,
     ) -> anyhow::Result<Settings> {
         let notifications = file.notifications()?;
@@ -215,6 +249,7 @@ impl Settings {
         let listen = listen
             .parse()
             .with_context(|| format!("invalid listen address `{listen}`"))?;
+        let crate::args::DatabaseArgs { home, database } = state;
         let home = home
             .or(file.home)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
@@ -280,6 +315,7 @@ impl Settings {
                 .as_ref()
                 .map(crate::smtp_config::SmtpFileConfig::to_config)
                 .transpose()?,
+            otlp_endpoint: otlp.resolve(file.otlp_endpoint)?,
         })
     }
 }
@@ -322,6 +358,38 @@ mod tests {
         assert!(
             text.contains("aqueduct.yaml:4:23: webhook url `ftp://x` is not an http(s) URL"),
             "{text}"
+        );
+    }
+
+    fn resolve(flag: Option<&str>, file: Option<&str>, env: Option<&str>) -> Option<String> {
+        let sources = OtlpSources {
+            flag: flag.map(str::to_owned),
+            otel_env: env.map(str::to_owned),
+        };
+        sources.resolve(file.map(str::to_owned)).unwrap()
+    }
+
+    #[test]
+    fn the_otlp_endpoint_comes_from_the_flag_then_the_file_then_otel_env() {
+        let (flag, file, env) = ("http://flag:4318", "http://file:4318", "http://env:4318/");
+        assert_eq!(
+            resolve(Some(flag), Some(file), Some(env)).as_deref(),
+            Some(flag)
+        );
+        assert_eq!(resolve(None, Some(file), Some(env)).as_deref(), Some(file));
+        assert_eq!(
+            resolve(Some(""), None, Some(env)).as_deref(),
+            Some("http://env:4318")
+        );
+        assert_eq!(resolve(None, None, None), None, "no endpoint: no traces");
+        let bad = OtlpSources {
+            flag: Some("127.0.0.1:4318".to_owned()),
+            otel_env: None,
+        };
+        let error = bad.resolve(None).unwrap_err().to_string();
+        assert!(
+            error.contains("invalid OTLP endpoint `127.0.0.1:4318`"),
+            "{error}"
         );
     }
 }

@@ -129,8 +129,8 @@ impl Trees {
             .map_err(|error| FetchError::Unreadable(format!("tree writer failed: {error}")))?
     }
 
-    /// The commit whose tree `dir` lies in.
-    fn commit_of(&self, dir: &Path) -> Option<String> {
+    /// The commit whose tree `dir` lies in; `None` for a folder outside the trees.
+    pub fn commit_of(&self, dir: &Path) -> Option<String> {
         let relative = dir.strip_prefix(self.root()).ok()?;
         let first = relative.components().next()?.as_os_str().to_str()?;
         first.parse::<CommitId>().ok().map(|_| first.to_owned())

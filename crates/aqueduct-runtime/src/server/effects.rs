@@ -18,10 +18,16 @@ impl<S: Store> Server<S> {
     pub(super) async fn carry_out(&mut self, effects: Vec<Effect>) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let mut changes = Vec::new();
+        let mut spans = Vec::new();
+        let mut observed = Vec::new();
         for effect in &effects {
+            // in effect order, before the next effect's changes: a retry launched in the same
+            // batch resets its task's start, which the previous attempt's duration still needs
+            observed.extend(self.observation_for(effect, now));
             if let Some(change) = self.change_for(effect, now) {
                 changes.push(change);
             }
+            spans.extend(self.span_for(effect, now));
             if let Some(event) = self.event_for(effect, now) {
                 changes.push(Change::Event(event));
             }
@@ -44,7 +50,10 @@ impl<S: Store> Server<S> {
                     .get(run)
                     .map(|meta| meta.pipeline.tasks[task].name.clone())
             });
-            self.observe_effect(effect, now);
+        }
+        observed.into_iter().for_each(|event| self.observe(event));
+        if let Some(traces) = &self.config.traces {
+            spans.into_iter().for_each(|span| (traces.sink)(span));
         }
         for effect in effects {
             match effect {
@@ -110,6 +119,7 @@ impl<S: Store> Server<S> {
                 {
                     meta.extras[*task] = super::TaskExtra {
                         started_at: Some(now),
+                        span_pending: true,
                         ..Default::default()
                     };
                 }
@@ -124,14 +134,15 @@ impl<S: Store> Server<S> {
         }
     }
 
-    fn observe_effect(&self, effect: &Effect, now: Timestamp) {
+    /// The metrics event `effect` makes, if anyone observes.
+    fn observation_for(&self, effect: &Effect, now: Timestamp) -> Option<super::ServerEvent> {
+        self.config.observer.as_ref()?;
         match effect {
             Effect::RunState { run, state } if state.is_finished() => {
-                let event = super::ServerEvent::RunFinished {
+                Some(super::ServerEvent::RunFinished {
                     pipeline: run.pipeline.clone(),
                     state: *state,
-                };
-                self.observe(event);
+                })
             }
             Effect::TaskState {
                 run, task, state, ..
@@ -142,14 +153,13 @@ impl<S: Store> Server<S> {
                     .and_then(|meta| meta.extras[*task].started_at);
                 let duration =
                     started.and_then(|at| Duration::try_from(now.duration_since(at)).ok());
-                let event = super::ServerEvent::AttemptFinished {
+                Some(super::ServerEvent::AttemptFinished {
                     pipeline: run.pipeline.clone(),
                     state: *state,
                     duration,
-                };
-                self.observe(event);
+                })
             }
-            _ => {}
+            _ => None,
         }
     }
 
@@ -254,6 +264,12 @@ impl<S: Store> Server<S> {
             mask: &mask,
             logs_dir: &logs_dir,
             kill_grace: self.config.kill_grace,
+            traceparent: self.config.traces.as_ref().map(|traces| {
+                let name = &meta.pipeline.tasks[task].name;
+                traces
+                    .ids
+                    .traceparent(&run.pipeline, &run.run_id, name, attempt)
+            }),
         };
         let Some(started) = attempt::start(input, sink, None) else {
             return Ok(());

@@ -16,6 +16,7 @@ mod load;
 mod notify;
 mod observe;
 mod records;
+mod spans;
 mod status;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -71,6 +72,10 @@ pub struct ServerConfig {
     pub group_window: Duration,
     /// Notifications declared in the server's config rather than in pipeline files.
     pub notifications: ConfiguredNotifications,
+    /// When runs are traced: every finished run and attempt goes to the sink as a span, and
+    /// every attempt gets its span's `TRACEPARENT` (see [`crate::trace_context`]). `None`: no
+    /// spans, no `TRACEPARENT`.
+    pub traces: Option<crate::trace_context::TraceConfig>,
 }
 
 /// Notifications the server's config declares (issue #7): an app's, for its own events and
@@ -100,6 +105,8 @@ struct TaskExtra {
     pid: Option<i32>,
     started_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
+    /// The current attempt ran (or runs) and its span has not been handed to the span sink.
+    span_pending: bool,
 }
 
 /// What the loop keeps about an active run.
@@ -356,6 +363,11 @@ impl<S: Store> Server<S> {
             self.track(&key, pipeline, run.info.clone(), &tasks);
             if let Some(meta) = self.runs.get_mut(&key) {
                 meta.started_at = record.started_at;
+                // the lost attempts' records (and spans) say how they ended
+                for (_, index, _) in lost.iter().filter(|(run, ..)| *run == key) {
+                    let lost = crate::report::outcome_name(&AttemptOutcome::Lost);
+                    meta.extras[*index].outcome = Some(lost.to_owned());
+                }
             }
             restored.push(run);
         }
@@ -422,6 +434,9 @@ impl<S: Store> Server<S> {
                     pid: record.pid,
                     started_at: record.started_at,
                     ended_at: record.ended_at,
+                    // an attempt that was running when the server stopped ends (lost) after
+                    // the restart, and its span with it
+                    span_pending: record.state == TaskState::Running,
                 }
             })
             .collect();

@@ -81,6 +81,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         public_url: None,
         group_window: Duration::ZERO,
         notifications: Default::default(),
+        traces: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod convert;
 mod events;
 mod follow;
 mod notifications;
+mod traces;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use aqueduct_store_sql::SqlStore;
 use tokio::sync::watch;
 
 use crate::args::UpArgs;
-use crate::config::{ConfigFile, RepoFlags, Settings};
+use crate::config::{ConfigFile, OtlpSources, RepoFlags, Settings};
 use crate::exit;
 
 /// How often the pipelines folder is checked for changes.
@@ -42,8 +43,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     let forge_envs = crate::webhooks_config::forge_secret_envs(forge_flags, &file.webhooks);
     let settings = Settings::resolve(
         args.listen,
-        args.state.home,
-        args.state.database,
+        args.state,
         args.pipelines,
         RepoFlags {
             repo: args.repo,
@@ -53,6 +53,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
             overlay: args.overlay,
         },
         args.parallelism,
+        OtlpSources {
+            flag: args.otlp_endpoint,
+            otel_env: otel_endpoint_env(),
+        },
         file,
     )?;
     let webhook_secrets = webhook_secrets(&settings.sources.webhook_secret_envs)?;
@@ -91,6 +95,15 @@ async fn serve(
     let address = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
     let metrics = Arc::new(aqueduct_api::Metrics::new());
+    let traces = match settings.otlp_endpoint.clone() {
+        Some(endpoint) => {
+            let key = traces::load_or_create_key(&settings.home)?;
+            let start = move || traces::TraceExport::start(&endpoint);
+            let export = tokio::task::spawn_blocking(start).await??;
+            Some((export, key))
+        }
+        None => None,
+    };
     let mut limits = Limits::new(settings.parallelism);
     limits.pools = settings.pools.clone();
     let config = ServerConfig {
@@ -110,6 +123,7 @@ async fn serve(
         ),
         group_window: settings.notify_group_window,
         notifications: settings.notifications.clone(),
+        traces: traces.as_ref().map(|(export, key)| export.config(key)),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
@@ -142,7 +156,7 @@ async fn serve(
         .iter()
         .map(|app| app.name.as_str())
         .collect();
-    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, "server started");
+    tracing::info!(%address, pipelines = ?folder, apps = ?apps, home = %settings.home.display(), retention_days = settings.retention_days, otlp_endpoint = ?settings.otlp_endpoint, "server started");
     log_smtp(settings.smtp.as_ref());
     tokio::spawn(prune_loop(
         store.clone(),
@@ -163,7 +177,12 @@ async fn serve(
             let _ = shutdown_http.wait_for(|stop| *stop).await;
         })
         .await?;
-    loop_task.await.context("the server loop panicked")??;
+    let stopped = loop_task.await;
+    // the loop's last spans (attempts it stopped end after the next start) go out first
+    if let Some((export, _)) = traces {
+        export.shutdown().await;
+    }
+    stopped.context("the server loop panicked")??;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -258,6 +277,12 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
         }
         ServerEvent::AppRemoved { app } => metrics.apps().app_removed(&app),
     })
+}
+
+/// The standard `OTEL_EXPORTER_OTLP_ENDPOINT`, the OTLP endpoint's last fallback.
+fn otel_endpoint_env() -> Option<String> {
+    #[allow(clippy::disallowed_methods)] // the binary is the one place that reads the environment
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()
 }
 
 /// Secrets are read from the process environment or files when an attempt starts.

@@ -14,5 +14,6 @@ mod postgres;
 mod run;
 mod server;
 mod support;
+mod traces;
 mod validate;
 mod webhook;
