@@ -8,6 +8,9 @@
 # Usage (from the repo root):  bench/run-server.sh [--build]
 #   RUNS=10 W3_IDLE_SECS=60 (the issue's window is 120) POLL_MS=2 (pause between polls)
 #   PERF=0 skips the kernel view of latency (perf, root);  --build rebuilds the binary first
+#   POSTGRES_URL=postgres://user@host:port/db runs every server on a fresh PostgreSQL database
+#   of that server (created with psql), e.g. under scripts/pg-throwaway.sh with PG_DURABLE=1:
+#   PG_DURABLE=1 scripts/pg-throwaway.sh sh -c 'POSTGRES_URL=$AQ_TEST_POSTGRES_URL bench/run-server.sh'
 # Needs bash 5, python3 (standard library), coreutils, awk, xargs. See bench/README.md.
 set -euo pipefail
 
@@ -15,7 +18,7 @@ RUNS="${RUNS:-10}"; W3_IDLE_SECS="${W3_IDLE_SECS:-60}"; BUILD=0
 for arg in "$@"; do
   case "$arg" in
     --build) BUILD=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -155,11 +158,17 @@ time_cmd() {  # time_cmd NAME CMD...: appends CMD's wall time in µs to $TMP/NAM
   local name="$1" t0="${EPOCHREALTIME/[.,]/}"; shift; "$@"; local t1="${EPOCHREALTIME/[.,]/}"
   echo "$((10#$t1 - 10#$t0))" >> "$TMP/$name.times"
 }
+database_of() {  # database_of NAME: the database URL of server NAME (fresh on PostgreSQL)
+  if [[ -z "${POSTGRES_URL:-}" ]]; then echo "sqlite://$TMP/$1.home/aqueduct.db"; return; fi
+  psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS aq_bench_$1" -c "CREATE DATABASE aq_bench_$1" > /dev/null
+  echo "${POSTGRES_URL%/*}/aq_bench_$1"
+}
 start_server() {  # start_server NAME PIPELINES [UP ARGS...]: sets PID, ADDR; fresh home + token
-  local name="$1" pipelines="$2"; shift 2
-  TOKEN="$("$BIN" token create --role operator --home "$TMP/$name.home")"
-  T0="$(now_us)"; RUST_LOG=info "$BIN" up --listen 127.0.0.1:0 --home "$TMP/$name.home" --pipelines "$pipelines" "$@" \
-    > "$TMP/$name.out" 2> "$TMP/$name.err" < /dev/null &
+  local name="$1" pipelines="$2" database; shift 2
+  mkdir -p "$TMP/$name.home"; database="$(database_of "$name")"
+  TOKEN="$("$BIN" token create --role operator --home "$TMP/$name.home" --database "$database")"
+  T0="$(now_us)"; RUST_LOG=info "$BIN" up --listen 127.0.0.1:0 --home "$TMP/$name.home" --database "$database" \
+    --pipelines "$pipelines" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" < /dev/null &
   PID=$!; SERVERS+=("$PID")
 }
 wait_listening() {  # wait_listening NAME [TOTAL]: sets ADDR LISTEN_US [TOTAL_US SECOND_US]
@@ -186,7 +195,12 @@ echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC'); $(nproc) x $(grep -m1 'mod
 echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) before starting; cpu busy $(cpu_busy_pct) % in the second before"
 echo "home fs:   $(df --output=fstype "$TMP" | tail -1) ($TMP; set TMPDIR to move it)"
 echo "binary:    $BIN ($("$BIN" --version), repo HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-echo "runs:      $RUNS of W1 and W2 (plus 1 warm-up each), W3 idle window ${W3_IDLE_SECS} s"; echo
+echo "runs:      $RUNS of W1 and W2 (plus 1 warm-up each), W3 idle window ${W3_IDLE_SECS} s"
+if [[ -n "${POSTGRES_URL:-}" ]]; then
+  pg_show() { psql -tAq "$POSTGRES_URL" -c "SHOW $1"; }
+  echo "database:  PostgreSQL $(pg_show server_version) on loopback (fsync $(pg_show fsync), synchronous_commit $(pg_show synchronous_commit)), a fresh database per server"
+else echo "database:  SQLite (WAL, synchronous=NORMAL) in each server's home"; fi
+echo
 
 # ---------------------------------------------------------------- W1, W2, latency, throughput
 start_server main "$TMP/p" --parallelism 2; MAIN_PID="$PID"; wait_listening main

@@ -12,8 +12,11 @@ DIR=$(mktemp -d /tmp/aq-pg.XXXXXX)
 chown postgres:postgres "$DIR"
 as_pg() { runuser -u postgres -- "$@"; }
 as_pg "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-locale >"$DIR/initdb.log"
+# tests need no durability (PG_DURABLE=1 keeps PostgreSQL's defaults, for benchmarks)
+FAST="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${PG_DURABLE:-0}" = 1 ] && FAST=""
 as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR $FAST" start >/dev/null
 stop() { as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null || true; rm -rf "$DIR"; }
 trap stop EXIT
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE DATABASE aq" >/dev/null

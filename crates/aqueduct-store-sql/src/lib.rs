@@ -24,6 +24,7 @@ mod connect;
 mod copy;
 mod error;
 mod events;
+mod leader;
 mod outbox;
 mod pipelines;
 mod runs;
@@ -38,6 +39,7 @@ use sqlx::AnyPool;
 pub use connect::{Backend, MigrationState};
 pub use copy::CopiedTable;
 pub use error::{Error, Result, redact};
+pub use leader::{LeaderCandidate, LeaderLock};
 
 /// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]

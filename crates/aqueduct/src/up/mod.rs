@@ -89,6 +89,7 @@ async fn serve(
         let url = aqueduct_store_sql::redact(url);
         format!("failed to open database {url}")
     })?);
+    let leader = lead(url).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -168,6 +169,15 @@ async fn serve(
         settings.event_retention_days,
     ));
     let mut shutdown_http = shutdown.clone();
+    let stop = Arc::new(stop);
+    let lost_leadership = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(lock) = leader {
+        tokio::spawn(watch_leadership(
+            lock,
+            stop.clone(),
+            lost_leadership.clone(),
+        ));
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop.send(true);
@@ -183,8 +193,52 @@ async fn serve(
         export.shutdown().await;
     }
     stopped.context("the server loop panicked")??;
+    anyhow::ensure!(
+        !lost_leadership.load(std::sync::atomic::Ordering::SeqCst),
+        "stopped: the connection holding the leader lock was lost, so another server may lead"
+    );
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// How often the leader checks that it still holds its lock.
+const LEADERSHIP_CHECK: Duration = Duration::from_secs(2);
+
+/// On PostgreSQL, waits until this server holds the database's leader lock: one server
+/// schedules, the others wait to take over (docs/scaling.md). `None` on SQLite.
+async fn lead(url: &str) -> anyhow::Result<Option<aqueduct_store_sql::LeaderLock>> {
+    let Some(candidate) = aqueduct_store_sql::LeaderCandidate::connect(url).await? else {
+        return Ok(None);
+    };
+    let lock = match candidate.try_take().await? {
+        Ok(lock) => lock,
+        Err(candidate) => {
+            tracing::info!("another server leads on this database; waiting to take over");
+            let lock = candidate.take().await?;
+            tracing::info!("took over as the leader");
+            lock
+        }
+    };
+    Ok(Some(lock))
+}
+
+/// Stops the server once the leader lock's connection stops answering: another server may
+/// lead by then, and two must never schedule at once.
+async fn watch_leadership(
+    mut lock: aqueduct_store_sql::LeaderLock,
+    stop: Arc<watch::Sender<bool>>,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+) {
+    loop {
+        tokio::time::sleep(LEADERSHIP_CHECK).await;
+        let held = tokio::time::timeout(LEADERSHIP_CHECK, lock.is_held()).await;
+        if held != Ok(true) {
+            tracing::error!("lost the connection holding the leader lock; stopping");
+            lost.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = stop.send(true);
+            return;
+        }
+    }
 }
 
 async fn wait_for_signal() {

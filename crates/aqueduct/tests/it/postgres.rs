@@ -6,6 +6,8 @@
 //! With `AQ_TEST_E2E_ON_POSTGRES=1` too, every other end-to-end test runs on a PostgreSQL
 //! database of its own ([`e2e_database`]).
 
+use std::time::Duration;
+
 use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
@@ -131,4 +133,139 @@ fn a_sqlite_server_moves_to_postgres_with_db_copy_and_goes_on() {
     assert!(seqs.len() > copied_events, "{events:#}");
     let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
     assert_eq!(seqs, expected, "no gap, no reuse");
+}
+
+/// `aqueduct up --home HOME --database URL --pipelines DIR`, spawned, with its stdout lines
+/// sent to a channel (the first is its `listening on` line, once it leads).
+fn spawn_server(
+    ws: &Workspace,
+    home: &str,
+    database: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut command = ws.up_command();
+    command
+        .args(["--database", database, "--pipelines"])
+        .arg(ws.path().join("pipelines"))
+        .env("AQUEDUCT_HOME", ws.path().join(home))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    (child, received)
+}
+
+#[test]
+fn a_second_server_on_the_database_waits_and_takes_over_when_the_leader_dies() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::on_sqlite();
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "hello",
+        "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      run: 'true'\n",
+    );
+    let database = fresh_database(&url, "aq_e2e_leader");
+    let operator = String::from_utf8(
+        ws.command()
+            .args([
+                "token",
+                "create",
+                "--role",
+                "operator",
+                "--database",
+                &database,
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let (mut leader, leader_lines) = spawn_server(&ws, "a", &database);
+    let listening = leader_lines.recv_timeout(Duration::from_secs(30)).unwrap();
+    let leader_address = listening.rsplit("http://").next().unwrap().to_owned();
+
+    // the second server waits: it neither schedules nor listens while the first leads
+    let (mut standby, standby_lines) = spawn_server(&ws, "b", &database);
+    assert!(
+        standby_lines.recv_timeout(Duration::from_secs(3)).is_err(),
+        "the standby must not serve while another server leads"
+    );
+
+    // a run starts on the leader, which then dies in the middle of it
+    let (status, run) = crate::support::http_json(
+        &leader_address,
+        "POST",
+        "/api/v1/pipelines/hello/runs",
+        &operator,
+        Some("{}"),
+    );
+    assert_eq!(status, 201, "{run}");
+    let run_id = run["run_id"].as_str().unwrap().replace('+', "%2B");
+    std::thread::sleep(Duration::from_millis(500));
+    leader.kill().unwrap();
+    leader.wait().unwrap();
+
+    // the standby takes over at once and finishes the run
+    let listening = standby_lines.recv_timeout(Duration::from_secs(30)).unwrap();
+    let address = listening.rsplit("http://").next().unwrap().to_owned();
+    let path = format!("/api/v1/pipelines/hello/runs/{run_id}");
+    let finished = crate::support::wait_until(Duration::from_secs(30), || {
+        crate::support::http_json(&address, "GET", &path, &operator, None).1["state"] == "success"
+    });
+    let (_, run) = crate::support::http_json(&address, "GET", &path, &operator, None);
+    assert!(finished, "{run:#}");
+    let _ = standby.kill();
+    let _ = standby.wait();
+}
+
+#[test]
+fn a_leader_cut_off_from_its_lock_stops_scheduling() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::on_sqlite();
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "hello",
+        "  tasks:\n    - name: t\n      run: 'true'\n",
+    );
+    let database = fresh_database(&url, "aq_e2e_cut_off");
+    let (mut leader, lines) = spawn_server(&ws, "a", &database);
+    lines.recv_timeout(Duration::from_secs(30)).unwrap();
+
+    // the connection holding the lock is cut (as by a network partition or a failover)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cut = runtime.block_on(async {
+        let mut admin = AnyConnection::connect(&url).await.unwrap();
+        let query = "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_locks \
+                     WHERE locktype = 'advisory' AND granted \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = 'aq_e2e_cut_off')";
+        let row = sqlx::query(query).fetch_one(&mut admin).await.unwrap();
+        sqlx::Row::try_get::<i64, _>(&row, 0).unwrap()
+    });
+    assert_eq!(cut, 1, "one connection held the lock");
+    let stopped = crate::support::wait_until(Duration::from_secs(20), || {
+        leader.try_wait().unwrap().is_some()
+    });
+    assert!(stopped, "a server that lost its lock must stop");
+    let status = leader.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
 }

@@ -211,11 +211,7 @@ impl Server {
         token: &str,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let (status, text) = self.call(method, path, Some(token), body);
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}")),
-        )
+        http_json(&self.address, method, path, token, body)
     }
 }
 
@@ -223,6 +219,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// [`http`] with a token, the answer read as JSON.
+pub(crate) fn http_json(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, text) = http(address, method, path, Some(token), body);
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"));
+    (status, json)
 }
 
 /// A minimal HTTP/1.1 client: one request per connection.
