@@ -1,0 +1,421 @@
+//! The web UI in a real browser: `aqueduct up` serves it, Debian's `chromedriver` drives a
+//! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
+//! would: log in with an operator token, find a pipeline by search, trigger it with a param,
+//! watch its tasks turn green without a reload, open a failing task's log, clear the task with
+//! its downstream and watch it run again.
+//!
+//! Without `chromedriver` on the `PATH` the test fails with a message saying so, unless
+//! `AQ_SKIP_BROWSER_TESTS=1`, when it prints `skipped: browser`. With `AQ_SCREENSHOTS=DIR` it
+//! writes PNGs of the main views there (a relative `DIR` is taken from the workspace root):
+//! `AQ_SCREENSHOTS=docs/screenshots cargo test -p aqueduct --test it ui` refreshes the README's.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::{Server, Workspace, token, write_pipeline};
+
+#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The first `names` found on the `PATH` (or at the Debian path).
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = env("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// A `chromedriver` on a free port, killed (by its pid) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(program: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        #[allow(clippy::disallowed_methods)] // the test starts the browser's driver
+        let child = std::process::Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("failed to start {}: {error}", program.display()));
+        let driver = Driver { child, port };
+        let ready = crate::support::wait_until(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(ready, "chromedriver did not listen on port {port}");
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots go, when asked for.
+fn screenshot_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env("AQ_SCREENSHOTS")?);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        root.join(dir)
+    })
+}
+
+async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
+    let Some(dir) = screenshot_dir() else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir)?;
+    let png = client.screenshot().await?;
+    std::fs::write(dir.join(format!("{name}.png")), png)?;
+    Ok(())
+}
+
+/// Evaluates `expression` (JavaScript) in the page.
+async fn eval(client: &Client, expression: &str) -> anyhow::Result<Value> {
+    let script = format!("return ({expression});");
+    Ok(client.execute(&script, Vec::new()).await?)
+}
+
+/// Polls `expression` until it is `true`, for at most `limit`.
+async fn wait_js(client: &Client, expression: &str, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if eval(client, expression).await? == json!(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let url = client.current_url().await?;
+            let body = eval(client, "document.body.innerText").await?;
+            anyhow::bail!("timed out waiting for `{expression}` on {url}:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
+    let element = client
+        .find(Locator::Css(css))
+        .await
+        .with_context(|| css.to_owned())?;
+    Ok(element.text().await?)
+}
+
+/// The states of the run page's task table, in order.
+async fn task_states(client: &Client) -> anyhow::Result<Value> {
+    eval(
+        client,
+        "Array.from(document.querySelectorAll('#tasks [data-state]')).map(e => e.dataset.state)",
+    )
+    .await
+}
+
+/// Writes pipeline `name` with a description and the given `spec:` body.
+fn described(dir: &Path, name: &str, description: &str, spec: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = format!(
+        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n{spec}"
+    );
+    std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+}
+
+fn write_pipelines(ws: &Workspace, marker: &Path) {
+    let dir = ws.path().join("pipelines");
+    described(
+        &dir,
+        "greet",
+        "Say hello to someone, then say goodbye.",
+        "  params:\n    who:\n      type: string\n      default: world\n  tasks:\n    - name: hello\n      run: sleep 1; echo hello {{ params.who }}\n    - name: goodbye\n      needs: [hello]\n      run: sleep 1; echo goodbye\n",
+    );
+    let marker = marker.display();
+    described(
+        &dir,
+        "flaky",
+        "Fails until its marker file exists.",
+        &format!(
+            "  tasks:\n    - name: check\n      run: sleep 1; echo checking the marker; test -f {marker} || {{ echo marker missing; exit 3; }}\n    - name: publish\n      needs: [check]\n      run: echo published\n"
+        ),
+    );
+    described(
+        &dir,
+        "warehouse",
+        "Load the warehouse every night.",
+        "  schedule: '0 3 * * *'\n  tasks:\n    - name: extract_orders\n      run: 'true'\n    - name: extract_customers\n      run: 'true'\n    - name: load_customers\n      needs: [extract_customers]\n      run: 'true'\n    - name: load_orders\n      needs: [extract_orders]\n      run: 'true'\n    - name: report\n      needs: [load_orders, load_customers]\n      run: 'true'\n",
+    );
+    for name in ["billing", "cleanup"] {
+        write_pipeline(
+            &dir,
+            name,
+            "  tasks:\n    - name: only\n      run: 'true'\n",
+        );
+    }
+    let validate = ws.command().arg("validate").arg(&dir).output().unwrap();
+    assert!(validate.status.success(), "{validate:?}");
+}
+
+#[test]
+fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
+    let Some(driver_program) = find_program(&["chromedriver"]) else {
+        if env("AQ_SKIP_BROWSER_TESTS").as_deref() == Some("1") {
+            println!("skipped: browser");
+            return;
+        }
+        panic!(
+            "chromedriver is not installed: install Debian's `chromium chromium-driver` (.ci/run does), \
+             or set AQ_SKIP_BROWSER_TESTS=1 to skip the browser tests"
+        );
+    };
+    let browser = find_program(&["chromium", "chromium-browser", "google-chrome"])
+        .expect("chromedriver is installed but chromium is not: install `chromium`");
+    let ws = Workspace::new();
+    let marker = ws.path().join("marker");
+    write_pipelines(&ws, &marker);
+    let operator = token(&ws, "operator");
+    let server = Server::start(&ws);
+    let driver = Driver::start(&driver_program);
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let capabilities = json!({"goog:chromeOptions": {
+            "binary": browser,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-quic",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }});
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("an object")
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a WebDriver session");
+        let base = format!("http://{}", server.address);
+        let outcome = scenario(&client, &base, &operator, &marker).await;
+        let _ = client.close().await;
+        outcome.unwrap();
+    });
+}
+
+async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> anyhow::Result<()> {
+    client.set_window_size(1280, 900).await?;
+    // every page needs a session: the first visit lands on the login form
+    client.goto(&format!("{base}/")).await?;
+    ensure!(client.current_url().await?.path() == "/login");
+    screenshot(client, "login").await?;
+    client
+        .find(Locator::Css("#token"))
+        .await?
+        .send_keys(token)
+        .await?;
+    client.find(Locator::Css("#login")).await?.click().await?;
+    wait_js(
+        client,
+        "location.pathname === '/' && !!document.getElementById('search')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#role").await? == "operator");
+    screenshot(client, "pipelines").await?;
+
+    // find the pipeline by search
+    client
+        .find(Locator::Css("#search"))
+        .await?
+        .send_keys("gree")
+        .await?;
+    client
+        .find(Locator::Css(".search button"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "location.search.includes('q=gree')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let names = eval(
+        client,
+        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
+    )
+    .await?;
+    ensure!(names == json!(["greet"]), "search found {names}");
+    client
+        .find(Locator::LinkText("greet"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "location.pathname === '/pipelines/greet'",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // trigger it with a param, then watch the run page turn green without a reload
+    let who = client
+        .find(Locator::Css(r#"input[name="param:who"]"#))
+        .await?;
+    who.clear().await?;
+    who.send_keys("ada").await?;
+    client.find(Locator::Css("#trigger")).await?.click().await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/greet/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let run_url = client.current_url().await?;
+    eval(client, "window.aqMarker = 'same page'").await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(60),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("same page"),
+        "the page was reloaded"
+    );
+    ensure!(eval(client, "Number(document.body.dataset.refreshed) >= 1").await? == json!(true));
+    ensure!(task_states(client).await? == json!(["success", "success"]));
+    let nodes = eval(
+        client,
+        "Array.from(document.querySelectorAll('#dag g.node')).map(g => g.dataset.state)",
+    )
+    .await?;
+    ensure!(
+        nodes == json!(["success", "success"]),
+        "graph states {nodes}"
+    );
+    ensure!(
+        text(client, "#run-head").await?.contains("ada"),
+        "the param is shown"
+    );
+    screenshot(client, "run").await?;
+    client.goto(&format!("{base}/pipelines/greet")).await?;
+    wait_js(
+        client,
+        "!!document.querySelector('#grid .sq.state-success')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    screenshot(client, "pipeline").await?;
+    client.goto(run_url.as_str()).await?;
+    client
+        .find(Locator::Css(r#"tr[data-task="hello"] a.log-link"#))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('hello ada')",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // a failing task: its log says why; clear it with its downstream and see both run again
+    client.goto(&format!("{base}/pipelines/flaky")).await?;
+    client.find(Locator::Css("#trigger")).await?.click().await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/flaky/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let flaky_url = client.current_url().await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'failed'",
+        Duration::from_secs(60),
+    )
+    .await?;
+    ensure!(task_states(client).await? == json!(["failed", "upstream_failed"]));
+    ensure!(text(client, r#"tr[data-task="check"] td.exit"#).await? == "3");
+    client
+        .find(Locator::Css(r#"tr[data-task="check"] a.log-link"#))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "!!document.getElementById('log')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#log").await?.contains("marker missing"));
+    client
+        .find(Locator::Css("#log-search"))
+        .await?
+        .send_keys("missing")
+        .await?;
+    wait_js(
+        client,
+        "document.getElementById('log-matches').textContent === '1 matching lines'",
+        Duration::from_secs(5),
+    )
+    .await?;
+    screenshot(client, "log").await?;
+
+    std::fs::write(marker, "")?;
+    client.goto(flaky_url.as_str()).await?;
+    client
+        .find(Locator::Css(
+            r#"tr[data-task="check"] button.clear-downstream"#,
+        ))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "document.readyState === 'complete' && !!document.getElementById('run-state')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    eval(client, "window.aqMarker = 'after clear'").await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(60),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("after clear"),
+        "the page was reloaded"
+    );
+    ensure!(task_states(client).await? == json!(["success", "success"]));
+    ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
+    let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
+    ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+    Ok(())
+}
