@@ -26,15 +26,23 @@
       .catch(() => {});
   };
   const soon = () => { if (!timer) timer = setTimeout(refresh, 150); };
-  const events = new EventSource("/ui/events");
-  events.onopen = soon; // whatever happened between the render and the subscription
-  events.onmessage = (message) => {
-    let event;
-    try { event = JSON.parse(message.data); } catch (_) { return; }
-    if (event.pipeline !== pipeline) return;
-    if (run && event.run_id && event.run_id !== run) return;
-    soon();
+  let events = null;
+  const listen = () => {
+    events = new EventSource("/ui/events");
+    events.onopen = soon; // whatever happened between the render and the subscription
+    events.onmessage = (message) => {
+      let event;
+      try { event = JSON.parse(message.data); } catch (_) { return; }
+      if (event.pipeline !== pipeline) return;
+      if (run && event.run_id && event.run_id !== run) return;
+      soon();
+    };
   };
+  listen();
+  // a page left behind (or kept in the back/forward cache) must not hold its connection:
+  // browsers allow six per server over HTTP/1.1, and the seventh page would wait
+  window.addEventListener("pagehide", () => { if (events) { events.close(); events = null; } });
+  window.addEventListener("pageshow", (event) => { if (event.persisted && !events) listen(); });
 })();
 
 (function logs() {
@@ -57,6 +65,7 @@
   if (!url || !window.EventSource) return;
   const state = document.getElementById("follow-state");
   const stream = new EventSource(url);
+  window.addEventListener("pagehide", () => stream.close());
   stream.addEventListener("line", (message) => {
     const span = document.createElement("span");
     span.className = "ln";

@@ -2,7 +2,9 @@
 //! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
 //! would: log in with an operator token, find a pipeline by search, trigger it with a param,
 //! watch its tasks turn green without a reload, open a failing task's log, clear the task with
-//! its downstream and watch it run again.
+//! its downstream and watch it run again. It opens more live pages than a browser keeps
+//! connections to one server (six), so a page that kept its event stream after being left
+//! would stall the later ones past the waits.
 //!
 //! Without `chromedriver` on the `PATH` the test fails with a message saying so, unless
 //! `AQ_SKIP_BROWSER_TESTS=1`, when it prints `skipped: browser`. With `AQ_SCREENSHOTS=DIR` it
@@ -300,7 +302,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     wait_js(
         client,
         "document.getElementById('run-state').textContent === 'success'",
-        Duration::from_secs(60),
+        Duration::from_secs(30),
     )
     .await?;
     ensure!(
@@ -357,7 +359,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     wait_js(
         client,
         "document.getElementById('run-state').textContent === 'failed'",
-        Duration::from_secs(60),
+        Duration::from_secs(30),
     )
     .await?;
     ensure!(task_states(client).await? == json!(["failed", "upstream_failed"]));
@@ -406,7 +408,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     wait_js(
         client,
         "document.getElementById('run-state').textContent === 'success'",
-        Duration::from_secs(60),
+        Duration::from_secs(30),
     )
     .await?;
     ensure!(
