@@ -247,7 +247,6 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     ensure!(text(client, "#role").await? == "operator");
-    screenshot(client, "pipelines").await?;
 
     // find the pipeline by search
     client
@@ -419,5 +418,15 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
     let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
     ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+    client.goto(&format!("{base}/")).await?;
+    screenshot(client, "pipelines").await?;
+    client.goto(&format!("{base}/pipelines/warehouse")).await?;
+    wait_js(
+        client,
+        "document.querySelectorAll('#dag g.node').length === 5",
+        Duration::from_secs(10),
+    )
+    .await?;
+    screenshot(client, "graph").await?;
     Ok(())
 }
