@@ -91,6 +91,8 @@ impl std::error::Error for BackendError {}
 pub struct PipelineQuery {
     /// Case-insensitive substring of the name (or description), when given.
     pub search: Option<String>,
+    /// Only paused (`true`) or only unpaused (`false`) pipelines, when given.
+    pub paused: Option<bool>,
     /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
     pub limit: u32,
     pub offset: u32,

@@ -1,4 +1,5 @@
-//! `/`: the pipelines, searched and paged on the server (`?q=`, `?page=`), each with its
+//! `/`: the pipelines, searched, filtered and paged on the server (`?q=`, `?paused=paused|active`,
+//! `?page=`), each with its
 //! schedule, next run and last runs as coloured squares.
 //!
 //! One `list_pipelines` call for the page, then one `list_runs` per pipeline shown (at most
@@ -24,6 +25,8 @@ pub(crate) const RECENT_RUNS: u32 = 8;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Params {
     q: Option<String>,
+    /// `paused`, `active`, or anything else for both.
+    paused: Option<String>,
     page: Option<u32>,
 }
 
@@ -50,6 +53,8 @@ pub(crate) struct Row {
 pub(crate) struct PipelinesPage {
     pub(crate) chrome: Chrome,
     pub(crate) query: String,
+    /// `paused`, `active` or empty: the filter's selected option.
+    pub(crate) filter: &'static str,
     pub(crate) rows: Vec<Row>,
     pub(crate) total: u64,
     pub(crate) first: u64,
@@ -66,8 +71,14 @@ pub(crate) async fn page<B: Backend>(
 ) -> Response {
     let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let page_number = params.page.unwrap_or(1).max(1);
+    let (filter, paused) = match params.paused.as_deref() {
+        Some("paused") => ("paused", Some(true)),
+        Some("active") => ("active", Some(false)),
+        _ => ("", None),
+    };
     let query = PipelineQuery {
         search: search.map(str::to_owned),
+        paused,
         limit: PAGE_SIZE,
         offset: (page_number - 1).saturating_mul(PAGE_SIZE),
     };
@@ -104,6 +115,9 @@ pub(crate) async fn page<B: Backend>(
         if let Some(search) = search {
             url.push_str(&format!("&q={}", paths::query_value(search)));
         }
+        if !filter.is_empty() {
+            url.push_str(&format!("&paused={filter}"));
+        }
         url
     };
     let shown = pipelines.items.len() as u64;
@@ -111,6 +125,7 @@ pub(crate) async fn page<B: Backend>(
     let page = PipelinesPage {
         chrome: Chrome::of(&session),
         query: search.unwrap_or_default().to_owned(),
+        filter,
         rows,
         total: pipelines.total,
         first: if shown == 0 { 0 } else { offset + 1 },

@@ -145,7 +145,11 @@ impl FakeBackend {
             task("report", &["load_a", "load_b"]),
         ];
         let mut pipelines = vec![hello, etl];
-        pipelines.extend((0..fillers).map(|index| pipeline(&format!("filler-{index:03}"))));
+        pipelines.extend((0..fillers).map(|index| PipelineDetail {
+            // every third filler is paused
+            paused: index % 3 == 1,
+            ..pipeline(&format!("filler-{index:03}"))
+        }));
         pipelines.sort_by(|a, b| a.name.cmp(&b.name));
         let run = RunDetail {
             pipeline: HELLO.into(),
@@ -246,6 +250,7 @@ impl Backend for FakeBackend {
         let matching: Vec<&PipelineDetail> = self
             .pipelines
             .iter()
+            .filter(|p| query.paused.is_none_or(|paused| p.paused == paused))
             .filter(|p| {
                 p.name.to_lowercase().contains(&needle)
                     || p.description

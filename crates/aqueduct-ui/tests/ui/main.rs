@@ -306,6 +306,29 @@ async fn the_list_is_searched_and_paged_on_the_server() {
     assert!(searched.body.contains("daily_etl") && !searched.body.contains("filler-001"));
     assert!(searched.body.contains("1–1 of 1"));
     assert!(searched.body.contains(r#"value="ETL""#));
+    let paused = get(&app, "/?paused=paused&q=filler", Some(VIEWER)).await;
+    assert!(
+        paused.body.contains("filler-001") && !paused.body.contains("filler-000<"),
+        "{}",
+        paused.body
+    );
+    assert!(
+        paused.body.contains("1–20 of 20"),
+        "every third filler is paused"
+    );
+    assert!(paused.body.contains(r#"<option value="paused" selected>"#));
+    let active = get(&app, "/?paused=active&q=filler&page=2", Some(VIEWER)).await;
+    assert!(active.body.contains("26–40 of 40"));
+    assert!(
+        active
+            .body
+            .contains(r#"href="/?page=1&amp;q=filler&amp;paused=active""#)
+            || active
+                .body
+                .contains(r#"href="/?page=1&#38;q=filler&#38;paused=active""#),
+        "{}",
+        active.body
+    );
     let queries = &backend.recorded.lock().unwrap().list_queries;
     assert!(
         queries.iter().all(|query| query.limit == 25),
@@ -313,6 +336,10 @@ async fn the_list_is_searched_and_paged_on_the_server() {
     );
     assert_eq!(queries[1].offset, 50);
     assert_eq!(queries[2].search.as_deref(), Some("ETL"));
+    assert_eq!(
+        (queries[2].paused, queries[3].paused, queries[4].paused),
+        (None, Some(true), Some(false))
+    );
 }
 
 #[tokio::test]

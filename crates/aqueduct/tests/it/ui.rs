@@ -2,7 +2,7 @@
 //! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
 //! would: log in with an operator token, find a pipeline by search, trigger it with a param,
 //! watch its tasks turn green without a reload, open a failing task's log, clear the task with
-//! its downstream and watch it run again. It opens more live pages than a browser keeps
+//! its downstream and watch it run again, pause a pipeline and filter the list by it. It opens more live pages than a browser keeps
 //! connections to one server (six), so a page that kept its event stream after being left
 //! would stall the later ones past the waits.
 //!
@@ -418,6 +418,23 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
     let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
     ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+
+    // pause a pipeline from its page; the list filters paused pipelines on the server
+    client.goto(&format!("{base}/pipelines/cleanup")).await?;
+    client.find(Locator::Css("#pause")).await?.click().await?;
+    wait_js(
+        client,
+        "!!document.getElementById('unpause')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    client.goto(&format!("{base}/?paused=paused")).await?;
+    let names = eval(
+        client,
+        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
+    )
+    .await?;
+    ensure!(names == json!(["cleanup"]), "paused pipelines {names}");
     client.goto(&format!("{base}/")).await?;
     screenshot(client, "pipelines").await?;
     client.goto(&format!("{base}/pipelines/warehouse")).await?;
