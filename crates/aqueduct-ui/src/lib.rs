@@ -80,6 +80,11 @@ pub fn router<B: Backend>(backend: Arc<B>) -> Router {
             "/pipelines/{name}/runs/{run_id}/tasks/{task}/logs/stream",
             get(pages::log::stream::<B>),
         )
+        .route("/apps", get(pages::apps::list::<B>))
+        .route("/apps/{name}", get(pages::apps::page::<B>))
+        .route("/apps/{name}/sync", post(pages::apps::sync::<B>))
+        .route("/apps/{name}/refresh", post(pages::apps::refresh::<B>))
+        .route("/apps/{name}/rollback", post(pages::apps::rollback::<B>))
         .route("/ui/events", get(live::events::<B>))
         .route("/ui/assets/{*path}", get(assets::serve))
         .with_state(state)

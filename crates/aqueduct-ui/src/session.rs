@@ -27,6 +27,8 @@ pub const COOKIE_NAME: &str = "aq_session";
 /// A signed-in user of a page.
 pub(crate) struct Session<B> {
     pub(crate) role: Role,
+    /// Who acts, as app histories record it: `token:<id>` (never the secret), as the API does.
+    pub(crate) initiator: String,
     backend: PhantomData<fn() -> B>,
 }
 
@@ -55,6 +57,8 @@ impl<B: Backend> FromRequestParts<UiState<B>> for Session<B> {
         match state.backend.verify_token(token).await {
             Ok(Some(role)) => Ok(Session {
                 role,
+                initiator: aqueduct_api::token_id(token)
+                    .map_or_else(|| "ui".to_owned(), |id| format!("token:{id}")),
                 backend: PhantomData,
             }),
             Ok(None) => Err(to_login()),

@@ -1,6 +1,7 @@
 //! The pages: one module per view, each a handler that makes a few backend calls, turns the
 //! DTOs into a view model of display strings, and renders its template.
 
+pub(crate) mod apps;
 pub(crate) mod log;
 pub(crate) mod pipeline;
 pub(crate) mod pipelines;

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aqueduct_api::dto::{
-    AppDetail, AppDiff, AppPlan, AppSummary, BackfillResult, Event, NextRun, Notification, Page,
-    ParamInfo, PipelineDetail, PipelineReplaced, PipelineSummary, PipelineVersion, RollbackResult,
-    RunDetail, RunState, RunSummary, RunType, Schedule, SyncRecord, TaskInfo, TaskInstance,
-    TaskState,
+    AppDetail, AppDiff, AppPipeline, AppPlan, AppSource, AppSummary, BackfillResult, CommitInfo,
+    DiffKind, Event, FieldChange, HealthCode, HealthStatus, NextRun, Notification, Page, ParamInfo,
+    PipelineDetail, PipelineDiff, PipelineReplaced, PipelineSummary, PipelineVersion, PlanAction,
+    PlannedChange, RollbackResult, RunDetail, RunState, RunSummary, RunType, Schedule, SyncCode,
+    SyncPolicy, SyncRecord, SyncResult, SyncStatus, TaskInfo, TaskInstance, TaskState,
 };
 use aqueduct_api::{
     Backend, BackendError, BackfillRequest, ClearRequest, Forge, HistoryQuery, PipelineQuery,
@@ -38,6 +39,8 @@ pub(crate) struct Recorded {
     pub(crate) cancels: Vec<(String, String)>,
     pub(crate) paused: Vec<(String, bool)>,
     pub(crate) list_queries: Vec<PipelineQuery>,
+    pub(crate) syncs: Vec<SyncRequest>,
+    pub(crate) rollbacks: Vec<RollbackRequest>,
 }
 
 pub(crate) struct FakeBackend {
@@ -236,6 +239,88 @@ fn summary_of(run: &RunDetail) -> RunSummary {
     }
 }
 
+/// The one GitOps app.
+pub(crate) const APP: &str = "examples";
+
+fn known_app(name: &str) -> Result<(), BackendError> {
+    if name == APP {
+        Ok(())
+    } else {
+        Err(BackendError::AppNotFound(format!("no app named {name}")))
+    }
+}
+
+fn commit(id: &str, message: &str) -> CommitInfo {
+    CommitInfo {
+        id: id.into(),
+        short: id.chars().take(7).collect(),
+        message: message.into(),
+        author: "Ada".into(),
+        committed_at: ts("2026-03-05T08:00:00Z"),
+    }
+}
+
+fn app_detail() -> AppDetail {
+    AppDetail {
+        name: APP.into(),
+        source: AppSource {
+            repo_url: "https://git.example/aqueduct.git".into(),
+            revision: "main".into(),
+            path: "examples".into(),
+            overlay: None,
+        },
+        policy: SyncPolicy {
+            automated: true,
+            prune: false,
+            self_heal: false,
+            allow_empty: false,
+        },
+        applied_commit: Some(commit("9fceb02d0ae598e9", "first")),
+        latest_commit: Some(commit("1a2b3c4d5e6f7a8b", "say it louder")),
+        fetched_at: Some(ts("2026-03-05T09:00:00Z")),
+        sync: SyncStatus {
+            status: SyncCode::OutOfSync,
+            reason: "changed in commit 1a2b3c4".into(),
+        },
+        health: HealthStatus {
+            status: HealthCode::Degraded,
+            reason: "the last run failed".into(),
+        },
+        conditions: Vec::new(),
+        pipelines: vec![AppPipeline {
+            name: HELLO.into(),
+            sync: SyncStatus {
+                status: SyncCode::OutOfSync,
+                reason: "changed".into(),
+            },
+            health: HealthStatus {
+                status: HealthCode::Degraded,
+                reason: "failed".into(),
+            },
+        }],
+    }
+}
+
+fn sync_record(id: u64, message: &str) -> SyncRecord {
+    SyncRecord {
+        id,
+        app: APP.into(),
+        revision: "main".into(),
+        commit: format!("{id}{id}{id}{id}{id}{id}{id}{id}{id}{id}{id}{id}{id}"),
+        message: message.into(),
+        author: "Ada".into(),
+        committed_at: ts("2026-03-05T08:00:00Z"),
+        initiator: "auto".into(),
+        rollback_of: None,
+        result: SyncResult::Succeeded,
+        started_at: ts("2026-03-05T08:01:00Z"),
+        ended_at: ts("2026-03-05T08:01:01Z"),
+        detail: String::new(),
+        changes: Vec::new(),
+        failure: None,
+    }
+}
+
 fn unused<T>() -> Result<T, BackendError> {
     Err(BackendError::NotFound("not in the UI's fake".into()))
 }
@@ -401,25 +486,81 @@ impl Backend for FakeBackend {
         unused()
     }
     async fn list_apps(&self) -> Result<Vec<AppSummary>, BackendError> {
-        Ok(Vec::new())
+        let app = app_detail();
+        Ok(vec![AppSummary {
+            name: app.name,
+            source: app.source,
+            automated: true,
+            sync: app.sync,
+            health: app.health,
+            applied_commit: Some("9fceb02d0ae598e95dc970b74767f19372d61af8".into()),
+            pipeline_count: 1,
+        }])
     }
-    async fn get_app(&self, _: &str) -> Result<AppDetail, BackendError> {
-        unused()
+    async fn get_app(&self, name: &str) -> Result<AppDetail, BackendError> {
+        known_app(name)?;
+        Ok(app_detail())
     }
-    async fn diff_app(&self, _: &str, _: Option<&str>) -> Result<AppDiff, BackendError> {
-        unused()
+    async fn diff_app(&self, name: &str, _: Option<&str>) -> Result<AppDiff, BackendError> {
+        known_app(name)?;
+        Ok(AppDiff {
+            app: APP.into(),
+            revision: "main".into(),
+            commit: commit("1a2b3c4d5e6f7a8b", "say it louder"),
+            live_commit: Some("9fceb02d0ae598e95dc970b74767f19372d61af8".into()),
+            pipelines: vec![PipelineDiff {
+                name: HELLO.into(),
+                change: DiffKind::Changed,
+                fields: vec![FieldChange {
+                    path: "tasks.greet.run".into(),
+                    old: Some("echo hello".into()),
+                    new: Some("echo <HELLO>".into()),
+                }],
+            }],
+            unchanged: 0,
+        })
     }
-    async fn plan_app(&self, _: &str, _: &str) -> Result<AppPlan, BackendError> {
-        unused()
+    async fn plan_app(&self, name: &str, revision: &str) -> Result<AppPlan, BackendError> {
+        known_app(name)?;
+        if revision != "feature" {
+            return Err(BackendError::UnknownRevision(format!(
+                "no branch, tag or commit {revision}"
+            )));
+        }
+        Ok(AppPlan {
+            app: APP.into(),
+            revision: revision.into(),
+            commit: commit("7777777777777777", "add a pipeline"),
+            live_commit: None,
+            changes: vec![PlannedChange {
+                name: "examples/new".into(),
+                action: PlanAction::Add,
+                reverts_live_change: false,
+                fields: Vec::new(),
+                next_run: None,
+            }],
+            unchanged: 1,
+            blocked: None,
+        })
     }
-    async fn app_history(&self, _: HistoryQuery) -> Result<Page<SyncRecord>, BackendError> {
-        unused()
+    async fn app_history(&self, query: HistoryQuery) -> Result<Page<SyncRecord>, BackendError> {
+        known_app(&query.app)?;
+        let items = vec![sync_record(2, "say it louder"), sync_record(1, "first")];
+        Ok(Page {
+            total: 2,
+            items,
+            limit: query.limit,
+            offset: query.offset,
+        })
     }
-    async fn sync_app(&self, _: SyncRequest) -> Result<SyncRecord, BackendError> {
-        unused()
+    async fn sync_app(&self, request: SyncRequest) -> Result<SyncRecord, BackendError> {
+        known_app(&request.app)?;
+        self.record(|recorded| recorded.syncs.push(request));
+        Ok(sync_record(3, "say it louder"))
     }
-    async fn refresh_app(&self, _: &str) -> Result<AppDetail, BackendError> {
-        unused()
+    async fn refresh_app(&self, name: &str) -> Result<AppDetail, BackendError> {
+        known_app(name)?;
+        Ok(app_detail())
     }
     async fn add_app(&self, _: aqueduct_api::dto::AppBody) -> Result<AppDetail, BackendError> {
         unused()
@@ -427,8 +568,14 @@ impl Backend for FakeBackend {
     async fn delete_app(&self, _: &str) -> Result<(), BackendError> {
         unused()
     }
-    async fn rollback_app(&self, _: RollbackRequest) -> Result<RollbackResult, BackendError> {
-        unused()
+    async fn rollback_app(&self, request: RollbackRequest) -> Result<RollbackResult, BackendError> {
+        known_app(&request.app)?;
+        self.record(|recorded| recorded.rollbacks.push(request));
+        Ok(RollbackResult {
+            sync: sync_record(3, "first"),
+            automated: false,
+            message: "rolled back".into(),
+        })
     }
     async fn webhook_secret(&self, _: &str) -> Result<Option<WebhookSecret>, BackendError> {
         Ok(None)
@@ -444,6 +591,8 @@ impl Backend for FakeBackend {
         Ok(match presented {
             VIEWER => Some(Role::Viewer),
             OPERATOR => Some(Role::Operator),
+            // a real token's shape: its id goes into histories
+            token if aqueduct_api::token_id(token).is_some() => Some(Role::Operator),
             _ => None,
         })
     }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 
-use fake::{FakeBackend, HELLO, OPERATOR, RUN, VIEWER};
+use fake::{APP, FakeBackend, HELLO, OPERATOR, RUN, VIEWER};
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -476,4 +476,117 @@ async fn the_api_stays_bearer_only_beside_the_ui() {
     assert_eq!(get(&app, "/", Some(OPERATOR)).await.status, StatusCode::OK);
     assert_eq!(get(&app, "/", None).await.status, StatusCode::SEE_OTHER);
     assert_eq!(get(&app, "/healthz", None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn apps_show_sync_health_diff_plan_and_history() {
+    let (app, _) = ui(0);
+    let list = get(&app, "/apps", Some(VIEWER)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body
+            .contains(r#"<a class="app-link" href="/apps/examples">examples</a>"#)
+    );
+    assert!(list.body.contains(r#"class="badge sync-OutOfSync""#));
+    assert!(list.body.contains(r#"class="badge health-Degraded""#));
+
+    let page = get(&app, "/apps/examples", Some(VIEWER)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("tasks.greet.run"));
+    assert!(
+        page.body.contains("echo &#60;HELLO&#62;") || page.body.contains("echo &lt;HELLO&gt;"),
+        "diff values are escaped"
+    );
+    assert!(page.body.contains(r#"href="/pipelines/examples%2Fhello""#));
+    assert!(
+        !page.body.contains(r#"id="sync""#) && !page.body.contains("rollback"),
+        "a viewer gets no buttons"
+    );
+    assert!(
+        page.body.contains(r#"<tr data-sync="2">"#) && page.body.contains(r#"<tr data-sync="1">"#)
+    );
+
+    let operator = get(&app, "/apps/examples", Some(OPERATOR)).await;
+    assert!(operator.body.contains(r#"id="sync""#) && operator.body.contains(r#"id="refresh""#));
+    assert_eq!(
+        operator.body.matches(r#"class="small rollback""#).count(),
+        1,
+        "only older syncs roll back"
+    );
+    assert!(
+        operator
+            .body
+            .contains("data-confirm=\"Roll examples back to")
+    );
+
+    let plan = get(&app, "/apps/examples?plan=feature", Some(OPERATOR)).await;
+    assert!(plan.body.contains("examples/new") && plan.body.contains("change-add"));
+    assert!(plan.body.contains(r#"id="sync-revision""#));
+    let unknown = get(&app, "/apps/examples?plan=nope", Some(OPERATOR)).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::OK,
+        "a bad revision is shown, not fatal"
+    );
+    assert!(unknown.body.contains("no branch, tag or commit nope"));
+    assert_eq!(
+        get(&app, "/apps/nope", Some(VIEWER)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn app_actions_record_the_token_id_never_the_secret() {
+    let (app, backend) = ui(0);
+    let token =
+        "aq_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let viewer = post(&app, "/apps/examples/sync", Some(VIEWER), Some(ORIGIN), "").await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    let foreign = post(
+        &app,
+        "/apps/examples/rollback",
+        Some(OPERATOR),
+        Some("http://evil.example"),
+        "id=1",
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let sync = post(
+        &app,
+        "/apps/examples/sync",
+        Some(token),
+        Some(ORIGIN),
+        "revision=feature",
+    )
+    .await;
+    assert_eq!(sync.status, StatusCode::SEE_OTHER);
+    assert_eq!(sync.location(), "/apps/examples");
+    let rollback = post(
+        &app,
+        "/apps/examples/rollback",
+        Some(OPERATOR),
+        Some(ORIGIN),
+        "id=1",
+    )
+    .await;
+    assert_eq!(rollback.status, StatusCode::SEE_OTHER);
+    let refresh = post(
+        &app,
+        "/apps/examples/refresh",
+        Some(OPERATOR),
+        Some(ORIGIN),
+        "",
+    )
+    .await;
+    assert_eq!(refresh.status, StatusCode::SEE_OTHER);
+    let recorded = backend.recorded.lock().unwrap();
+    assert_eq!(recorded.syncs.len(), 1);
+    assert_eq!(recorded.syncs[0].app, APP);
+    assert_eq!(recorded.syncs[0].revision.as_deref(), Some("feature"));
+    assert_eq!(recorded.syncs[0].initiator, "token:0123456789abcdef");
+    assert_eq!(
+        recorded.rollbacks[0].initiator, "ui",
+        "a token without the aq_ shape"
+    );
+    assert_eq!(recorded.rollbacks[0].id, 1);
 }
