@@ -2,7 +2,9 @@
 //! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
 //! would: log in with an operator token, find a pipeline by search, trigger it with a param,
 //! watch its tasks turn green without a reload, open a failing task's log, clear the task with
-//! its downstream and watch it run again, pause a pipeline and filter the list by it. It opens more live pages than a browser keeps
+//! its downstream and watch it run again, pause a pipeline and filter the list by it; and for a
+//! GitOps app (pipelines named `<app>/<name>`): open its pipeline, plan another commit, roll back,
+//! read the diff, sync. It opens more live pages than a browser keeps
 //! connections to one server (six), so a page that kept its event stream after being left
 //! would stall the later ones past the waits.
 //!
@@ -20,7 +22,7 @@ use anyhow::{Context, ensure};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::support::{Server, Workspace, token, write_pipeline};
+use crate::support::{GitRepo, Server, Workspace, token, wait_until, write_pipeline};
 
 #[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
 fn env(name: &str) -> Option<String> {
@@ -120,6 +122,25 @@ async fn wait_js(client: &Client, expression: &str, limit: Duration) -> anyhow::
     }
 }
 
+/// Finds and clicks `css`, again when a live refresh replaced the element in between.
+async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        let element = client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| css.to_owned())?;
+        match element.click().await {
+            Ok(()) => return Ok(()),
+            Err(error) if tries < 10 && error.to_string().contains("stale") => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(error).with_context(|| css.to_owned()),
+        }
+    }
+}
+
 async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
     let element = client
         .find(Locator::Css(css))
@@ -180,12 +201,12 @@ fn write_pipelines(ws: &Workspace, marker: &Path) {
     assert!(validate.status.success(), "{validate:?}");
 }
 
-#[test]
-fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
-    let Some(driver_program) = find_program(&["chromedriver"]) else {
+/// chromedriver and the browser, or `None` when the browser tests are skipped.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let Some(driver) = find_program(&["chromedriver"]) else {
         if env("AQ_SKIP_BROWSER_TESTS").as_deref() == Some("1") {
             println!("skipped: browser");
-            return;
+            return None;
         }
         panic!(
             "chromedriver is not installed: install Debian's `chromium chromium-driver` (.ci/run does), \
@@ -194,11 +215,17 @@ fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
     };
     let browser = find_program(&["chromium", "chromium-browser", "google-chrome"])
         .expect("chromedriver is installed but chromium is not: install `chromium`");
-    let ws = Workspace::new();
-    let marker = ws.path().join("marker");
-    write_pipelines(&ws, &marker);
-    let operator = token(&ws, "operator");
-    let server = Server::start(&ws);
+    Some((driver, browser))
+}
+
+/// Runs `scenario` in a fresh headless Chromium against `server`, then closes the browser,
+/// then fails with the scenario's error, if any.
+fn in_browser<Scenario, Outcome>(programs: (PathBuf, PathBuf), server: &Server, scenario: Scenario)
+where
+    Scenario: FnOnce(Client, String) -> Outcome,
+    Outcome: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (driver_program, browser) = programs;
     let driver = Driver::start(&driver_program);
     let profile = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -222,15 +249,15 @@ fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
             .await
             .expect("a WebDriver session");
         let base = format!("http://{}", server.address);
-        let outcome = scenario(&client, &base, &operator, &marker).await;
+        let outcome = scenario(client.clone(), base).await;
         let _ = client.close().await;
         outcome.unwrap();
     });
 }
 
-async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> anyhow::Result<()> {
+/// Logs in with `token` through the login form the first visit lands on.
+async fn log_in(client: &Client, base: &str, token: &str) -> anyhow::Result<()> {
     client.set_window_size(1280, 900).await?;
-    // every page needs a session: the first visit lands on the login form
     client.goto(&format!("{base}/")).await?;
     ensure!(client.current_url().await?.path() == "/login");
     screenshot(client, "login").await?;
@@ -239,7 +266,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?
         .send_keys(token)
         .await?;
-    client.find(Locator::Css("#login")).await?.click().await?;
+    click(client, "#login").await?;
     wait_js(
         client,
         "location.pathname === '/' && !!document.getElementById('search')",
@@ -247,6 +274,27 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     ensure!(text(client, "#role").await? == "operator");
+    Ok(())
+}
+
+#[test]
+fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
+    let Some(programs) = browser_programs() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let marker = ws.path().join("marker");
+    write_pipelines(&ws, &marker);
+    let operator = token(&ws, "operator");
+    let server = Server::start(&ws);
+    in_browser(programs, &server, |client, base| async move {
+        scenario(&client, &base, &operator, &marker).await
+    });
+}
+
+async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> anyhow::Result<()> {
+    // every page needs a session: the first visit lands on the login form
+    log_in(client, base, token).await?;
 
     // find the pipeline by search
     client
@@ -254,11 +302,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?
         .send_keys("gree")
         .await?;
-    client
-        .find(Locator::Css(".search button"))
-        .await?
-        .click()
-        .await?;
+    click(client, ".search button").await?;
     wait_js(
         client,
         "location.search.includes('q=gree')",
@@ -289,7 +333,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?;
     who.clear().await?;
     who.send_keys("ada").await?;
-    client.find(Locator::Css("#trigger")).await?.click().await?;
+    click(client, "#trigger").await?;
     wait_js(
         client,
         "location.pathname.startsWith('/pipelines/greet/runs/')",
@@ -347,7 +391,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     // a failing task: its log says why; clear it with its downstream and see both run again
     client.goto(&format!("{base}/pipelines/flaky")).await?;
-    client.find(Locator::Css("#trigger")).await?.click().await?;
+    click(client, "#trigger").await?;
     wait_js(
         client,
         "location.pathname.startsWith('/pipelines/flaky/runs/')",
@@ -421,7 +465,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     // pause a pipeline from its page; the list filters paused pipelines on the server
     client.goto(&format!("{base}/pipelines/cleanup")).await?;
-    client.find(Locator::Css("#pause")).await?.click().await?;
+    click(client, "#pause").await?;
     wait_js(
         client,
         "!!document.getElementById('unpause')",
@@ -445,5 +489,182 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     screenshot(client, "graph").await?;
+    Ok(())
+}
+
+const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
+
+/// Clicks a button whose form asks for confirmation, and confirms.
+async fn click_confirmed(client: &Client, css: &str) -> anyhow::Result<()> {
+    click(client, css).await?;
+    client.accept_alert().await?;
+    Ok(())
+}
+
+#[test]
+fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
+    let Some(programs) = browser_programs() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let repo = GitRepo::new(ws.path());
+    let first = repo.commit(&[("pipelines/hello.yaml", REPO_HELLO)], "first");
+    let operator = token(&ws, "operator");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let synced = wait_until(Duration::from_secs(20), || {
+        let (_, app) = server.json("GET", "/api/v1/apps/repo", &operator, None);
+        app["applied_commit"]["id"] == first.as_str()
+    });
+    assert!(synced, "the first sync");
+    let second = repo.commit(
+        &[(
+            "pipelines/hello.yaml",
+            &REPO_HELLO.replace("echo one", "echo two"),
+        )],
+        "second",
+    );
+    in_browser(programs, &server, |client, base| async move {
+        app_scenario(&client, &base, &operator, &first, &second).await
+    });
+}
+
+async fn app_scenario(
+    client: &Client,
+    base: &str,
+    token: &str,
+    first: &str,
+    second: &str,
+) -> anyhow::Result<()> {
+    log_in(client, base, token).await?;
+    client
+        .find(Locator::LinkText("Apps"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "!!document.querySelector('a.app-link')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "a.app-link").await? == "repo");
+    click(client, "a.app-link").await?;
+    wait_js(
+        client,
+        "location.pathname === '/apps/repo'",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // an app's pipeline has a `/` in its name: its pages and runs work all the same
+    client
+        .find(Locator::LinkText("repo/hello"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "location.pathname === '/pipelines/repo%2Fhello'",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#pipeline-name").await? == "repo/hello");
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/repo%2Fhello/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    client
+        .find(Locator::Css(r#"tr[data-task="t"] a.log-link"#))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('one')",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // refresh picks up the second commit (automated sync applies it)
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click(client, "#refresh").await?;
+    let second_short = &second[..7];
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "Synced");
+
+    // plan the first commit: the pipeline would be updated
+    client
+        .find(Locator::Css("#plan-revision"))
+        .await?
+        .send_keys(first)
+        .await?;
+    click(client, "#plan button").await?;
+    wait_js(
+        client,
+        "location.search.startsWith('?plan=')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let plan = text(client, "#plan").await?;
+    ensure!(
+        plan.contains("repo/hello") && plan.contains("update"),
+        "plan: {plan}"
+    );
+
+    // roll back to the first sync: the app is out of sync with its branch, the diff says how
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click_confirmed(client, r#"tr[data-sync="1"] button.rollback"#).await?;
+    let first_short = &first[..7];
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{first_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "OutOfSync");
+    let diff = text(client, "#diff").await?;
+    ensure!(
+        diff.contains("repo/hello") && diff.contains("echo two"),
+        "diff: {diff}"
+    );
+    screenshot(client, "app").await?;
+
+    // sync again: back on the branch's newest commit
+    click_confirmed(client, "#sync").await?;
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "Synced");
     Ok(())
 }
