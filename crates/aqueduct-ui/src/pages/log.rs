@@ -41,6 +41,7 @@ pub(crate) struct LogPage {
     pub(crate) download_url: String,
     /// Set while the attempt may still write: the stream to follow.
     pub(crate) follow_url: Option<String>,
+    pub(crate) not_started: bool,
 }
 
 type Route = (String, String, String);
@@ -63,11 +64,11 @@ pub(crate) async fn page<B: Backend>(
     };
     let latest = instance.attempts.max(1);
     let attempt = params.attempt.unwrap_or(latest).clamp(1, latest);
-    let live = attempt == latest
-        && matches!(
-            instance.state,
-            TaskState::None | TaskState::Queued | TaskState::Running | TaskState::UpForRetry
-        );
+    // an attempt that started and may still write; a task that never started has no log to
+    // follow yet (the run page links its log once it starts)
+    let live = instance.attempts > 0
+        && attempt == latest
+        && matches!(instance.state, TaskState::Queued | TaskState::Running);
     let text = match state
         .backend
         .task_log(&name, &run_id, &task, Some(attempt))
@@ -90,6 +91,7 @@ pub(crate) async fn page<B: Backend>(
             .map(|n| (n, paths::log(&name, &run_id, &task, n), n == attempt))
             .collect(),
         download_url: format!("{base}/download?attempt={attempt}"),
+        not_started: instance.attempts == 0,
         follow_url: live.then(|| format!("{base}/stream?attempt={attempt}&skip={}", lines.len())),
         lines,
         pipeline: name,

@@ -285,10 +285,21 @@ fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
     let ws = Workspace::new();
     let marker = ws.path().join("marker");
     write_pipelines(&ws, &marker);
+    let release = ws.path().join("release");
+    described(
+        &ws.path().join("pipelines"),
+        "slow",
+        "Waits for its release file.",
+        &format!(
+            "  tasks:\n    - name: wait\n      run: echo started; while [ ! -f {} ]; do sleep 0.1; done; echo released\n",
+            release.display()
+        ),
+    );
     let operator = token(&ws, "operator");
     let server = Server::start(&ws);
     in_browser(programs, &server, |client, base| async move {
-        scenario(&client, &base, &operator, &marker).await
+        scenario(&client, &base, &operator, &marker).await?;
+        follow_scenario(&client, &base, &release).await
     });
 }
 
@@ -666,5 +677,54 @@ async fn app_scenario(
     )
     .await?;
     ensure!(text(client, "#app-sync").await? == "Synced");
+    Ok(())
+}
+
+/// A running attempt's log page follows it: lines written after the page loaded arrive, and
+/// the end of the attempt ends the stream.
+async fn follow_scenario(client: &Client, base: &str, release: &Path) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/pipelines/slow")).await?;
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "!!document.querySelector('tr[data-task=\"wait\"] a.log-link')",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let href = eval(
+        client,
+        "document.querySelector('tr[data-task=\"wait\"] a.log-link').href",
+    )
+    .await?;
+    client.goto(href.as_str().context("a link")?).await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('started')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(
+        eval(client, "!!document.getElementById('log').dataset.follow").await? == json!(true),
+        "a running attempt is followed"
+    );
+    ensure!(!text(client, "#log").await?.contains("released"));
+    std::fs::write(release, "")?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('released')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    wait_js(
+        client,
+        "document.getElementById('follow-state').textContent === 'attempt ended'",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let lines = eval(client, "Array.from(document.querySelectorAll('#log .ln')).map(l => l.textContent.replace(/^\\S+ \\S+ /, '').trim())").await?;
+    ensure!(
+        lines == json!(["started", "released"]),
+        "every line once: {lines}"
+    );
     Ok(())
 }
