@@ -39,6 +39,7 @@ pub(crate) struct Recorded {
     pub(crate) cancels: Vec<(String, String)>,
     pub(crate) paused: Vec<(String, bool)>,
     pub(crate) list_queries: Vec<PipelineQuery>,
+    pub(crate) run_queries: usize,
     pub(crate) syncs: Vec<SyncRequest>,
     pub(crate) rollbacks: Vec<RollbackRequest>,
 }
@@ -379,6 +380,7 @@ impl Backend for FakeBackend {
     }
 
     async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
+        self.record(|recorded| recorded.run_queries += 1);
         let items: Vec<RunSummary> = self
             .runs
             .iter()

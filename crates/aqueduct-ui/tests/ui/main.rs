@@ -590,3 +590,29 @@ async fn app_actions_record_the_token_id_never_the_secret() {
     );
     assert_eq!(recorded.rollbacks[0].id, 1);
 }
+
+#[tokio::test]
+async fn ten_thousand_pipelines_cost_one_page() {
+    let (app, backend) = ui(10_000);
+    let page = get(&app, "/?page=200", Some(VIEWER)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("4976–5000 of 10002"),
+        "{}",
+        &page.body[..200]
+    );
+    assert_eq!(page.body.matches("class=\"pipeline-link\"").count(), 25);
+    let recorded = backend.recorded.lock().unwrap();
+    assert_eq!(recorded.list_queries.len(), 1);
+    assert_eq!(
+        (
+            recorded.list_queries[0].limit,
+            recorded.list_queries[0].offset
+        ),
+        (25, 4975)
+    );
+    assert_eq!(
+        recorded.run_queries, 25,
+        "one list_runs per row shown, never per pipeline"
+    );
+}
