@@ -142,11 +142,13 @@ async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
 }
 
 async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
-    let element = client
-        .find(Locator::Css(css))
-        .await
-        .with_context(|| css.to_owned())?;
-    Ok(element.text().await?)
+    // read in one script, so a live refresh cannot replace the element between find and read
+    let selector = serde_json::to_string(css)?;
+    let script = format!("(document.querySelector({selector}) || {{}}).innerText");
+    match eval(client, &script).await? {
+        Value::String(text) => Ok(text),
+        _ => anyhow::bail!("no element {css}"),
+    }
 }
 
 /// The states of the run page's task table, in order.
@@ -388,11 +390,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     .await?;
     screenshot(client, "pipeline").await?;
     client.goto(run_url.as_str()).await?;
-    client
-        .find(Locator::Css(r#"tr[data-task="hello"] a.log-link"#))
-        .await?
-        .click()
-        .await?;
+    click(client, r#"tr[data-task="hello"] a.log-link"#).await?;
     wait_js(
         client,
         "document.getElementById('log').textContent.includes('hello ada')",
@@ -418,11 +416,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     .await?;
     ensure!(task_states(client).await? == json!(["failed", "upstream_failed"]));
     ensure!(text(client, r#"tr[data-task="check"] td.exit"#).await? == "3");
-    client
-        .find(Locator::Css(r#"tr[data-task="check"] a.log-link"#))
-        .await?
-        .click()
-        .await?;
+    click(client, r#"tr[data-task="check"] a.log-link"#).await?;
     wait_js(
         client,
         "!!document.getElementById('log')",
@@ -445,13 +439,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     std::fs::write(marker, "")?;
     client.goto(flaky_url.as_str()).await?;
-    client
-        .find(Locator::Css(
-            r#"tr[data-task="check"] button.clear-downstream"#,
-        ))
-        .await?
-        .click()
-        .await?;
+    click(client, r#"tr[data-task="check"] button.clear-downstream"#).await?;
     wait_js(
         client,
         "document.readyState === 'complete' && !!document.getElementById('run-state')",
@@ -601,11 +589,7 @@ async fn app_scenario(
         Duration::from_secs(30),
     )
     .await?;
-    client
-        .find(Locator::Css(r#"tr[data-task="t"] a.log-link"#))
-        .await?
-        .click()
-        .await?;
+    click(client, r#"tr[data-task="t"] a.log-link"#).await?;
     wait_js(
         client,
         "document.getElementById('log').textContent.includes('one')",
