@@ -200,7 +200,15 @@ pub(crate) async fn login<B: Backend>(
     };
     match role {
         Ok(Some(_)) => {
-            let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/");
+            // `Secure` when the browser reached the server over https (behind a TLS proxy):
+            // the cookie then never travels in clear text
+            let over_https = headers
+                .get(header::ORIGIN)
+                .and_then(|origin| origin.to_str().ok())
+                .is_some_and(|origin| origin.starts_with("https://"));
+            let secure = if over_https { "; Secure" } else { "" };
+            let cookie =
+                format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
             let mut response = Redirect::to(&next).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);

@@ -140,6 +140,22 @@ async fn logging_in_sets_a_strict_http_only_cookie() {
         format!("aq_session={OPERATOR}; HttpOnly; SameSite=Strict; Path=/")
     );
 
+    let https = send(
+        &app,
+        Method::POST,
+        "/login",
+        None,
+        Some("https://127.0.0.1:8080"),
+        Some(&format!("token={OPERATOR}")),
+    )
+    .await;
+    assert!(
+        https.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .ends_with("; Path=/; Secure")
+    );
+
     let wrong = post(
         &app,
         "/login",
