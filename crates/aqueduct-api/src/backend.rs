@@ -210,6 +210,18 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
     ) -> impl Future<Output = Result<PipelineDetail, BackendError>> + Send;
 
+    /// The YAML text of one stored version of a pipeline's definition (the web UI shows the
+    /// version new runs use). A version of another pipeline is [`BackendError::NotFound`]. The
+    /// default keeps no text and answers `NotFound`.
+    fn definition(
+        &self,
+        pipeline: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send {
+        let message = format!("no stored text for version {version} of pipeline {pipeline}");
+        async move { Err(BackendError::NotFound(message)) }
+    }
+
     /// A page of runs matching the query, newest first.
     fn list_runs(
         &self,

@@ -1,8 +1,8 @@
 //! `/pipelines/{name}`: the DAG (coloured by the selected run, `?run=`), Airflow's grid (runs
 //! as columns, tasks as rows), the next runs, the params with a trigger form, and pause.
 //!
-//! Calls: `get_pipeline`, `list_runs` (the grid's [`GRID_RUNS`]), `next_runs`, and one
-//! `get_run` per grid column, concurrently.
+//! Calls: `get_pipeline`, `list_runs` (the grid's [`GRID_RUNS`]), `next_runs`, then one
+//! `get_run` per grid column and the `definition` of the current version, concurrently.
 
 use std::collections::BTreeMap;
 
@@ -146,6 +146,8 @@ pub(crate) struct PipelinePage {
     pub(crate) schedule: String,
     pub(crate) version: String,
     pub(crate) commit: String,
+    /// The YAML of the version new runs use (empty when the backend keeps none).
+    pub(crate) definition: String,
     pub(crate) diagnostics: Vec<String>,
     pub(crate) dag: Dag,
     pub(crate) selected_run: Option<String>,
@@ -188,11 +190,14 @@ pub(crate) async fn page<B: Backend>(
         .iter()
         .rev()
         .map(|run| backend.get_run(&run.pipeline, &run.run_id));
-    let mut details: Vec<RunDetail> = futures_util::future::join_all(details)
-        .await
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
+    let definition = async {
+        match pipeline.version {
+            Some(version) => backend.definition(&name, version).await.unwrap_or_default(),
+            None => String::new(),
+        }
+    };
+    let (details, definition) = tokio::join!(futures_util::future::join_all(details), definition);
+    let mut details: Vec<RunDetail> = details.into_iter().filter_map(Result::ok).collect();
     let selected_id = params
         .run
         .clone()
@@ -218,6 +223,7 @@ pub(crate) async fn page<B: Backend>(
             .version
             .map_or_else(|| "-".to_owned(), |v| v.to_string()),
         commit: current_commit(&pipeline),
+        definition,
         diagnostics: pipeline
             .diagnostics
             .iter()

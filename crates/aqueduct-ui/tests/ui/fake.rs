@@ -379,6 +379,13 @@ impl Backend for FakeBackend {
         self.find(name).cloned()
     }
 
+    async fn definition(&self, pipeline: &str, version: i64) -> Result<String, BackendError> {
+        self.find(pipeline)?;
+        Ok(format!(
+            "# version {version}\nmetadata:\n  name: {pipeline}\n  description: <b>bold</b>\n"
+        ))
+    }
+
     async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
         self.record(|recorded| recorded.run_queries += 1);
         let items: Vec<RunSummary> = self

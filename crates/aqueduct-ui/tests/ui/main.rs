@@ -385,6 +385,16 @@ async fn the_pipeline_page_draws_the_graph_and_the_grid() {
             .contains(r#"class="node state-failed" data-task="shout""#)
     );
     assert!(hello.body.contains("commit <code>9fceb02d0ae5</code>"));
+    assert!(
+        hello
+            .body
+            .contains("# version 1\nmetadata:\n  name: examples/hello")
+    );
+    assert!(
+        hello.body.contains("description: &#60;b&#62;bold")
+            || hello.body.contains("description: &lt;b&gt;bold"),
+        "the YAML is escaped"
+    );
     assert_eq!(
         get(&app, "/pipelines/nope", Some(OPERATOR)).await.status,
         StatusCode::NOT_FOUND

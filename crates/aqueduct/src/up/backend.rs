@@ -302,6 +302,16 @@ impl<S: Store> Backend for ServerBackend<S> {
         Ok(detail)
     }
 
+    async fn definition(&self, pipeline: &str, version: i64) -> Result<String, BackendError> {
+        let stored = self.store.get_version(version).await.map_err(store_error)?;
+        if stored.pipeline != pipeline {
+            return Err(BackendError::NotFound(format!(
+                "pipeline {pipeline} has no version {version}"
+            )));
+        }
+        Ok(stored.definition)
+    }
+
     async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {
         let filter = RunFilter {
             pipeline: query.pipeline.clone(),

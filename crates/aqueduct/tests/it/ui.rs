@@ -389,6 +389,17 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     screenshot(client, "pipeline").await?;
+    let definition = eval(
+        client,
+        "document.querySelector('#definition pre').textContent",
+    )
+    .await?;
+    ensure!(
+        definition
+            .as_str()
+            .is_some_and(|yaml| yaml.contains("echo hello {{ params.who }}")),
+        "definition {definition}"
+    );
     client.goto(run_url.as_str()).await?;
     click(client, r#"tr[data-task="hello"] a.log-link"#).await?;
     wait_js(
