@@ -24,7 +24,7 @@ use crate::{UiState, format, paths};
 const HISTORY: u32 = 20;
 
 /// The JSON name of a DTO enum (`OutOfSync`, `requires_pruning`), which the pages show.
-fn name_of<T: Serialize>(value: &T) -> String {
+pub(crate) fn name_of<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))

@@ -2,8 +2,11 @@
 //! `?page=`), each with its
 //! schedule, next run and last runs as coloured squares.
 //!
+//! A GitOps pipeline (`<app>/<name>`) also shows its sync status and health in its app.
+//!
 //! One `list_pipelines` call for the page, then one `list_runs` per pipeline shown (at most
-//! [`PAGE_SIZE`], concurrently): the cost follows the page, never the number of pipelines.
+//! [`PAGE_SIZE`], concurrently) and one `get_app` per app among them: the cost follows the
+//! page, never the number of pipelines.
 
 use aqueduct_api::dto::RunSummary;
 use aqueduct_api::{Backend, PipelineQuery, RunQuery};
@@ -44,6 +47,8 @@ pub(crate) struct Row {
     pub(crate) valid: bool,
     pub(crate) schedule: String,
     pub(crate) next_run: String,
+    /// Sync status and health in its app (`None` for a pipeline of the plain folder).
+    pub(crate) gitops: Option<(String, String)>,
     /// Oldest first, padded on the left to [`RECENT_RUNS`] with `None`.
     pub(crate) squares: Vec<Option<Square>>,
 }
@@ -94,7 +99,23 @@ pub(crate) async fn page<B: Backend>(
             offset: 0,
         })
     });
-    let recent = futures_util::future::join_all(recent).await;
+    let mut app_names: Vec<&str> = pipelines
+        .items
+        .iter()
+        .filter_map(|pipeline| pipeline.name.split_once('/').map(|(app, _)| app))
+        .collect();
+    app_names.sort_unstable();
+    app_names.dedup();
+    let apps = app_names.iter().map(|app| state.backend.get_app(app));
+    let (recent, apps) = tokio::join!(
+        futures_util::future::join_all(recent),
+        futures_util::future::join_all(apps)
+    );
+    let app_pipelines: Vec<aqueduct_api::dto::AppPipeline> = apps
+        .into_iter()
+        .filter_map(Result::ok)
+        .flat_map(|app| app.pipelines)
+        .collect();
     let rows = pipelines
         .items
         .iter()
@@ -107,6 +128,15 @@ pub(crate) async fn page<B: Backend>(
             valid: pipeline.valid,
             schedule: pipeline.schedule.clone().unwrap_or_else(|| "-".to_owned()),
             next_run: format::maybe_time(pipeline.next_run_at),
+            gitops: app_pipelines
+                .iter()
+                .find(|status| status.name == pipeline.name)
+                .map(|status| {
+                    (
+                        super::apps::name_of(&status.sync.status),
+                        super::apps::name_of(&status.health.status),
+                    )
+                }),
             squares: squares(runs.map(|page| page.items).unwrap_or_default()),
         })
         .collect();

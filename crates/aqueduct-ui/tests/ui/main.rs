@@ -315,6 +315,15 @@ async fn the_list_is_searched_and_paged_on_the_server() {
         first.body.contains("sq state-failed"),
         "the last run is a red square"
     );
+    assert!(
+        first.body.contains(r#"<span class="badge sync-OutOfSync">OutOfSync</span> <span class="badge health-Degraded">Degraded</span>"#),
+        "an app's pipeline shows its sync and health"
+    );
+    assert_eq!(
+        first.body.matches("badge sync-").count(),
+        1,
+        "folder pipelines have none"
+    );
     let third = get(&app, "/?page=3", Some(VIEWER)).await;
     assert!(third.body.contains("51–62 of 62"));
     assert!(third.body.contains(r#"rel="prev""#) && !third.body.contains(r#"rel="next""#));

@@ -672,6 +672,13 @@ async fn app_scenario(
     )
     .await?;
     ensure!(text(client, "#app-sync").await? == "Synced");
+    // the list shows an app's pipeline with its sync status and health
+    client.goto(&format!("{base}/")).await?;
+    let status = text(client, "table.pipelines tbody tr:first-child td:last-child").await?;
+    ensure!(
+        status.contains("Synced") && status.contains("Healthy"),
+        "status {status}"
+    );
     Ok(())
 }
 
