@@ -91,6 +91,8 @@ impl std::error::Error for BackendError {}
 pub struct PipelineQuery {
     /// Case-insensitive substring of the name (or description), when given.
     pub search: Option<String>,
+    /// Only paused (`true`) or only unpaused (`false`) pipelines, when given.
+    pub paused: Option<bool>,
     /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
     pub limit: u32,
     pub offset: u32,
@@ -207,6 +209,18 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<PipelineDetail, BackendError>> + Send;
+
+    /// The YAML text of one stored version of a pipeline's definition (the web UI shows the
+    /// version new runs use). A version of another pipeline is [`BackendError::NotFound`]. The
+    /// default keeps no text and answers `NotFound`.
+    fn definition(
+        &self,
+        pipeline: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send {
+        let message = format!("no stored text for version {version} of pipeline {pipeline}");
+        async move { Err(BackendError::NotFound(message)) }
+    }
 
     /// A page of runs matching the query, newest first.
     fn list_runs(

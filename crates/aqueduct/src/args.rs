@@ -35,9 +35,10 @@ pub(crate) enum Command {
     /// Exit status: 0 on success (also for a pipeline without a schedule), 1 when the server
     /// refuses, 2 when the file is invalid or the arguments are wrong.
     NextRuns(NextRunsArgs),
-    /// Start the server: scheduler, local executor, SQLite store and HTTP API in one process.
+    /// Start the server: scheduler, local executor, SQLite store, HTTP API and web UI in one process.
     ///
-    /// Serves the pipelines of a folder (the bundled examples by default), watched for changes.
+    /// Serves the pipelines of a folder (the bundled examples by default), watched for changes,
+    /// and the web UI at / (log in with a token from `aqueduct token create`).
     /// State (database and task logs) lives in the home directory. Stops on Ctrl-C or SIGTERM;
     /// running attempts are stopped and retried after the next start.
     Up(UpArgs),

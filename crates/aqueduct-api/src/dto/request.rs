@@ -37,6 +37,8 @@ pub struct ClearBody {
 pub struct ListPipelinesParams {
     /// Case-insensitive substring of the name or description.
     pub search: Option<String>,
+    /// Only paused (`true`) or only unpaused (`false`) pipelines; both when absent.
+    pub paused: Option<bool>,
     /// 1 to 500; default 50.
     pub limit: Option<u32>,
     /// Default 0.

@@ -42,6 +42,7 @@ async fn list_pipelines(
     let (limit, offset) = super::page_bounds(params.limit, params.offset)?;
     let query = PipelineQuery {
         search: params.search.filter(|search| !search.is_empty()),
+        paused: params.paused,
         limit,
         offset,
     };

@@ -191,6 +191,7 @@ impl Backend for FakeBackend {
             let items = state
                 .pipelines
                 .iter()
+                .filter(|p| query.paused.is_none_or(|paused| p.paused == paused))
                 .filter(|p| {
                     p.name.contains(&needle)
                         || p.description

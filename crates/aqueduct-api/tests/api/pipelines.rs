@@ -47,6 +47,23 @@ async fn list_pipelines_defaults_and_search() {
         .json();
     assert_eq!(found["total"], 1);
     assert_eq!(found["items"][0]["name"], "daily_etl");
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        let items = page["items"].as_array().expect("items");
+        items
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let paused = get(&app, "/api/v1/pipelines?paused=true", VIEWER)
+        .await
+        .json();
+    assert_eq!(names(&paused), ["hourly_report"]);
+    let active = get(&app, "/api/v1/pipelines?paused=false", VIEWER)
+        .await
+        .json();
+    assert_eq!(names(&active), ["broken", "daily_etl"]);
+    let wrong = get(&app, "/api/v1/pipelines?paused=maybe", VIEWER).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

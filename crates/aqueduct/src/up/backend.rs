@@ -171,6 +171,30 @@ impl<S: Store> ServerBackend<S> {
         Ok((path, attempt))
     }
 
+    /// The names of the paused pipelines: one pass over the store's pipeline rows (names and
+    /// flags only), for the `paused` filter of the list.
+    async fn paused_names(&self) -> Result<std::collections::HashSet<String>, BackendError> {
+        let mut paused = std::collections::HashSet::new();
+        let mut page = aqueduct_store::Page::first(10_000);
+        loop {
+            let (rows, total) = self
+                .store
+                .list_pipelines(None, page)
+                .await
+                .map_err(store_error)?;
+            let read = rows.len() as u64;
+            paused.extend(
+                rows.into_iter()
+                    .filter(|row| row.paused)
+                    .map(|row| row.name),
+            );
+            page.offset += read;
+            if read == 0 || page.offset >= total {
+                return Ok(paused);
+            }
+        }
+    }
+
     async fn summary_of(&self, key: &RunKey) -> Result<RunSummary, BackendError> {
         let record = self
             .store
@@ -222,6 +246,10 @@ impl<S: Store> Backend for ServerBackend<S> {
         query: PipelineQuery,
     ) -> Result<Page<PipelineSummary>, BackendError> {
         let search = query.search.as_deref().map(str::to_lowercase);
+        let paused = match query.paused {
+            Some(_) => Some(self.paused_names().await?),
+            None => None,
+        };
         let status = self.status.snapshot();
         let mut defs: Vec<&PipelineDef> = status
             .pipelines
@@ -235,6 +263,10 @@ impl<S: Store> Backend for ServerBackend<S> {
                             .is_some_and(|d| d.to_lowercase().contains(needle))
                 }
                 None => true,
+            })
+            .filter(|def| match (&paused, query.paused) {
+                (Some(names), Some(wanted)) => names.contains(&def.pipeline.name) == wanted,
+                _ => true,
             })
             .collect();
         defs.sort_by(|a, b| a.pipeline.name.cmp(&b.pipeline.name));
@@ -268,6 +300,16 @@ impl<S: Store> Backend for ServerBackend<S> {
         detail.diagnostics = diagnostics_of(&self.status.snapshot(), name);
         detail.valid = detail.diagnostics.is_empty();
         Ok(detail)
+    }
+
+    async fn definition(&self, pipeline: &str, version: i64) -> Result<String, BackendError> {
+        let stored = self.store.get_version(version).await.map_err(store_error)?;
+        if stored.pipeline != pipeline {
+            return Err(BackendError::NotFound(format!(
+                "pipeline {pipeline} has no version {version}"
+            )));
+        }
+        Ok(stored.definition)
     }
 
     async fn list_runs(&self, query: RunQuery) -> Result<Page<RunSummary>, BackendError> {

@@ -1,4 +1,4 @@
-//! `aqueduct up`: the server: scheduler, executor, SQLite store and HTTP API in one process.
+//! `aqueduct up`: the server: scheduler, executor, SQLite store, HTTP API and web UI in one process.
 
 mod apps;
 mod backend;
@@ -148,7 +148,10 @@ async fn serve(
         webhook_secrets,
         forge_webhook_secrets,
     };
-    let app = aqueduct_api::app(Arc::new(backend), metrics);
+    let backend = Arc::new(backend);
+    // the web UI beside the API: its own cookie sessions; the API's bearer-token layer covers
+    // only the API's routes (ARCHITECTURE.md, aqueduct-ui)
+    let app = aqueduct_api::app(backend.clone(), metrics).merge(aqueduct_ui::router(backend));
     anstream::println!("aqueduct listening on http://{address}");
     let folder = settings.sources.folder.as_deref().map(Path::display);
     let apps: Vec<&str> = settings

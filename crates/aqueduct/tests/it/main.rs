@@ -15,5 +15,6 @@ mod run;
 mod server;
 mod support;
 mod traces;
+mod ui;
 mod validate;
 mod webhook;

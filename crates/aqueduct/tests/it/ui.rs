@@ -1,0 +1,732 @@
+//! The web UI in a real browser: `aqueduct up` serves it, Debian's `chromedriver` drives a
+//! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
+//! would: log in with an operator token, find a pipeline by search, trigger it with a param,
+//! watch its tasks turn green without a reload, open a failing task's log, clear the task with
+//! its downstream and watch it run again, pause a pipeline and filter the list by it; and for a
+//! GitOps app (pipelines named `<app>/<name>`): open its pipeline, plan another commit, roll back,
+//! read the diff, sync. It opens more live pages than a browser keeps
+//! connections to one server (six), so a page that kept its event stream after being left
+//! would stall the later ones past the waits.
+//!
+//! Without `chromedriver` on the `PATH` the test fails with a message saying so, unless
+//! `AQ_SKIP_BROWSER_TESTS=1`, when it prints `skipped: browser`. With `AQ_SCREENSHOTS=DIR` it
+//! writes PNGs of the main views there (a relative `DIR` is taken from the workspace root):
+//! `AQ_SCREENSHOTS=docs/screenshots cargo test -p aqueduct --test it ui` refreshes the README's.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::{GitRepo, Server, Workspace, token, wait_until, write_pipeline};
+
+#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The first `names` found on the `PATH` (or at the Debian path).
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = env("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// A `chromedriver` on a free port, killed (by its pid) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(program: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        #[allow(clippy::disallowed_methods)] // the test starts the browser's driver
+        let child = std::process::Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("failed to start {}: {error}", program.display()));
+        let driver = Driver { child, port };
+        let ready = crate::support::wait_until(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(ready, "chromedriver did not listen on port {port}");
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots go, when asked for.
+fn screenshot_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env("AQ_SCREENSHOTS")?);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        root.join(dir)
+    })
+}
+
+async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
+    let Some(dir) = screenshot_dir() else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir)?;
+    let png = client.screenshot().await?;
+    std::fs::write(dir.join(format!("{name}.png")), png)?;
+    Ok(())
+}
+
+/// Evaluates `expression` (JavaScript) in the page.
+async fn eval(client: &Client, expression: &str) -> anyhow::Result<Value> {
+    let script = format!("return ({expression});");
+    Ok(client.execute(&script, Vec::new()).await?)
+}
+
+/// Polls `expression` until it is `true`, for at most `limit`.
+async fn wait_js(client: &Client, expression: &str, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if eval(client, expression).await? == json!(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let url = client.current_url().await?;
+            let body = eval(client, "document.body.innerText").await?;
+            anyhow::bail!("timed out waiting for `{expression}` on {url}:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Finds and clicks `css`, again when a live refresh replaced the element in between.
+async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        let element = client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| css.to_owned())?;
+        match element.click().await {
+            Ok(()) => return Ok(()),
+            Err(error) if tries < 10 && error.to_string().contains("stale") => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(error).with_context(|| css.to_owned()),
+        }
+    }
+}
+
+async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
+    // read in one script, so a live refresh cannot replace the element between find and read
+    let selector = serde_json::to_string(css)?;
+    let script = format!("(document.querySelector({selector}) || {{}}).innerText");
+    match eval(client, &script).await? {
+        Value::String(text) => Ok(text),
+        _ => anyhow::bail!("no element {css}"),
+    }
+}
+
+/// The states of the run page's task table, in order.
+async fn task_states(client: &Client) -> anyhow::Result<Value> {
+    eval(
+        client,
+        "Array.from(document.querySelectorAll('#tasks [data-state]')).map(e => e.dataset.state)",
+    )
+    .await
+}
+
+/// Writes pipeline `name` with a description and the given `spec:` body.
+fn described(dir: &Path, name: &str, description: &str, spec: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = format!(
+        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n{spec}"
+    );
+    std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+}
+
+fn write_pipelines(ws: &Workspace, marker: &Path) {
+    let dir = ws.path().join("pipelines");
+    described(
+        &dir,
+        "greet",
+        "Say hello to someone, then say goodbye.",
+        "  params:\n    who:\n      type: string\n      default: world\n  tasks:\n    - name: hello\n      run: sleep 1; echo hello {{ params.who }}\n    - name: goodbye\n      needs: [hello]\n      run: sleep 1; echo goodbye\n",
+    );
+    let marker = marker.display();
+    described(
+        &dir,
+        "flaky",
+        "Fails until its marker file exists.",
+        &format!(
+            "  tasks:\n    - name: check\n      run: sleep 1; echo checking the marker; test -f {marker} || {{ echo marker missing; exit 3; }}\n    - name: publish\n      needs: [check]\n      run: echo published\n"
+        ),
+    );
+    described(
+        &dir,
+        "warehouse",
+        "Load the warehouse every night.",
+        "  schedule: '0 3 * * *'\n  tasks:\n    - name: extract_orders\n      run: 'true'\n    - name: extract_customers\n      run: 'true'\n    - name: load_customers\n      needs: [extract_customers]\n      run: 'true'\n    - name: load_orders\n      needs: [extract_orders]\n      run: 'true'\n    - name: report\n      needs: [load_orders, load_customers]\n      run: 'true'\n",
+    );
+    for name in ["billing", "cleanup"] {
+        write_pipeline(
+            &dir,
+            name,
+            "  tasks:\n    - name: only\n      run: 'true'\n",
+        );
+    }
+    let validate = ws.command().arg("validate").arg(&dir).output().unwrap();
+    assert!(validate.status.success(), "{validate:?}");
+}
+
+/// chromedriver and the browser, or `None` when the browser tests are skipped.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let Some(driver) = find_program(&["chromedriver"]) else {
+        if env("AQ_SKIP_BROWSER_TESTS").as_deref() == Some("1") {
+            println!("skipped: browser");
+            return None;
+        }
+        panic!(
+            "chromedriver is not installed: install Debian's `chromium chromium-driver` (.ci/run does), \
+             or set AQ_SKIP_BROWSER_TESTS=1 to skip the browser tests"
+        );
+    };
+    let browser = find_program(&["chromium", "chromium-browser", "google-chrome"])
+        .expect("chromedriver is installed but chromium is not: install `chromium`");
+    Some((driver, browser))
+}
+
+/// Runs `scenario` in a fresh headless Chromium against `server`, then closes the browser,
+/// then fails with the scenario's error, if any.
+fn in_browser<Scenario, Outcome>(programs: (PathBuf, PathBuf), server: &Server, scenario: Scenario)
+where
+    Scenario: FnOnce(Client, String) -> Outcome,
+    Outcome: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (driver_program, browser) = programs;
+    let driver = Driver::start(&driver_program);
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let capabilities = json!({"goog:chromeOptions": {
+            "binary": browser,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-quic",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }});
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("an object")
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a WebDriver session");
+        let base = format!("http://{}", server.address);
+        let outcome = scenario(client.clone(), base).await;
+        let _ = client.close().await;
+        outcome.unwrap();
+    });
+}
+
+/// Logs in with `token` through the login form the first visit lands on.
+async fn log_in(client: &Client, base: &str, token: &str) -> anyhow::Result<()> {
+    client.set_window_size(1280, 900).await?;
+    client.goto(&format!("{base}/")).await?;
+    ensure!(client.current_url().await?.path() == "/login");
+    screenshot(client, "login").await?;
+    client
+        .find(Locator::Css("#token"))
+        .await?
+        .send_keys(token)
+        .await?;
+    click(client, "#login").await?;
+    wait_js(
+        client,
+        "location.pathname === '/' && !!document.getElementById('search')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#role").await? == "operator");
+    Ok(())
+}
+
+#[test]
+fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
+    let Some(programs) = browser_programs() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let marker = ws.path().join("marker");
+    write_pipelines(&ws, &marker);
+    let release = ws.path().join("release");
+    described(
+        &ws.path().join("pipelines"),
+        "slow",
+        "Waits for its release file.",
+        &format!(
+            "  tasks:\n    - name: wait\n      run: echo started; while [ ! -f {} ]; do sleep 0.1; done; echo released\n",
+            release.display()
+        ),
+    );
+    let operator = token(&ws, "operator");
+    let server = Server::start(&ws);
+    in_browser(programs, &server, |client, base| async move {
+        scenario(&client, &base, &operator, &marker).await?;
+        follow_scenario(&client, &base, &release).await
+    });
+}
+
+async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> anyhow::Result<()> {
+    // every page needs a session: the first visit lands on the login form
+    log_in(client, base, token).await?;
+
+    // find the pipeline by search
+    client
+        .find(Locator::Css("#search"))
+        .await?
+        .send_keys("gree")
+        .await?;
+    click(client, ".search button").await?;
+    wait_js(
+        client,
+        "location.search.includes('q=gree')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let names = eval(
+        client,
+        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
+    )
+    .await?;
+    ensure!(names == json!(["greet"]), "search found {names}");
+    client
+        .find(Locator::LinkText("greet"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "location.pathname === '/pipelines/greet'",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // trigger it with a param, then watch the run page turn green without a reload
+    let who = client
+        .find(Locator::Css(r#"input[name="param:who"]"#))
+        .await?;
+    who.clear().await?;
+    who.send_keys("ada").await?;
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/greet/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let run_url = client.current_url().await?;
+    eval(client, "window.aqMarker = 'same page'").await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("same page"),
+        "the page was reloaded"
+    );
+    ensure!(eval(client, "Number(document.body.dataset.refreshed) >= 1").await? == json!(true));
+    ensure!(task_states(client).await? == json!(["success", "success"]));
+    let nodes = eval(
+        client,
+        "Array.from(document.querySelectorAll('#dag g.node')).map(g => g.dataset.state)",
+    )
+    .await?;
+    ensure!(
+        nodes == json!(["success", "success"]),
+        "graph states {nodes}"
+    );
+    ensure!(
+        text(client, "#run-head").await?.contains("ada"),
+        "the param is shown"
+    );
+    screenshot(client, "run").await?;
+    client.goto(&format!("{base}/pipelines/greet")).await?;
+    wait_js(
+        client,
+        "!!document.querySelector('#grid .sq.state-success')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    screenshot(client, "pipeline").await?;
+    let definition = eval(
+        client,
+        "document.querySelector('#definition pre').textContent",
+    )
+    .await?;
+    ensure!(
+        definition
+            .as_str()
+            .is_some_and(|yaml| yaml.contains("echo hello {{ params.who }}")),
+        "definition {definition}"
+    );
+    client.goto(run_url.as_str()).await?;
+    click(client, r#"tr[data-task="hello"] a.log-link"#).await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('hello ada')",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // a failing task: its log says why; clear it with its downstream and see both run again
+    client.goto(&format!("{base}/pipelines/flaky")).await?;
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/flaky/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let flaky_url = client.current_url().await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'failed'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(task_states(client).await? == json!(["failed", "upstream_failed"]));
+    ensure!(text(client, r#"tr[data-task="check"] td.exit"#).await? == "3");
+    click(client, r#"tr[data-task="check"] a.log-link"#).await?;
+    wait_js(
+        client,
+        "!!document.getElementById('log')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#log").await?.contains("marker missing"));
+    client
+        .find(Locator::Css("#log-search"))
+        .await?
+        .send_keys("missing")
+        .await?;
+    wait_js(
+        client,
+        "document.getElementById('log-matches').textContent === '1 matching lines'",
+        Duration::from_secs(5),
+    )
+    .await?;
+    screenshot(client, "log").await?;
+
+    std::fs::write(marker, "")?;
+    client.goto(flaky_url.as_str()).await?;
+    click(client, r#"tr[data-task="check"] button.clear-downstream"#).await?;
+    wait_js(
+        client,
+        "document.readyState === 'complete' && !!document.getElementById('run-state')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    eval(client, "window.aqMarker = 'after clear'").await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("after clear"),
+        "the page was reloaded"
+    );
+    ensure!(task_states(client).await? == json!(["success", "success"]));
+    ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
+    let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
+    ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+
+    // pause a pipeline from its page; the list filters paused pipelines on the server
+    client.goto(&format!("{base}/pipelines/cleanup")).await?;
+    click(client, "#pause").await?;
+    wait_js(
+        client,
+        "!!document.getElementById('unpause')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    client.goto(&format!("{base}/?paused=paused")).await?;
+    let names = eval(
+        client,
+        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
+    )
+    .await?;
+    ensure!(names == json!(["cleanup"]), "paused pipelines {names}");
+    client.goto(&format!("{base}/")).await?;
+    screenshot(client, "pipelines").await?;
+    client.goto(&format!("{base}/pipelines/warehouse")).await?;
+    wait_js(
+        client,
+        "document.querySelectorAll('#dag g.node').length === 5",
+        Duration::from_secs(10),
+    )
+    .await?;
+    screenshot(client, "graph").await?;
+    Ok(())
+}
+
+const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
+
+/// Clicks a button whose form asks for confirmation, and confirms.
+async fn click_confirmed(client: &Client, css: &str) -> anyhow::Result<()> {
+    click(client, css).await?;
+    client.accept_alert().await?;
+    Ok(())
+}
+
+#[test]
+fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
+    let Some(programs) = browser_programs() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let repo = GitRepo::new(ws.path());
+    let first = repo.commit(&[("pipelines/hello.yaml", REPO_HELLO)], "first");
+    let operator = token(&ws, "operator");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let synced = wait_until(Duration::from_secs(20), || {
+        let (_, app) = server.json("GET", "/api/v1/apps/repo", &operator, None);
+        app["applied_commit"]["id"] == first.as_str()
+    });
+    assert!(synced, "the first sync");
+    let second = repo.commit(
+        &[(
+            "pipelines/hello.yaml",
+            &REPO_HELLO.replace("echo one", "echo two"),
+        )],
+        "second",
+    );
+    in_browser(programs, &server, |client, base| async move {
+        app_scenario(&client, &base, &operator, &first, &second).await
+    });
+}
+
+async fn app_scenario(
+    client: &Client,
+    base: &str,
+    token: &str,
+    first: &str,
+    second: &str,
+) -> anyhow::Result<()> {
+    log_in(client, base, token).await?;
+    client
+        .find(Locator::LinkText("Apps"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "!!document.querySelector('a.app-link')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "a.app-link").await? == "repo");
+    click(client, "a.app-link").await?;
+    wait_js(
+        client,
+        "location.pathname === '/apps/repo'",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // an app's pipeline has a `/` in its name: its pages and runs work all the same
+    client
+        .find(Locator::LinkText("repo/hello"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        client,
+        "location.pathname === '/pipelines/repo%2Fhello'",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(text(client, "#pipeline-name").await? == "repo/hello");
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "location.pathname.startsWith('/pipelines/repo%2Fhello/runs/')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'success'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    click(client, r#"tr[data-task="t"] a.log-link"#).await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('one')",
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    // refresh picks up the second commit (automated sync applies it)
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click(client, "#refresh").await?;
+    let second_short = &second[..7];
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "Synced");
+
+    // plan the first commit: the pipeline would be updated
+    client
+        .find(Locator::Css("#plan-revision"))
+        .await?
+        .send_keys(first)
+        .await?;
+    click(client, "#plan button").await?;
+    wait_js(
+        client,
+        "location.search.startsWith('?plan=')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let plan = text(client, "#plan").await?;
+    ensure!(
+        plan.contains("repo/hello") && plan.contains("update"),
+        "plan: {plan}"
+    );
+
+    // roll back to the first sync: the app is out of sync with its branch, the diff says how
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click_confirmed(client, r#"tr[data-sync="1"] button.rollback"#).await?;
+    let first_short = &first[..7];
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{first_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "OutOfSync");
+    let diff = text(client, "#diff").await?;
+    ensure!(
+        diff.contains("repo/hello") && diff.contains("echo two"),
+        "diff: {diff}"
+    );
+    screenshot(client, "app").await?;
+
+    // sync again: back on the branch's newest commit
+    click_confirmed(client, "#sync").await?;
+    wait_js(
+        client,
+        &format!(
+            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "Synced");
+    // the list shows an app's pipeline with its sync status and health
+    client.goto(&format!("{base}/")).await?;
+    let status = text(client, "table.pipelines tbody tr:first-child td:last-child").await?;
+    ensure!(
+        status.contains("Synced") && status.contains("Healthy"),
+        "status {status}"
+    );
+    Ok(())
+}
+
+/// A running attempt's log page follows it: lines written after the page loaded arrive, and
+/// the end of the attempt ends the stream.
+async fn follow_scenario(client: &Client, base: &str, release: &Path) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/pipelines/slow")).await?;
+    click(client, "#trigger").await?;
+    wait_js(
+        client,
+        "!!document.querySelector('tr[data-task=\"wait\"] a.log-link')",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let href = eval(
+        client,
+        "document.querySelector('tr[data-task=\"wait\"] a.log-link').href",
+    )
+    .await?;
+    client.goto(href.as_str().context("a link")?).await?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('started')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    ensure!(
+        eval(client, "!!document.getElementById('log').dataset.follow").await? == json!(true),
+        "a running attempt is followed"
+    );
+    ensure!(!text(client, "#log").await?.contains("released"));
+    std::fs::write(release, "")?;
+    wait_js(
+        client,
+        "document.getElementById('log').textContent.includes('released')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    wait_js(
+        client,
+        "document.getElementById('follow-state').textContent === 'attempt ended'",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let lines = eval(client, "Array.from(document.querySelectorAll('#log .ln')).map(l => l.textContent.replace(/^\\S+ \\S+ /, '').trim())").await?;
+    ensure!(
+        lines == json!(["started", "released"]),
+        "every line once: {lines}"
+    );
+    Ok(())
+}
