@@ -199,7 +199,8 @@ fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
         "daily",
     );
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    let hourly = daily.replace("@daily", "@hourly");
+    // at half past every hour: never on the daily slot, whatever the time of day the test runs
+    let hourly = daily.replace("@daily", "30 * * * *");
     repo.commit(&[("pipelines/hello.yaml", &hourly)], "hourly");
     repo.git(&["checkout", "-q", "main"]);
     let operator = token(&ws, "operator");
@@ -229,7 +230,18 @@ fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
         .parse()
         .unwrap();
     let to: jiff::Timestamp = change["next_run"]["to"].as_str().unwrap().parse().unwrap();
-    assert!(to < from, "hourly runs sooner than daily: {plan}");
+    let utc = |at: jiff::Timestamp| at.to_zoned(jiff::tz::TimeZone::UTC);
+    assert_eq!(
+        (utc(from).hour(), utc(from).minute()),
+        (0, 0),
+        "daily: {plan}"
+    );
+    assert_eq!(utc(to).minute(), 30, "half past the hour: {plan}");
+    let within_the_hour = to.duration_since(jiff::Timestamp::now());
+    assert!(
+        within_the_hour <= jiff::SignedDuration::from_hours(1),
+        "{plan}"
+    );
     assert_eq!(plan["blocked"], Value::Null, "{plan}");
     assert_eq!(client.applied(), first, "a plan applies nothing");
 }
