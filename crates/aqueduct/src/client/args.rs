@@ -307,6 +307,9 @@ pub(crate) struct PipelinesArgs {
     /// Only pipelines whose name or description contains this (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     pub(crate) search: Option<String>,
+    /// Only paused pipelines (`true`) or only unpaused ones (`false`).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) paused: Option<bool>,
     #[command(flatten)]
     pub(crate) page: PageArgs,
     #[command(flatten)]

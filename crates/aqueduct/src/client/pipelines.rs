@@ -12,6 +12,7 @@ pub(crate) fn list(args: PipelinesArgs) -> anyhow::Result<()> {
     let client = ApiClient::new(&args.connection);
     let query = Query::default()
         .with("search", args.search)
+        .with("paused", args.paused)
         .with("limit", args.page.limit)
         .with("offset", args.page.offset);
     let document = client.get_json(&Route::new(&["pipelines"]), &query)?;

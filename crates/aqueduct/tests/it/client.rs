@@ -142,6 +142,16 @@ fn lists_shows_pauses_and_unpauses_pipelines() {
         "pipeline daily is paused"
     );
     assert_eq!(paused(&setup), true);
+    let only_paused = setup.json(&["pipelines", "--paused", "true"]);
+    assert_eq!(
+        (&only_paused["items"][0]["name"], &only_paused["total"]),
+        (&"daily".into(), &1.into())
+    );
+    let only_running = setup.json(&["pipelines", "--paused", "false"]);
+    assert_eq!(
+        only_running["items"][0]["name"], "hello",
+        "{only_running:#}"
+    );
     let unpaused = setup.json(&["unpause", "daily"]);
     assert_eq!(
         (&unpaused["pipeline"], &unpaused["paused"]),
