@@ -135,17 +135,16 @@ fn a_sqlite_server_moves_to_postgres_with_db_copy_and_goes_on() {
     assert_eq!(seqs, expected, "no gap, no reuse");
 }
 
-/// `aqueduct up --home HOME --database URL --pipelines DIR`, spawned, with its stdout lines
+/// `aqueduct up --home HOME --pipelines DIR` on the workspace's database, spawned, with its stdout lines
 /// sent to a channel (the first is its `listening on` line, once it leads).
 fn spawn_server(
     ws: &Workspace,
     home: &str,
-    database: &str,
 ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut command = ws.up_command();
     command
-        .args(["--database", database, "--pipelines"])
+        .arg("--pipelines")
         .arg(ws.path().join("pipelines"))
         .env("AQUEDUCT_HOME", ws.path().join(home))
         .stdout(std::process::Stdio::piped())
@@ -177,29 +176,17 @@ fn a_second_server_on_the_database_waits_and_takes_over_when_the_leader_dies() {
         "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      run: 'true'\n",
     );
     let database = fresh_database(&url, "aq_e2e_leader");
-    let operator = String::from_utf8(
-        ws.command()
-            .args([
-                "token",
-                "create",
-                "--role",
-                "operator",
-                "--database",
-                &database,
-            ])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
-    let (mut leader, leader_lines) = spawn_server(&ws, "a", &database);
+    let ws = Workspace {
+        database: Some(database),
+        ..ws
+    };
+    let operator = token(&ws, "operator");
+    let (mut leader, leader_lines) = spawn_server(&ws, "a");
     let listening = leader_lines.recv_timeout(Duration::from_secs(30)).unwrap();
     let leader_address = listening.rsplit("http://").next().unwrap().to_owned();
 
     // the second server waits: it neither schedules nor listens while the first leads
-    let (mut standby, standby_lines) = spawn_server(&ws, "b", &database);
+    let (mut standby, standby_lines) = spawn_server(&ws, "b");
     assert!(
         standby_lines.recv_timeout(Duration::from_secs(3)).is_err(),
         "the standby must not serve while another server leads"
@@ -244,8 +231,11 @@ fn a_leader_cut_off_from_its_lock_stops_scheduling() {
         "hello",
         "  tasks:\n    - name: t\n      run: 'true'\n",
     );
-    let database = fresh_database(&url, "aq_e2e_cut_off");
-    let (mut leader, lines) = spawn_server(&ws, "a", &database);
+    let ws = Workspace {
+        database: Some(fresh_database(&url, "aq_e2e_cut_off")),
+        ..ws
+    };
+    let (mut leader, lines) = spawn_server(&ws, "a");
     lines.recv_timeout(Duration::from_secs(30)).unwrap();
 
     // the connection holding the lock is cut (as by a network partition or a failover)
