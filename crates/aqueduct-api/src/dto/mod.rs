@@ -11,6 +11,7 @@ mod notification;
 mod pipeline;
 mod request;
 mod run;
+mod worker;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,6 +35,10 @@ pub use request::{
     LogParams, NextRunsParams, Reprocess, TriggerBody,
 };
 pub use run::{AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskInstance};
+pub use worker::{
+    Assignment, ClaimRequest, ClaimResponse, Completion, EnvVar, HeartbeatResponse, LogAck,
+    TreeFile, TreeManifest, WorkerInfo, WorkerOutcome,
+};
 
 /// One page of a list, with what is needed to fetch the next one.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
