@@ -4,7 +4,8 @@
 //! anyone remembering to protect it. Only the routes in [`PUBLIC_ROUTES`] and the two signed
 //! routes, [`WEBHOOK_ROUTE`] and [`GIT_WEBHOOK_ROUTE`], skip it. The role a route needs comes from one function,
 //! [`required_role`]: reads need a viewer, anything that changes state needs an operator, and
-//! the [`ADMIN_ROUTES`] an admin.
+//! the [`ADMIN_ROUTES`] an admin. The remote workers' routes, under [`WORKER_ROUTES`], need the
+//! `worker` role, which may call nothing else ([`Role::allows`]).
 //!
 //! The webhooks are exempt because forges cannot send bearer tokens: their handlers
 //! authenticate the request by the signature of its body with a webhook secret (the app's, or
@@ -38,9 +39,15 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/pipelines/{name}/definition"),
 ];
 
+/// The prefix of the remote workers' routes: role `worker` only.
+pub const WORKER_ROUTES: &str = "/api/v1/worker/";
+
 /// The least role that may call `method` on the route `matched_path`; `None` for routes that
 /// take no token (the public probes, and the webhook, which checks its signature itself).
 pub fn required_role(method: &Method, matched_path: &str) -> Option<Role> {
+    if matched_path.starts_with(WORKER_ROUTES) {
+        return Some(Role::Worker);
+    }
     let read_only = method == Method::GET || method == Method::HEAD;
     let public = read_only && PUBLIC_ROUTES.contains(&matched_path);
     let signed = method == Method::POST
@@ -85,7 +92,7 @@ pub(crate) async fn authorize(
         }
         Err(error) => return ApiError::from(error).into_response(),
     };
-    if role < required {
+    if !role.allows(required) {
         let method = request.method();
         return ApiError::forbidden(format!(
             "role {role} may not call {method} {route}: it needs role {required}"

@@ -16,9 +16,14 @@ use crate::dto::{
 };
 use crate::webhook::{Forge, WebhookSecret};
 
-/// What a caller may do. Ordered: each role can do everything the roles before it can.
+/// What a caller may do. The people's roles are ordered: each can do everything the roles
+/// before it can. [`Role::Worker`] stands apart (see [`Role::allows`]); it sorts first, so a
+/// comparison such as `role >= Role::Operator` is false for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// A remote worker (`aqueduct worker`): it may call the worker routes
+    /// (`/api/v1/worker/...`) and nothing else, and no other role may call those.
+    Worker,
     /// Read everything (every `GET`).
     Viewer,
     /// Also trigger, pause, unpause, clear and cancel.
@@ -31,9 +36,21 @@ impl Role {
     /// The lowercase name used in messages and logs.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Worker => "worker",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
+        }
+    }
+}
+
+impl Role {
+    /// Whether a caller with this role may call a route that needs `required`.
+    pub fn allows(self, required: Role) -> bool {
+        match (self, required) {
+            (Role::Worker, Role::Worker) => true,
+            (Role::Worker, _) | (_, Role::Worker) => false,
+            (role, required) => role >= required,
         }
     }
 }

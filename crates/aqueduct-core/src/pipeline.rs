@@ -14,6 +14,9 @@ use crate::trigger::TriggerRule;
 /// The exit code that marks a task skipped unless a task says otherwise (Airflow's BashOperator).
 pub const DEFAULT_SKIP_EXIT_CODE: i32 = 99;
 
+/// The queue of a task that names none; the server's own executor serves it.
+pub const DEFAULT_QUEUE: &str = "default";
+
 /// A pipeline: a named DAG of shell tasks with parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
@@ -119,6 +122,8 @@ pub struct Task {
     pub skip_on_exit_code: Option<i32>,
     /// Working directory; relative paths are resolved against the pipeline's directory.
     pub workdir: Option<PathBuf>,
+    /// The queue the task waits in for a worker (`default` unless set).
+    pub queue: String,
     /// Pool the task occupies slots of while running.
     pub pool: Option<String>,
     /// Slots of `pool` the task occupies.
@@ -143,6 +148,7 @@ impl Task {
             memory_limit: None,
             skip_on_exit_code: Some(DEFAULT_SKIP_EXIT_CODE),
             workdir: None,
+            queue: DEFAULT_QUEUE.to_owned(),
             pool: None,
             pool_slots: 1,
             deadline: None,

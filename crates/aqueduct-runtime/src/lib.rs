@@ -7,6 +7,7 @@
 //! the OpenTelemetry ids of runs and attempts and describes the spans the server finishes.
 
 mod attempt;
+pub mod dispatch;
 pub mod gitops;
 mod hash;
 pub mod notify;

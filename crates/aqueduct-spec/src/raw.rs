@@ -264,6 +264,10 @@ macro_rules! with_task_settings {
             /// Working directory, relative to the pipeline file's directory. Default: that directory.
             #[serde(default)]
             pub workdir: Option<String>,
+            /// The queue the task waits in for a worker (Airflow's `queue`): the server's own
+            /// executor serves `default`, remote workers the queues they name. Default `default`.
+            #[serde(default)]
+            pub queue: Option<Located<String>>,
 }
 
         impl $name {
@@ -279,6 +283,7 @@ macro_rules! with_task_settings {
                     skip_on_exit_code: self.skip_on_exit_code.as_ref(),
                     memory: self.resources.as_ref().and_then(|r| r.memory.as_ref()),
                     workdir: self.workdir.as_deref(),
+                    queue: self.queue.as_ref(),
                 }
             }
         }
@@ -297,6 +302,7 @@ pub struct Settings<'a> {
     pub skip_on_exit_code: Option<&'a Located<i32>>,
     pub memory: Option<&'a Located<TextOrNumber>>,
     pub workdir: Option<&'a str>,
+    pub queue: Option<&'a Located<String>>,
 }
 
 impl<'a> Settings<'a> {
@@ -314,6 +320,7 @@ impl<'a> Settings<'a> {
             skip_on_exit_code: self.skip_on_exit_code.or(defaults.skip_on_exit_code),
             memory: self.memory.or(defaults.memory),
             workdir: self.workdir.or(defaults.workdir),
+            queue: self.queue.or(defaults.queue),
         }
     }
 }

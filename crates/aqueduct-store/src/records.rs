@@ -213,11 +213,13 @@ pub enum Role {
     Viewer,
     Operator,
     Admin,
+    /// A remote worker's: it may only claim and run tasks.
+    Worker,
 }
 
 impl Role {
-    /// Every role, least privileged first.
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+    /// Every role: the people's, least privileged first, then the workers'.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Admin, Role::Worker];
 
     /// The role's name.
     pub fn as_str(self) -> &'static str {
@@ -225,6 +227,7 @@ impl Role {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
+            Role::Worker => "worker",
         }
     }
 

@@ -55,13 +55,14 @@ impl<B: Backend> FromRequestParts<UiState<B>> for Session<B> {
             return Err(to_login());
         };
         match state.backend.verify_token(token).await {
-            Ok(Some(role)) => Ok(Session {
+            // a worker's token is a machine's: it may run tasks, not use the UI
+            Ok(Some(role)) if role != Role::Worker => Ok(Session {
                 role,
                 initiator: aqueduct_api::token_id(token)
                     .map_or_else(|| "ui".to_owned(), |id| format!("token:{id}")),
                 backend: PhantomData,
             }),
-            Ok(None) => Err(to_login()),
+            Ok(_) => Err(to_login()),
             Err(error) => Err(crate::pages::error_page(&error)),
         }
     }
@@ -199,7 +200,7 @@ pub(crate) async fn login<B: Backend>(
         Ok(None)
     };
     match role {
-        Ok(Some(_)) => {
+        Ok(Some(role)) if role != Role::Worker => {
             // `Secure` when the browser reached the server over https (behind a TLS proxy):
             // the cookie then never travels in clear text
             let over_https = headers
@@ -215,6 +216,11 @@ pub(crate) async fn login<B: Backend>(
             }
             response
         }
+        Ok(Some(_)) => render_login(
+            StatusCode::FORBIDDEN,
+            &next,
+            Some("a worker's token cannot sign in: create a viewer, operator or admin token"),
+        ),
         Ok(None) => render_login(
             StatusCode::UNAUTHORIZED,
             &next,

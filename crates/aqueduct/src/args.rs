@@ -141,8 +141,9 @@ pub(crate) enum TokenCommand {
     /// cannot be shown again.
     Create {
         /// What the token may do: viewer (read), operator (also trigger, pause, clear,
-        /// cancel) or admin.
-        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        /// cancel), admin, or worker (only `aqueduct worker`: claim and run tasks, nothing
+        /// else).
+        #[arg(long, value_parser = ["viewer", "operator", "admin", "worker"])]
         role: String,
         #[command(flatten)]
         database: DatabaseArgs,

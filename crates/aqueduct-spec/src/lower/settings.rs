@@ -26,6 +26,7 @@ pub(crate) struct Parsed {
     skip_on_exit_code: Option<i32>,
     memory: Option<u64>,
     workdir: Option<PathBuf>,
+    queue: Option<String>,
 }
 
 /// The resolved settings of one task.
@@ -35,6 +36,7 @@ pub(crate) struct Resolved {
     pub(crate) skip_on_exit_code: Option<i32>,
     pub(crate) memory_limit: Option<u64>,
     pub(crate) workdir: Option<PathBuf>,
+    pub(crate) queue: String,
 }
 
 impl Parsed {
@@ -52,6 +54,7 @@ impl Parsed {
             skip_on_exit_code: self.skip_on_exit_code.or(defaults.skip_on_exit_code),
             memory: self.memory.or(defaults.memory),
             workdir: self.workdir.or_else(|| defaults.workdir.clone()),
+            queue: self.queue.or_else(|| defaults.queue.clone()),
         }
     }
 
@@ -69,6 +72,9 @@ impl Parsed {
             skip_on_exit_code: Some(self.skip_on_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE)),
             memory_limit: self.memory,
             workdir: self.workdir,
+            queue: self
+                .queue
+                .unwrap_or_else(|| aqueduct_core::pipeline::DEFAULT_QUEUE.to_owned()),
         }
     }
 }
@@ -91,6 +97,10 @@ pub(crate) fn parse_settings(cx: &mut Lowering<'_>, settings: Settings<'_>) -> P
             .and_then(|code| exit_code(cx, code)),
         memory: settings.memory.and_then(|m| memory(cx, m)),
         workdir: settings.workdir.map(PathBuf::from),
+        queue: settings.queue.map(|queue| {
+            super::names::check_name(cx, queue, "queue");
+            queue.value.clone()
+        }),
     }
 }
 

@@ -71,6 +71,7 @@ fn lower_task(cx: &mut Lowering<'_>, doc: &TaskDoc, defaults: &Parsed) -> Task {
         memory_limit: resolved.memory_limit,
         skip_on_exit_code: resolved.skip_on_exit_code,
         workdir: resolved.workdir,
+        queue: resolved.queue,
         pool: doc.pool.as_ref().map(|pool| pool.value.clone()),
         pool_slots: pool_slots(cx, doc),
         deadline: super::notifications::lower_deadline(cx, doc.deadline.as_ref(), &doc.name),
@@ -78,15 +79,15 @@ fn lower_task(cx: &mut Lowering<'_>, doc: &TaskDoc, defaults: &Parsed) -> Task {
 }
 
 fn pool_slots(cx: &mut Lowering<'_>, doc: &TaskDoc) -> u32 {
+    if let Some(pool) = &doc.pool {
+        names::check_name(cx, pool, "pool");
+    }
     let Some(slots) = &doc.pool_slots else {
         return 1;
     };
     if slots.value == 0 {
         let message = "poolSlots must be at least 1".to_owned();
         cx.report(slots, Code::InvalidValue, message, None);
-    }
-    if let Some(pool) = &doc.pool {
-        names::check_name(cx, pool, "pool");
     }
     slots.value.max(1)
 }

@@ -26,6 +26,14 @@ pub async fn tokens_are_created_listed_touched_and_deleted(store: &impl Store) {
         .create_token("viewer", Role::Viewer, "h3", at(30))
         .await
         .expect("viewer");
+    let worker = store
+        .create_token("worker", Role::Worker, "h5", at(35))
+        .await
+        .expect("worker");
+    assert_eq!(
+        store.get_token(worker.id).await.expect("get").role,
+        Role::Worker
+    );
 
     store.touch_token(ci.id, at(40)).await.expect("touch");
     let touched = store.get_token(ci.id).await.expect("get");
@@ -38,7 +46,7 @@ pub async fn tokens_are_created_listed_touched_and_deleted(store: &impl Store) {
         .into_iter()
         .map(|token| token.name)
         .collect();
-    assert_eq!(names, ["ci", "admin", "viewer"]);
+    assert_eq!(names, ["ci", "admin", "viewer", "worker"]);
 
     store.delete_token(admin.id).await.expect("delete");
     assert!(matches!(
@@ -53,7 +61,7 @@ pub async fn tokens_are_created_listed_touched_and_deleted(store: &impl Store) {
         store.touch_token(admin.id, at(50)).await,
         Err(Error::NotFound(_))
     ));
-    assert_eq!(store.list_tokens().await.expect("list").len(), 2);
+    assert_eq!(store.list_tokens().await.expect("list").len(), 3);
 
     let next = store
         .create_token("admin", Role::Admin, "h4", at(60))

@@ -17,6 +17,7 @@ pub(crate) fn api_role(role: aqueduct_store::Role) -> Role {
         aqueduct_store::Role::Viewer => Role::Viewer,
         aqueduct_store::Role::Operator => Role::Operator,
         aqueduct_store::Role::Admin => Role::Admin,
+        aqueduct_store::Role::Worker => Role::Worker,
     }
 }
 
