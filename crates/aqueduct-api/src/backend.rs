@@ -84,6 +84,11 @@ pub enum BackendError {
     /// A live edit of a pipeline that a file of the plain pipelines folder defines
     /// (`defined_in_folder`, 409): edit the file instead.
     DefinedInFolder(String),
+    /// A remote worker's call about a lease the server no longer holds: it expired, ended, or
+    /// the server restarted (`lease_lost`, 409). The worker stops the attempt.
+    LeaseLost(String),
+    /// A completion before the server held the attempt's whole log (`log_incomplete`, 409).
+    LogIncomplete(String),
 }
 
 impl fmt::Display for BackendError {
@@ -96,7 +101,9 @@ impl fmt::Display for BackendError {
             | BackendError::UnknownRevision(message)
             | BackendError::Unavailable(message)
             | BackendError::Internal(message)
-            | BackendError::DefinedInFolder(message) => f.write_str(message),
+            | BackendError::DefinedInFolder(message)
+            | BackendError::LeaseLost(message)
+            | BackendError::LogIncomplete(message) => f.write_str(message),
         }
     }
 }
@@ -447,4 +454,11 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         id: i64,
     ) -> impl Future<Output = Result<crate::dto::Notification, BackendError>> + Send;
+
+    // ---- remote workers ----
+
+    /// The remote workers' queues and leases, when the server takes remote workers.
+    fn workers(&self) -> Option<std::sync::Arc<dyn crate::workers::WorkerPort>> {
+        None
+    }
 }

@@ -78,6 +78,13 @@ error_codes! {
     /// A body in a media type the route does not take (a pipeline definition is YAML:
     /// `application/yaml`, `application/x-yaml` or `text/plain`).
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE);
+    /// A remote worker's call about a lease the server no longer holds (it expired, ended, or
+    /// the server restarted; a more precise `conflict`): stop the attempt, its result will not
+    /// count.
+    LeaseLost => ("lease_lost", CONFLICT);
+    /// A worker completed an attempt before the server held its whole log (a more precise
+    /// `conflict`): send the rest of the log, then complete again.
+    LogIncomplete => ("log_incomplete", CONFLICT);
     /// A bug or an unexpected failure; details are in the server log.
     Internal => ("internal", INTERNAL_SERVER_ERROR);
     /// The server cannot answer now (a dependency is down, or the request timed out); retry later.
@@ -190,6 +197,10 @@ impl From<BackendError> for ApiError {
             BackendError::Internal(detail) => ApiError::internal(detail),
             BackendError::DefinedInFolder(message) => {
                 ApiError::new(ErrorCode::DefinedInFolder, message)
+            }
+            BackendError::LeaseLost(message) => ApiError::new(ErrorCode::LeaseLost, message),
+            BackendError::LogIncomplete(message) => {
+                ApiError::new(ErrorCode::LogIncomplete, message)
             }
         }
     }

@@ -22,10 +22,12 @@ mod metrics;
 mod notify_metrics;
 mod observe;
 mod openapi;
+mod queue_metrics;
 mod routes;
 mod sse;
 pub mod token;
 pub mod webhook;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,7 @@ pub use backend::{
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, WebhookResult};
 pub use notify_metrics::{DeliveryResult, NotifyMetrics};
+pub use queue_metrics::{QueueMetrics, QueueSample};
 pub use routes::{API_PREFIX, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use token::{generate_token, hash_token, token_id, verify_token_hash};
 pub use webhook::{Forge, WebhookSecret};

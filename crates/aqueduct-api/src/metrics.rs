@@ -107,6 +107,7 @@ pub struct Metrics {
     task_log_write_errors: Family<PipelineLabels, Counter>,
     apps: crate::app_metrics::AppMetrics,
     notify: crate::notify_metrics::NotifyMetrics,
+    queues: crate::queue_metrics::QueueMetrics,
     webhook_deliveries: Family<WebhookLabels, Counter>,
 }
 
@@ -142,6 +143,7 @@ impl Metrics {
             task_log_write_errors: Family::default(),
             apps: crate::app_metrics::AppMetrics::new(),
             notify: crate::notify_metrics::NotifyMetrics::new(),
+            queues: crate::queue_metrics::QueueMetrics::new(),
             webhook_deliveries: Family::default(),
         };
         let registry = &mut metrics.registry;
@@ -207,6 +209,7 @@ impl Metrics {
         );
         metrics.apps.register(registry);
         metrics.notify.register(registry);
+        metrics.queues.register(registry);
         registry.register(
             "webhook_deliveries",
             "Webhook deliveries of POST /api/v1/webhooks/git, by forge (github, gitlab, gitea, \
@@ -219,6 +222,11 @@ impl Metrics {
     /// The GitOps apps' metrics.
     pub fn apps(&self) -> &crate::app_metrics::AppMetrics {
         &self.apps
+    }
+
+    /// The remote workers' queue metrics.
+    pub fn queues(&self) -> &crate::queue_metrics::QueueMetrics {
+        &self.queues
     }
 
     /// The notification outbox's metrics.

@@ -141,12 +141,18 @@ fn attempt_outcome(outcome: Outcome) -> AttemptOutcome {
     }
 }
 
-/// Renders everything; `Ok(None)` when the `when` condition is false.
-fn prepare(
-    input: &AttemptInput<'_>,
-    log_path: &Path,
-    output_path: &Path,
-) -> Result<Option<LaunchSpec>, String> {
+/// An attempt rendered: what to run and with what, before any path of the host that runs it.
+pub(crate) struct Rendered {
+    pub(crate) command: String,
+    /// Everything but `AQUEDUCT_OUTPUT`, which names a file of the host that runs it.
+    pub(crate) env: Vec<(String, String)>,
+    /// The working directory: the pipeline's folder, or the task's `workdir` under it.
+    pub(crate) workdir: PathBuf,
+}
+
+/// Renders the condition, the command and the environment; `Ok(None)` when the `when`
+/// condition is false.
+pub(crate) fn render(input: &AttemptInput<'_>) -> Result<Option<Rendered>, String> {
     let pipeline = input.pipeline;
     let task = &pipeline.tasks[input.task];
     let upstream_outputs: BTreeMap<String, BTreeMap<String, String>> = pipeline
@@ -172,20 +178,42 @@ fn prepare(
         .templates
         .render_command(&task.run, &context)
         .map_err(|e| format!("template error in `run`: {}", e.message))?;
-    let env = environment(input, &context, &upstream_outputs, output_path)?;
+    let env = environment(input, &context, &upstream_outputs)?;
+    let workdir = match &task.workdir {
+        Some(dir) => pipeline.source_dir.join(dir),
+        None => pipeline.source_dir.clone(),
+    };
+    Ok(Some(Rendered {
+        command,
+        env,
+        workdir,
+    }))
+}
+
+/// Renders everything for a local spawn; `Ok(None)` when the `when` condition is false.
+fn prepare(
+    input: &AttemptInput<'_>,
+    log_path: &Path,
+    output_path: &Path,
+) -> Result<Option<LaunchSpec>, String> {
+    let Some(rendered) = render(input)? else {
+        return Ok(None);
+    };
+    let mut env = rendered.env;
+    env.push((
+        "AQUEDUCT_OUTPUT".to_owned(),
+        output_path.display().to_string(),
+    ));
     if let Some(dir) = output_path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
     }
     // `$AQUEDUCT_OUTPUT` is created by the task's first write; a missing file means no outputs
     // (one inode less per attempt, which matters on file systems slow to allocate them)
-    let workdir = match &task.workdir {
-        Some(dir) => pipeline.source_dir.join(dir),
-        None => pipeline.source_dir.clone(),
-    };
+    let task = &input.pipeline.tasks[input.task];
     Ok(Some(LaunchSpec {
-        command,
-        workdir: absolute(workdir),
+        command: rendered.command,
+        workdir: absolute(rendered.workdir),
         env,
         timeout: task.timeout,
         kill_grace: input.kill_grace,
@@ -204,12 +232,11 @@ fn absolute(path: PathBuf) -> PathBuf {
 
 /// The attempt's environment: aqueduct's context variables, `TRACEPARENT` when runs are traced,
 /// parameters, upstream outputs, the pipeline's and the task's `env` (rendered; they may
-/// override the former), secrets, and `AQUEDUCT_OUTPUT`.
+/// override the former), secrets, and the attempt's marker. The caller adds `AQUEDUCT_OUTPUT`.
 fn environment(
     input: &AttemptInput<'_>,
     context: &Value,
     upstream_outputs: &BTreeMap<String, BTreeMap<String, String>>,
-    output_path: &Path,
 ) -> Result<Vec<(String, String)>, String> {
     let run = input.run;
     let task = &input.pipeline.tasks[input.task];
@@ -265,10 +292,6 @@ fn environment(
         .secrets
         .map_err(|why| format!("cannot read secrets: {why}"))?;
     env.extend(secrets.iter().cloned());
-    env.push((
-        "AQUEDUCT_OUTPUT".to_owned(),
-        output_path.display().to_string(),
-    ));
     let marker = attempt_marker(&run.pipeline, &run.run_id, &task.name, input.attempt);
     env.push((aqueduct_exec::ATTEMPT_MARKER_VAR.to_owned(), marker));
     Ok(env)
@@ -281,7 +304,7 @@ pub(crate) fn attempt_marker(pipeline: &str, run_id: &str, task: &str, attempt: 
 }
 
 /// Writes why an attempt could not start into its log, so the log tells the whole story.
-fn record_failure(log_path: &Path, why: &str, lines: Option<&UnboundedSender<LogLine>>) {
+pub(crate) fn record_failure(log_path: &Path, why: &str, lines: Option<&UnboundedSender<LogLine>>) {
     let line = LogLine {
         at: jiff::Timestamp::now(),
         stream: Stream::Stderr,

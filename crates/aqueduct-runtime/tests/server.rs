@@ -26,6 +26,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         group_window: Duration::ZERO,
         notifications: Default::default(),
         traces: None,
+        executors: Default::default(),
     }
 }
 
@@ -43,6 +44,7 @@ fn traced(home: &Path, pipelines: &Path, spans: &Arc<Mutex<Vec<FinishedSpan>>>) 
     };
     ServerConfig {
         traces: Some(traces),
+        executors: Default::default(),
         ..config(home, pipelines)
     }
 }

@@ -84,6 +84,7 @@ fn config(home: &Path, pipelines: &Path, spans: &Spans) -> ServerConfig {
             ids: TraceIds::new(b"simulation"),
             sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
         }),
+        executors: Default::default(),
     }
 }
 

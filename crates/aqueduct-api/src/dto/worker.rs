@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `POST /api/v1/worker/claim`: wait for work on some queues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClaimRequest {
     /// The worker's name, unique among the workers of a server (`--name`, default
     /// `<hostname>-<pid>`).
@@ -36,7 +36,8 @@ pub struct ClaimRequest {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// How long the server may hold the request open when nothing is queued, in
-    /// milliseconds; capped at 30 000. Zero answers at once.
+    /// milliseconds; capped at 25 000 (below the API's 30 s request timeout). Zero answers at
+    /// once.
     #[serde(default)]
     pub wait_ms: u64,
 }

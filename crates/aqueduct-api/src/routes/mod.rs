@@ -12,6 +12,7 @@ mod pipelines;
 mod runs;
 mod system;
 mod webhooks;
+mod worker;
 
 use axum::Router;
 use utoipa::openapi::OpenApi;
@@ -64,6 +65,7 @@ pub(crate) fn router_and_document() -> (Router<AppState>, OpenApi) {
         .merge(definition::routes())
         .merge(events::routes())
         .merge(notifications::routes())
+        .merge(worker::routes())
         .merge(system::api_routes());
     let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::base_document())
         .nest(API_PREFIX, api)

@@ -271,11 +271,26 @@ impl<S: Store> Server<S> {
                     .traceparent(&run.pipeline, &run.run_id, name, attempt)
             }),
         };
+        let queue = &meta.pipeline.tasks[task].queue;
+        if !self.config.executors.local_queues.contains(queue) {
+            let sources = super::remote::Sources {
+                trees: &self.git.trees,
+                folder: self.config.pipelines_dir.as_deref(),
+            };
+            let remote = self.config.executors.remote.as_ref();
+            if let Some(ticket) = super::remote::submit(remote, &sources, &input, sink) {
+                let stopper = super::Stopper::Remote(ticket);
+                self.cancellers.insert((run, task), stopper);
+            }
+            return Ok(());
+        }
         let Some(started) = attempt::start(input, sink, None) else {
             return Ok(());
         };
-        self.cancellers
-            .insert((run.clone(), task), started.canceller);
+        self.cancellers.insert(
+            (run.clone(), task),
+            super::Stopper::Local(started.canceller),
+        );
         if let Some(meta) = self.runs.get_mut(&run) {
             meta.extras[task].pid = i32::try_from(started.pid).ok();
         }

@@ -16,6 +16,7 @@ mod load;
 mod notify;
 mod observe;
 mod records;
+mod remote;
 mod spans;
 mod status;
 
@@ -40,6 +41,7 @@ pub use apps::{
 pub use aqueduct_store::Reprocess;
 pub use commands::{BackfillRequest, CommandError, ServerHandle};
 pub use observe::{Observer, ServerEvent};
+pub use remote::Executors;
 pub use status::{ServerStatus, StatusSnapshot};
 
 use crate::attempt::Ended;
@@ -76,6 +78,8 @@ pub struct ServerConfig {
     /// every attempt gets its span's `TRACEPARENT` (see [`crate::trace_context`]). `None`: no
     /// spans, no `TRACEPARENT`.
     pub traces: Option<crate::trace_context::TraceConfig>,
+    /// Which queues the server's own executor runs, and the remote workers' dispatcher.
+    pub executors: Executors,
 }
 
 /// Notifications the server's config declares (issue #7): an app's, for its own events and
@@ -124,6 +128,21 @@ struct RunMeta {
     task_deadlines: Vec<Option<Timestamp>>,
 }
 
+/// Stops a running attempt, wherever it runs.
+enum Stopper {
+    Local(Canceller),
+    Remote(crate::dispatch::Ticket),
+}
+
+impl Stopper {
+    fn cancel(&self) {
+        match self {
+            Stopper::Local(canceller) => canceller.cancel(),
+            Stopper::Remote(ticket) => ticket.cancel(),
+        }
+    }
+}
+
 /// The server loop's state.
 struct Server<S: Store> {
     store: Arc<S>,
@@ -131,7 +150,7 @@ struct Server<S: Store> {
     scheduler: Scheduler,
     templates: Templates,
     runs: HashMap<RunKey, RunMeta>,
-    cancellers: HashMap<(RunKey, TaskIndex), Canceller>,
+    cancellers: HashMap<(RunKey, TaskIndex), Stopper>,
     defs_by_file: BTreeMap<PathBuf, Vec<PipelineDef>>,
     /// The folder as it was just before the last load began: a change during a load is
     /// noticed at the next check.

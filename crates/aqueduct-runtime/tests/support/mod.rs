@@ -82,6 +82,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         group_window: Duration::ZERO,
         notifications: Default::default(),
         traces: None,
+        executors: Default::default(),
     }
 }
 

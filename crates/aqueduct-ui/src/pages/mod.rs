@@ -41,7 +41,10 @@ pub(crate) fn message_page(status: StatusCode, message: &str) -> Response {
 pub(crate) fn error_page(error: &BackendError) -> Response {
     let status = match error {
         BackendError::NotFound(_) | BackendError::AppNotFound(_) => StatusCode::NOT_FOUND,
-        BackendError::Conflict(_) | BackendError::DefinedInFolder(_) => StatusCode::CONFLICT,
+        BackendError::Conflict(_)
+        | BackendError::DefinedInFolder(_)
+        | BackendError::LeaseLost(_)
+        | BackendError::LogIncomplete(_) => StatusCode::CONFLICT,
         BackendError::Invalid(_) | BackendError::UnknownRevision(_) => StatusCode::BAD_REQUEST,
         BackendError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         BackendError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

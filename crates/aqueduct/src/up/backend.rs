@@ -37,6 +37,8 @@ pub(crate) struct ServerBackend<S: Store> {
     /// The server-wide webhook secret of each forge (`POST /api/v1/webhooks/git`), read from
     /// the environment at startup; a forge missing here has none.
     pub(crate) forge_webhook_secrets: BTreeMap<aqueduct_api::Forge, WebhookSecret>,
+    /// The remote workers' queues and leases.
+    pub(crate) workers: Arc<dyn aqueduct_api::workers::WorkerPort>,
 }
 
 fn store_error(error: aqueduct_store::Error) -> BackendError {
@@ -546,6 +548,10 @@ impl<S: Store> Backend for ServerBackend<S> {
             changed_live: edit.changed_live,
             self_heal: edit.self_heal,
         })
+    }
+
+    fn workers(&self) -> Option<Arc<dyn aqueduct_api::workers::WorkerPort>> {
+        Some(self.workers.clone())
     }
 
     async fn verify_token(&self, presented: &str) -> Result<Option<Role>, BackendError> {

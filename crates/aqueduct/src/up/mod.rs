@@ -7,6 +7,7 @@ mod events;
 mod follow;
 mod notifications;
 mod traces;
+mod workers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -66,12 +67,31 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(serve(settings, webhook_secrets, forge_webhook_secrets))?;
+    let executors = ExecutorSettings {
+        local_queues: match args.no_local_executor {
+            true => Default::default(),
+            false => args.local_queue.into_iter().collect(),
+        },
+        lease: args.worker_lease,
+    };
+    runtime.block_on(serve(
+        settings,
+        executors,
+        webhook_secrets,
+        forge_webhook_secrets,
+    ))?;
     Ok(exit::SUCCESS)
+}
+
+/// Which queues the server's own executor runs, and how long remote workers' leases last.
+struct ExecutorSettings {
+    local_queues: std::collections::BTreeSet<String>,
+    lease: Duration,
 }
 
 async fn serve(
     settings: Settings,
+    executors: ExecutorSettings,
     webhook_secrets: BTreeMap<String, WebhookSecret>,
     forge_webhook_secrets: BTreeMap<aqueduct_api::Forge, WebhookSecret>,
 ) -> anyhow::Result<()> {
@@ -105,6 +125,16 @@ async fn serve(
         }
         None => None,
     };
+    let claimed = metrics.clone();
+    let dispatcher = aqueduct_runtime::dispatch::Dispatcher::start(
+        aqueduct_runtime::dispatch::DispatchConfig {
+            lease: executors.lease,
+        },
+        Some(Arc::new(move |queue: &str, waited| {
+            claimed.queues().attempt_claimed(queue, waited);
+        })),
+    );
+    tokio::spawn(workers::sample_queues(dispatcher.clone(), metrics.clone()));
     let mut limits = Limits::new(settings.parallelism);
     limits.pools = settings.pools.clone();
     let config = ServerConfig {
@@ -125,6 +155,10 @@ async fn serve(
         group_window: settings.notify_group_window,
         notifications: settings.notifications.clone(),
         traces: traces.as_ref().map(|(export, key)| export.config(key)),
+        executors: server::Executors {
+            local_queues: executors.local_queues.clone(),
+            remote: Some(dispatcher.clone()),
+        },
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
@@ -147,6 +181,7 @@ async fn serve(
         verified: Mutex::new(HashMap::new()),
         webhook_secrets,
         forge_webhook_secrets,
+        workers: Arc::new(workers::Workers(dispatcher)),
     };
     let backend = Arc::new(backend);
     // the web UI beside the API: its own cookie sessions; the API's bearer-token layer covers
