@@ -8,7 +8,7 @@ use aqueduct_api::Role;
 use aqueduct_api::auth::required_role;
 use axum::http::{Method, StatusCode};
 
-use crate::fake::{ADMIN, OPERATOR, VIEWER};
+use crate::fake::{ADMIN, OPERATOR, VIEWER, WORKER};
 use crate::{app, get, send};
 
 /// The only routes that answer without a token. Spelled out here, not read from the crate, so
@@ -88,6 +88,32 @@ async fn every_documented_route_requires_a_token_and_a_role() {
                 assert!(reply.headers.contains_key("www-authenticate"));
             }
 
+            let worker = send(&app, method.clone(), &uri, Some(WORKER), None).await;
+            if path.starts_with(aqueduct_api::auth::WORKER_ROUTES) {
+                // remote workers' routes: the worker role only, and no person's role
+                for token in [VIEWER, OPERATOR, ADMIN] {
+                    let reply = send(&app, method.clone(), &uri, Some(token), None).await;
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path}: {token}"
+                    );
+                }
+                assert!(
+                    !matches!(
+                        worker.status,
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                    ),
+                    "{method} {path}: workers may call it, got {}",
+                    worker.status
+                );
+                continue;
+            }
+            assert_eq!(
+                worker.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path}: a worker token may call only the worker routes"
+            );
             let viewer = send(&app, method.clone(), &uri, Some(VIEWER), None).await;
             let operator = send(&app, method.clone(), &uri, Some(OPERATOR), None).await;
             let admin = send(&app, method.clone(), &uri, Some(ADMIN), None).await;

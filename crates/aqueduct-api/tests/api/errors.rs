@@ -29,6 +29,8 @@ fn every_code_has_one_status() {
                 | ErrorCode::InvalidSignature
                 | ErrorCode::WebhookNotFound
                 | ErrorCode::DefinedInFolder
+                | ErrorCode::LeaseLost
+                | ErrorCode::LogIncomplete
         );
         assert_eq!(generic == *code, !precise, "{code}");
     }

@@ -31,6 +31,7 @@ use crate::fake_apps::Apps;
 pub(crate) const VIEWER: &str = "viewer-token";
 pub(crate) const OPERATOR: &str = "operator-token";
 pub(crate) const ADMIN: &str = "admin-token";
+pub(crate) const WORKER: &str = "worker-token";
 /// The webhook secret of the app `prod`.
 pub(crate) const WEBHOOK_SECRET: &str = "fake-webhook-secret";
 
@@ -502,6 +503,7 @@ impl Backend for FakeBackend {
             VIEWER => Some(Role::Viewer),
             OPERATOR => Some(Role::Operator),
             ADMIN => Some(Role::Admin),
+            WORKER => Some(Role::Worker),
             _ => None,
         })
     }

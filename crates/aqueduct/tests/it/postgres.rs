@@ -34,6 +34,16 @@ pub(crate) fn e2e_database() -> Option<String> {
     Some(fresh_database(&url, &name))
 }
 
+/// A fresh database whenever `AQ_TEST_POSTGRES_URL` names a server, for the tests that need
+/// PostgreSQL itself (several servers on one database).
+pub(crate) fn e2e_database_always() -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let url = postgres_url()?;
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("aq_e2e_pg_{}_{number}", std::process::id());
+    Some(fresh_database(&url, &name))
+}
+
 /// A new empty database named `name` on the server of `url`; its URL.
 fn fresh_database(url: &str, name: &str) -> String {
     let runtime = tokio::runtime::Builder::new_current_thread()
