@@ -18,3 +18,4 @@ mod traces;
 mod ui;
 mod validate;
 mod webhook;
+mod workers;
