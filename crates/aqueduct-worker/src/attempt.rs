@@ -18,6 +18,7 @@ use aqueduct_api::dto::{Assignment, Completion, WorkerOutcome};
 use aqueduct_exec::{LaunchSpec, LogLine, Outcome, Stream};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::client::{Client, error_chain};
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) trees: Trees,
     /// Turns true when running attempts are to be handed back (the drain's grace is over).
     pub(crate) hand_back: watch::Receiver<bool>,
+    /// See `WorkerConfig::hidden_env`.
+    pub(crate) hidden_env: Vec<String>,
 }
 
 /// What the heartbeat and the shipper learned about the lease.
@@ -80,14 +83,17 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, claimed_at:
     }
     let log_path = dir.join("log");
     let (control_tx, control) = watch::channel(Control::default());
-    let heartbeat = tokio::spawn(heartbeat_loop(
-        shared.client.clone(),
-        lease.clone(),
-        Duration::from_millis(assignment.heartbeat_ms.max(50)),
-        Duration::from_millis(assignment.lease_ms.max(100)),
-        claimed_at,
-        control_tx.clone(),
-    ));
+    let heartbeat = tokio::spawn(
+        heartbeat_loop(
+            shared.client.clone(),
+            lease.clone(),
+            Duration::from_millis(assignment.heartbeat_ms.max(50)),
+            Duration::from_millis(assignment.lease_ms.max(100)),
+            claimed_at,
+            control_tx.clone(),
+        )
+        .instrument(tracing::Span::current()),
+    );
     let mut shipper = Shipper::new(shared.client.clone(), lease.clone(), log_path.clone());
     let end = execute(&shared, &assignment, &dir, &mut shipper, &control_tx).await;
     let mut control = control;
@@ -137,7 +143,13 @@ async fn execute(
         return not_started(&log_path, reason);
     }
     let output_path = dir.join("output");
-    let spec = launch_spec(assignment, &tree, &log_path, &output_path);
+    let spec = launch_spec(
+        assignment,
+        &shared.hidden_env,
+        &tree,
+        &log_path,
+        &output_path,
+    );
     let handle = match aqueduct_exec::spawn(spec, None) {
         Ok(handle) => handle,
         Err(error) => {
@@ -239,6 +251,7 @@ async fn fetch_tree(shared: &Shared, assignment: &Assignment) -> Result<PathBuf,
 
 fn launch_spec(
     assignment: &Assignment,
+    hidden_env: &[String],
     tree: &Path,
     log_path: &Path,
     output_path: &Path,
@@ -253,6 +266,11 @@ fn launch_spec(
         .iter()
         .map(|var| (var.name.clone(), var.value.clone()))
         .collect();
+    for name in hidden_env {
+        if !env.iter().any(|(set, _)| set == name) {
+            env.push((name.clone(), String::new()));
+        }
+    }
     env.push((
         "AQUEDUCT_OUTPUT".to_owned(),
         output_path.display().to_string(),

@@ -47,6 +47,10 @@ pub struct WorkerConfig {
     pub grace: Duration,
     /// How long the server may hold a claim open (`wait_ms`); 20 s.
     pub claim_wait: Duration,
+    /// Variables of the worker's own environment that tasks must not inherit (the token's):
+    /// set to `""` in a task's environment unless its assignment sets them. Tasks otherwise
+    /// inherit the worker's environment, as the executor overlays theirs on it.
+    pub hidden_env: Vec<String>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("home", &self.home)
             .field("grace", &self.grace)
             .field("claim_wait", &self.claim_wait)
+            .field("hidden_env", &self.hidden_env)
             .finish_non_exhaustive()
     }
 }

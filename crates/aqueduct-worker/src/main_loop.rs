@@ -37,6 +37,7 @@ pub async fn run(config: WorkerConfig, mut drain: watch::Receiver<Drain>) -> Res
         trees: Trees::new(home.clone()),
         home,
         hand_back,
+        hidden_env: config.hidden_env.clone(),
     });
     tracing::info!(
         worker = %config.name,

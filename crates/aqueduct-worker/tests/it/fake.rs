@@ -77,19 +77,20 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn authorize(headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the worker's token, if it is one.
+fn refusal(headers: &HeaderMap) -> Option<Response> {
     let token = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match token {
-        Some(WORKER_TOKEN) => Ok(()),
-        Some(VIEWER_TOKEN) => Err(error(
+        Some(WORKER_TOKEN) => None,
+        Some(VIEWER_TOKEN) => Some(error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "this route needs a token of role worker, not viewer",
         )),
-        _ => Err(error(
+        _ => Some(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "unknown token",
@@ -97,11 +98,12 @@ fn authorize(headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn known(state: &FakeState, lease: &str) -> Result<(), Response> {
-    if state.lost.contains(lease) {
-        return Err(error(StatusCode::CONFLICT, "lease_lost", "no such lease"));
-    }
-    Ok(())
+/// `lease_lost` for a lease the fake was told to forget.
+fn unknown(state: &FakeState, lease: &str) -> Option<Response> {
+    state
+        .lost
+        .contains(lease)
+        .then(|| error(StatusCode::CONFLICT, "lease_lost", "no such lease"))
 }
 
 async fn claim(
@@ -109,7 +111,7 @@ async fn claim(
     headers: HeaderMap,
     Json(request): Json<ClaimRequest>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     let wait = Duration::from_millis(request.wait_ms.min(30_000));
@@ -139,11 +141,11 @@ async fn heartbeat(
     headers: HeaderMap,
     Path(lease): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Err(lost) = known(&state, &lease) {
+    if let Some(lost) = unknown(&state, &lease) {
         return lost;
     }
     if state.heartbeats_fail {
@@ -155,7 +157,7 @@ async fn heartbeat(
 }
 
 fn every(n: Option<u32>, count: u32) -> bool {
-    n.is_some_and(|n| count % n == 0)
+    n.is_some_and(|n| count.is_multiple_of(n))
 }
 
 async fn append_log(
@@ -165,7 +167,7 @@ async fn append_log(
     Query(query): Query<BTreeMap<String, u64>>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     assert!(
@@ -175,7 +177,7 @@ async fn append_log(
     );
     let offset = query["offset"] as usize;
     let mut state = state.lock().unwrap();
-    if let Err(lost) = known(&state, &lease) {
+    if let Some(lost) = unknown(&state, &lease) {
         return lost;
     }
     state.log_posts += 1;
@@ -208,11 +210,11 @@ async fn complete(
     Path(lease): Path<String>,
     Json(completion): Json<Completion>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Err(lost) = known(&state, &lease) {
+    if let Some(lost) = unknown(&state, &lease) {
         return lost;
     }
     state.complete_calls += 1;
@@ -238,11 +240,11 @@ async fn release(
     headers: HeaderMap,
     Path(lease): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Err(lost) = known(&state, &lease) {
+    if let Some(lost) = unknown(&state, &lease) {
         return lost;
     }
     state.releases.push(lease);
@@ -254,7 +256,7 @@ async fn tree(
     headers: HeaderMap,
     Path(tree): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     match state.lock().unwrap().trees.get(&tree) {
@@ -268,7 +270,7 @@ async fn blob(
     headers: HeaderMap,
     Path(sha): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorize(&headers) {
+    if let Some(refused) = refusal(&headers) {
         return refused;
     }
     match state.lock().unwrap().blobs.get(&sha) {

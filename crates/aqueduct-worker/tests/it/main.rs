@@ -35,6 +35,7 @@ fn config(servers: Vec<String>, token: &str, home: &Path) -> WorkerConfig {
         home: home.to_path_buf(),
         grace: Duration::from_secs(60),
         claim_wait: Duration::from_millis(300),
+        hidden_env: vec!["HOME".to_owned(), "GREETING".to_owned()],
     }
 }
 
@@ -95,10 +96,9 @@ fn texts(log: &str) -> Vec<String> {
 
 fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .split_whitespace()
+        stat.split_whitespace()
             .nth(2)
-            .is_some_and(|state| state == "Z")
+            .is_none_or(|state| state != "Z")
     })
 }
 
@@ -130,7 +130,7 @@ async fn runs_in_the_materialized_tree_with_env_outputs_and_failover() {
     let mut task = assignment(
         "lease-1",
         &tree,
-        "pwd; cat in.txt; ../bin/hello.sh tree; echo \"token is $API_KEY\"; \
+        "pwd; cat in.txt; ../bin/hello.sh tree; echo \"token is $API_KEY\"; echo \"home is '$HOME'\"; \
          echo \"greeting=$GREETING\" >> \"$AQUEDUCT_OUTPUT\"; echo 'rows=42' >> \"$AQUEDUCT_OUTPUT\"",
     );
     task.workdir = "data".to_owned();
@@ -173,6 +173,7 @@ async fn runs_in_the_materialized_tree_with_env_outputs_and_failover() {
             "input data".to_owned(),
             "hello from tree".to_owned(),
             "token is ***".to_owned(),
+            "home is ''".to_owned(),
         ]
     );
     // read-only (checked by mode: the tests may run as root, which ignores it)
@@ -239,13 +240,14 @@ async fn the_log_arrives_whole_and_once_when_posts_fail() {
         first_difference.map(|at| &texts[at.saturating_sub(2)..(at + 3).min(texts.len())])
     );
     assert_eq!(texts.len(), expected.len());
-    let state_now = state.lock().unwrap();
-    assert!(state_now.log_posts > 5, "{} posts", state_now.log_posts);
-    assert!(
-        state_now.complete_calls >= 2,
-        "log_incomplete was not retried"
-    );
-    drop(state_now);
+    {
+        let state_now = state.lock().unwrap();
+        assert!(state_now.log_posts > 5, "{} posts", state_now.log_posts);
+        assert!(
+            state_now.complete_calls >= 2,
+            "log_incomplete was not retried"
+        );
+    }
     worker.stop().await;
 }
 
@@ -274,10 +276,11 @@ async fn lease_lost_stops_the_process_and_reports_nothing() {
         (std::fs::read_dir(&attempts).unwrap().count() == 0).then_some(())
     })
     .await;
-    let state_now = state.lock().unwrap();
-    assert_eq!(state_now.complete_calls, 0);
-    assert!(state_now.releases.is_empty());
-    drop(state_now);
+    {
+        let state_now = state.lock().unwrap();
+        assert_eq!(state_now.complete_calls, 0);
+        assert!(state_now.releases.is_empty());
+    }
     worker.stop().await;
 }
 
