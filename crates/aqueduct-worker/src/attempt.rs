@@ -73,9 +73,9 @@ enum End {
     Gone,
 }
 
-/// Runs the assignment to its end. `claimed_at` is when the claim that returned it was sent:
-/// the lease counts from then at the latest.
-pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, claimed_at: Instant) {
+/// Runs the assignment to its end. `assigned_at` is when the claim that returned it was
+/// answered: the lease counts from then.
+pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, assigned_at: Instant) {
     let lease = assignment.lease.clone();
     let dir = shared.home.attempt_dir(&lease);
     if let Err(error) = tokio::fs::create_dir_all(&dir).await {
@@ -89,7 +89,7 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, claimed_at:
             lease.clone(),
             Duration::from_millis(assignment.heartbeat_ms.max(50)),
             Duration::from_millis(assignment.lease_ms.max(100)),
-            claimed_at,
+            assigned_at,
             control_tx.clone(),
         )
         .instrument(tracing::Span::current()),
@@ -348,10 +348,10 @@ async fn heartbeat_loop(
     lease: String,
     every: Duration,
     lease_for: Duration,
-    claimed_at: Instant,
+    assigned_at: Instant,
     control: watch::Sender<Control>,
 ) {
-    let mut renewed_at = claimed_at;
+    let mut renewed_at = assigned_at;
     let mut backoff = Backoff::new(Duration::from_millis(200), every);
     let mut delay = every;
     let request_timeout = lease_for.min(Duration::from_secs(10));
@@ -407,7 +407,12 @@ async fn finish(
                     ..Control::default()
                 });
             }
-            Err(error) => Some(error),
+            Err(error) if error.is_transient() => Some(error),
+            Err(error) => {
+                // dropped: the heartbeat stops with it, so the server gives the lease up
+                tracing::error!(%error, "the server refused the attempt's log; dropping the attempt");
+                return;
+            }
             Ok(()) => {
                 completion.log_bytes = file_size(shipper.path()).await;
                 match client.complete(lease, &completion).await {
@@ -429,7 +434,7 @@ async fn finish(
                     }
                     Err(error) if error.is_transient() => Some(error),
                     Err(error) => {
-                        tracing::error!(%error, "the server refused the attempt's completion");
+                        tracing::error!(%error, "the server refused the attempt's completion; dropping the attempt");
                         return;
                     }
                 }

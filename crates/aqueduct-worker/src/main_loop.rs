@@ -87,7 +87,6 @@ async fn claim_loop(
             labels: config.labels.clone(),
             wait_ms: u64::try_from(config.claim_wait.as_millis()).unwrap_or(30_000),
         };
-        let sent_at = Instant::now();
         let timeout = config.claim_wait + CLAIM_SLACK;
         let answer = tokio::select! {
             answer = shared.client.claim(&request, timeout) => answer,
@@ -98,8 +97,11 @@ async fn claim_loop(
         match answer {
             Ok(claimed) => {
                 backoff.reset();
+                // the server hands work out as it answers: the leases start about now (a
+                // long-poll's send time would be up to `wait_ms` too early)
+                let assigned_at = Instant::now();
                 for assignment in claimed.assignments {
-                    start_attempt(shared, attempts, assignment, sent_at);
+                    start_attempt(shared, attempts, assignment, assigned_at);
                 }
             }
             Err(error) => {
@@ -148,7 +150,7 @@ fn start_attempt(
     shared: &Arc<Shared>,
     attempts: &mut JoinSet<()>,
     assignment: Assignment,
-    claimed_at: Instant,
+    assigned_at: Instant,
 ) {
     let span = tracing::info_span!(
         "attempt",
@@ -158,7 +160,7 @@ fn start_attempt(
         attempt = assignment.attempt,
     );
     tracing::info!(parent: &span, queue = %assignment.queue, lease = %assignment.lease, "attempt assigned");
-    attempts.spawn(attempt::run(shared.clone(), assignment, claimed_at).instrument(span));
+    attempts.spawn(attempt::run(shared.clone(), assignment, assigned_at).instrument(span));
 }
 
 /// Lets running attempts finish within the grace period (when `wait`), then hands the rest

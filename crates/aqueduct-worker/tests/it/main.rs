@@ -452,3 +452,47 @@ async fn a_refused_token_stops_the_worker_with_the_servers_message() {
     );
     assert!(error.to_string().contains("needs a token of role worker"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_stops_what_its_dead_predecessor_left_running() {
+    let (url, _state) = fake::start().await;
+    let home = tempfile::tempdir().unwrap();
+    // what a worker killed with -9 leaves: an attempt's directory and its running process
+    let attempt_dir = home.path().join("attempts").join("lease-old");
+    std::fs::create_dir_all(&attempt_dir).unwrap();
+    let orphan = aqueduct_exec::spawn(
+        aqueduct_exec::LaunchSpec {
+            command: "exec sleep 60".to_owned(),
+            workdir: home.path().to_path_buf(),
+            env: vec![(
+                aqueduct_exec::ATTEMPT_MARKER_VAR.to_owned(),
+                "worker-lease-lease-old".to_owned(),
+            )],
+            timeout: None,
+            kill_grace: Duration::from_secs(1),
+            memory_limit: None,
+            log_path: attempt_dir.join("log"),
+            mask: Vec::new(),
+        },
+        None,
+    )
+    .unwrap();
+    let pid = orphan.pid();
+    assert!(process_alive(pid));
+
+    let config = config(vec![url], fake::WORKER_TOKEN, home.path());
+    let (drain, drain_rx) = watch::channel(Drain::Run);
+    let task = tokio::spawn(aqueduct_worker::run(config, drain_rx));
+    let finished = tokio::time::timeout(PATIENCE, orphan.wait()).await.unwrap();
+    assert_eq!(finished.outcome, aqueduct_exec::Outcome::Signaled(9));
+    eventually("the leftover directory to go", || {
+        (!attempt_dir.exists()).then_some(())
+    })
+    .await;
+    drain.send(Drain::Now).unwrap();
+    tokio::time::timeout(PATIENCE, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
