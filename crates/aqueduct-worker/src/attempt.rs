@@ -26,6 +26,9 @@ use crate::home::{Home, attempt_marker, lease_dir_name, remove_tree};
 use crate::shipper::{Shipper, file_size};
 use crate::tree::{Trees, check_workdir};
 
+/// How long the final shipping of a log may make no progress before the attempt is dropped.
+const LOG_STUCK_LIMIT: Duration = Duration::from_secs(120);
+
 /// What an attempt shares with the rest of the worker.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -395,9 +398,22 @@ async fn finish(
     control: &mut watch::Receiver<Control>,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let log_bytes = file_size(shipper.path()).await;
+    let mut progress = (shipper.acked(), Instant::now());
     loop {
         if control.borrow().gone() {
             report_gone(*control.borrow());
+            return;
+        }
+        if shipper.acked() != progress.0 {
+            progress = (shipper.acked(), Instant::now());
+        } else if shipper.acked() < log_bytes && progress.1.elapsed() >= LOG_STUCK_LIMIT {
+            // the heartbeat keeps the lease, so without a limit this would retry forever
+            tracing::error!(
+                received = shipper.acked(),
+                log_bytes,
+                "the server takes no more of the attempt's log; dropping the attempt"
+            );
             return;
         }
         let retry = match shipper.ship_available().await {
@@ -414,7 +430,7 @@ async fn finish(
                 return;
             }
             Ok(()) => {
-                completion.log_bytes = file_size(shipper.path()).await;
+                completion.log_bytes = log_bytes;
                 match client.complete(lease, &completion).await {
                     Ok(()) => {
                         tracing::debug!(log_bytes = completion.log_bytes, "attempt completed");

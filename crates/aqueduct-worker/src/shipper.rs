@@ -43,6 +43,11 @@ impl Shipper {
         }
     }
 
+    /// How many bytes the server said it holds.
+    pub(crate) fn acked(&self) -> u64 {
+        self.acked
+    }
+
     /// The log file.
     pub(crate) fn path(&self) -> &std::path::Path {
         &self.path
