@@ -10,9 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aqueduct_api::dto::{
-    ClaimRequest, ClaimResponse, Completion, HeartbeatResponse, LogAck, TreeManifest,
-};
+use aqueduct_api::dto::{ClaimRequest, ClaimResponse, Completion, HeartbeatResponse, LogAck};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -201,12 +199,17 @@ impl Client {
         Ok(())
     }
 
-    pub(crate) async fn tree(&self, tree: &str) -> Result<TreeManifest, CallError> {
+    /// The tree's manifest as the server sent it (its bytes are what the tree's id hashes).
+    pub(crate) async fn tree(&self, tree: &str) -> Result<Vec<u8>, CallError> {
         let path = format!("/worker/trees/{}", encode_segment(tree));
         let response = self
             .call(Method::GET, &path, Body::Empty, REQUEST_TIMEOUT)
             .await?;
-        decode(response).await
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| CallError::Network(error_chain(&error)))?;
+        Ok(bytes.to_vec())
     }
 
     /// The blob's response, to be read chunk by chunk.

@@ -6,7 +6,9 @@
 //! tree directory is always complete; a tree already there is reused as it is (its id is the
 //! hash of its manifest, so it never changes). Files are hard links to the cache; since a hard
 //! link shares its inode's mode, an executable file links `<sha256>.x`, a copy of the blob with
-//! the executable bits. Checks of the manifest ([`check_manifest`]) are pure.
+//! the executable bits. The manifest's bytes must hash to the tree's id (the contract: the id
+//! is the SHA-256 of the manifest's JSON), so a cached tree is always the one its id names;
+//! its checks ([`parse_manifest`]) are pure.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -73,7 +75,9 @@ impl Trees {
         client: &Client,
         tree: &str,
     ) -> Result<PathBuf, TreeError> {
-        check_name("tree id", tree).map_err(TreeError::Invalid)?;
+        if !is_sha256(tree) {
+            return Err(TreeError::Invalid(format!("invalid tree id `{tree}`")));
+        }
         let lock = {
             let mut locks = self
                 .locks
@@ -86,11 +90,11 @@ impl Trees {
         if target.is_dir() {
             return Ok(target);
         }
-        let manifest = client.tree(tree).await.map_err(|source| TreeError::Fetch {
+        let document = client.tree(tree).await.map_err(|source| TreeError::Fetch {
             what: format!("tree {tree}"),
             source,
         })?;
-        check_manifest(&manifest).map_err(TreeError::Invalid)?;
+        let manifest = parse_manifest(tree, &document).map_err(TreeError::Invalid)?;
         for file in &manifest.files {
             self.ensure_blob(client, file).await?;
         }
@@ -253,6 +257,21 @@ fn rename(from: &Path, to: &Path) -> Result<(), TreeError> {
     })
 }
 
+/// Reads a tree's manifest, checking that its bytes hash to the tree's id (a tree is cached
+/// by id for good, so it must be the tree the id names) and that it passes [`check_manifest`].
+pub(crate) fn parse_manifest(tree: &str, document: &[u8]) -> Result<TreeManifest, String> {
+    let actual = hex(&Sha256::digest(document));
+    if actual != tree {
+        return Err(format!(
+            "the manifest of tree {tree} does not match its id (its sha256 is {actual})"
+        ));
+    }
+    let manifest: TreeManifest = serde_json::from_slice(document)
+        .map_err(|error| format!("the manifest of tree {tree} is invalid: {error}"))?;
+    check_manifest(&manifest)?;
+    Ok(manifest)
+}
+
 /// Checks that every path is relative and stays inside the tree, that no path is given twice
 /// or is both a file and a directory, and that every hash is lowercase hex SHA-256.
 pub(crate) fn check_manifest(manifest: &TreeManifest) -> Result<(), String> {
@@ -303,21 +322,6 @@ fn check_relative_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A tree id or other name used as one file name.
-fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let plain = !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
-    if plain {
-        Ok(())
-    } else {
-        Err(format!("invalid {what} `{name}`"))
-    }
-}
-
 fn is_sha256(text: &str) -> bool {
     text.len() == 64
         && text
@@ -362,6 +366,26 @@ mod tests {
                 files: vec![bad_hash]
             })
             .is_err()
+        );
+    }
+
+    #[test]
+    fn a_manifest_must_hash_to_its_tree_id() {
+        let manifest = TreeManifest {
+            files: vec![file("a.sh")],
+        };
+        let document = serde_json::to_vec(&manifest).unwrap();
+        let id = hex(&Sha256::digest(&document));
+        assert_eq!(parse_manifest(&id, &document), Ok(manifest));
+        let other = "1".repeat(64);
+        let error = parse_manifest(&other, &document).unwrap_err();
+        assert!(error.contains("does not match its id"), "{error}");
+        let bad = br#"{"files":[{"path":"../x","sha256":"00","size":0,"executable":false}]}"#;
+        let id = hex(&Sha256::digest(bad));
+        assert!(
+            parse_manifest(&id, bad)
+                .unwrap_err()
+                .contains("unsafe path")
         );
     }
 
