@@ -131,9 +131,11 @@ async fn execute(
     let mut control = control_tx.subscribe();
     let mut hand_back = shared.hand_back.clone();
     let tree = tokio::select! {
-        tree = fetch_tree(shared, assignment) => tree,
+        // a lease gone or a hand-back wins over a fetch that ends at the same time
+        biased;
         Ok(_) = control.wait_for(|control| control.gone()) => return End::Gone,
         Ok(_) = hand_back.wait_for(|hand_back| *hand_back) => return End::HandBack,
+        tree = fetch_tree(shared, assignment) => tree,
     };
     if control.borrow().cancel {
         return End::Complete(not_run(WorkerOutcome::Cancelled));

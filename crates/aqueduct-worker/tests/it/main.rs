@@ -1,5 +1,6 @@
 //! The worker against a fake server of its protocol (`fake.rs`): running in the materialized
-//! tree, outputs, the log under faults, `lease_lost`, cancel, self-fencing, a bad blob, the
+//! tree, outputs, the log under faults and an outage, `lease_lost`, cancel, a timeout,
+//! self-fencing, a bad blob, the
 //! drain's hand-back and a refused token.
 
 mod fake;
@@ -495,4 +496,45 @@ async fn a_restarted_worker_stops_what_its_dead_predecessor_left_running() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_waits_on_disk_while_the_server_refuses_it() {
+    let (url, state) = fake::start().await;
+    let tree = add_tree(&state, &[("README", b"x", false)]);
+    state.lock().unwrap().refuse_every = Some(1);
+    let command = "for i in $(seq 1 30); do echo \"tick $i\"; sleep 0.05; done";
+    state
+        .lock()
+        .unwrap()
+        .queued
+        .push_back(assignment("lease-outage", &tree, command));
+    let worker = start_worker(&url, |_| {});
+    eventually("some refused posts", || {
+        (state.lock().unwrap().log_posts >= 3).then_some(())
+    })
+    .await;
+    state.lock().unwrap().refuse_every = None;
+
+    let completion = completion_of(&state, "lease-outage").await;
+    assert_eq!(completion.outcome, WorkerOutcome::Exited { code: 0 });
+    let expected: Vec<String> = (1..=30).map(|i| format!("tick {i}")).collect();
+    assert_eq!(texts(&log_of(&state, "lease-outage")), expected);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assignments_timeout_stops_the_task() {
+    let (url, state) = fake::start().await;
+    let tree = add_tree(&state, &[("README", b"x", false)]);
+    let mut task = assignment("lease-timeout", &tree, "echo waiting; sleep 30");
+    task.timeout_ms = Some(300);
+    task.kill_grace_ms = 200;
+    state.lock().unwrap().queued.push_back(task);
+    let worker = start_worker(&url, |_| {});
+
+    let completion = completion_of(&state, "lease-timeout").await;
+    assert_eq!(completion.outcome, WorkerOutcome::TimedOut);
+    assert!(completion.duration_ms.unwrap() < 20_000);
+    worker.stop().await;
 }
