@@ -1,7 +1,7 @@
 //! The worker against a fake server of its protocol (`fake.rs`): running in the materialized
 //! tree, outputs, the log under faults and an outage, `lease_lost`, cancel, a timeout,
-//! self-fencing, a bad blob, the
-//! drain's hand-back and a refused token.
+//! self-fencing, a bad blob, the drain's hand-back, a refused token, and what a dead worker
+//! left running.
 
 mod fake;
 
