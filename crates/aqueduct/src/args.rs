@@ -42,6 +42,19 @@ pub(crate) enum Command {
     /// State (database and task logs) lives in the home directory. Stops on Ctrl-C or SIGTERM;
     /// running attempts are stopped and retried after the next start.
     Up(UpArgs),
+    /// Run a server's task attempts on this machine: a remote worker.
+    ///
+    /// Long-polls the server for attempts of its queues while it has free slots, fetches each
+    /// task's files into a verified cache under --home, runs the command there, renews the
+    /// attempt's lease, streams its log and reports how it ended. Needs a token of role
+    /// `worker`. With several --server URLs (an active/standby group) a refused connection
+    /// tries the next. SIGTERM or Ctrl-C drains: no new attempts; running ones get --grace to
+    /// finish, then are stopped and handed back to the server to run elsewhere. A second
+    /// signal hands back at once.
+    ///
+    /// Exit status: 0 after a drain, 1 when the server refuses to hand out work (a server
+    /// without the worker protocol), 2 when the token is refused (401/403) or on usage errors.
+    Worker(WorkerArgs),
     /// Manage API tokens (works on the database without a running server).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -151,6 +164,77 @@ fn parse_lease(text: &str) -> Result<std::time::Duration, String> {
         return Err("a lease must last at least 300ms".to_owned());
     }
     Ok(lease)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// Base URL of the server (http:// or https://); repeat for an active/standby group.
+    /// The environment variable takes a comma-separated list.
+    #[arg(long = "server", env = "AQUEDUCT_SERVERS", value_name = "URL", required = true,
+          value_delimiter = ',', value_parser = parse_server_url)]
+    pub(crate) servers: Vec<String>,
+    /// API token of role `worker` (`aqueduct token create --role worker`), sent as a bearer
+    /// token.
+    #[arg(
+        long,
+        env = "AQUEDUCT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: String,
+    /// Queue to take attempts from; repeat (or separate with commas) for several.
+    #[arg(
+        long = "queue",
+        env = "AQUEDUCT_QUEUES",
+        value_name = "NAME",
+        value_delimiter = ',',
+        default_value = "default"
+    )]
+    pub(crate) queues: Vec<String>,
+    /// How many attempts run at once. [default: the number of CPUs]
+    #[arg(long, env = "AQUEDUCT_SLOTS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) slots: Option<u32>,
+    /// A label shown in the server's workers list, as KEY=VALUE; repeat for several.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub(crate) labels: Vec<(String, String)>,
+    /// The worker's name, unique among the server's workers. [default: HOSTNAME-PID]
+    #[arg(long, env = "AQUEDUCT_WORKER_NAME", value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Directory for the file cache, the tasks' trees and the running attempts' logs; one
+    /// worker per directory.
+    #[arg(
+        long,
+        env = "AQUEDUCT_WORKER_HOME",
+        value_name = "DIR",
+        default_value = ".aqueduct-worker"
+    )]
+    pub(crate) home: PathBuf,
+    /// How long a drain lets running attempts finish before handing them back (30s, 5m).
+    #[arg(long, env = "AQUEDUCT_GRACE", value_name = "DURATION", default_value = "60s",
+          value_parser = parse_duration_arg)]
+    pub(crate) grace: std::time::Duration,
+    /// Log format on stderr.
+    #[arg(long, env = "AQUEDUCT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// `http://HOST[:PORT]` or `https://...`, without a trailing slash.
+fn parse_server_url(text: &str) -> Result<String, String> {
+    let base = text.trim().trim_end_matches('/');
+    let rest = base
+        .strip_prefix("http://")
+        .or_else(|| base.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() => Ok(base.to_owned()),
+        _ => Err(format!(
+            "expected http://HOST:PORT or https://HOST, got `{text}`"
+        )),
+    }
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    aqueduct_core::quantity::parse_duration(text).map_err(|error| error.to_string())
 }
 
 /// Log line format.

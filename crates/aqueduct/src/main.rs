@@ -19,6 +19,7 @@ mod smtp_config;
 mod up;
 mod validate_cmd;
 mod webhooks_config;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Schema => print_schema(),
         Command::NextRuns(args) => next_runs_cmd::next_runs(args),
         Command::Up(args) => up::up(args),
+        Command::Worker(args) => worker_cmd::worker(args),
         Command::Token(args::TokenCommand::Create { role, database }) => {
             up::create_token(database, &role)
         }
