@@ -114,7 +114,8 @@ pub struct HeartbeatResponse {
 
 /// `POST /api/v1/worker/leases/{lease}/log?offset=N`, body the log's bytes from `offset` on
 /// (the worker's own log file of the attempt, in aqueduct's log line format). Bytes the server
-/// already has are skipped, so resending is harmless.
+/// already has are skipped, so resending is harmless; an empty body only asks how many bytes
+/// the server holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LogAck {
     /// How many bytes of this lease's log the server holds: the next `offset` to send.
@@ -122,7 +123,8 @@ pub struct LogAck {
 }
 
 /// `POST /api/v1/worker/leases/{lease}/complete`: how the attempt ended. Answered
-/// `409 log_incomplete` while the server holds fewer than `log_bytes` bytes of the log.
+/// `409 log_incomplete` while the server holds fewer than `log_bytes` bytes of the log, unless
+/// it failed to write some (a full disk): then the end is taken with that write error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Completion {
     pub outcome: WorkerOutcome,

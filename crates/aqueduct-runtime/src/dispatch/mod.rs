@@ -349,14 +349,17 @@ impl Dispatcher {
         Ok(log.append(offset, bytes))
     }
 
-    /// Ends a lease with its attempt's outcome, once the server holds the whole log.
+    /// Ends a lease with its attempt's outcome, once the server holds the whole log (or could
+    /// not write part of it).
     pub fn complete(&self, lease: &str, finish: Finish) -> Result<(), LeaseError> {
         let log = self.lock().log_of(lease)?;
         let (received, write_error) = {
             let log = log.lock().unwrap_or_else(PoisonError::into_inner);
             (log.received, log.error.clone())
         };
-        if received < finish.log_bytes {
+        // a log the server could not write (a full disk) cannot become whole by resending:
+        // the attempt's end is taken, with the write error as its log error
+        if received < finish.log_bytes && write_error.is_none() {
             return Err(LeaseError::LogIncomplete { received });
         }
         let Some(work) = self.lock().end_lease(lease) else {

@@ -174,6 +174,11 @@ async fn log_bytes_are_appended_once_whatever_is_resent_and_completion_waits_for
         "a gap is refused"
     );
     assert_eq!(
+        dispatcher.append_log(&lease, 0, b""),
+        Ok(8),
+        "an empty body asks"
+    );
+    assert_eq!(
         dispatcher.complete(&lease, finish(AttemptOutcome::Exited(0), 12)),
         Err(LeaseError::LogIncomplete { received: 8 })
     );
@@ -318,4 +323,24 @@ async fn an_attempt_whose_files_are_gone_ends_not_started() {
         matches!(&ended[..], [(_, 1, AttemptOutcome::NotStarted(why))] if why.contains("missing")),
         "{ended:?}"
     );
+}
+
+#[tokio::test]
+async fn a_log_the_server_cannot_write_does_not_hold_the_attempt_s_end_back() {
+    let fx = Fixture::new();
+    let dispatcher = dispatcher(Duration::from_secs(30));
+    let mut work = fx.work("a", "default");
+    // a directory where the log file should be: every write fails
+    work.log_path = fx.dir.path().join("files");
+    let _ticket = dispatcher.submit(work);
+    let lease = dispatcher
+        .claim(claim("w1", &["default"], 1))
+        .await
+        .remove(0)
+        .lease;
+    assert_eq!(dispatcher.append_log(&lease, 0, b"lost line\n"), Ok(0));
+    dispatcher
+        .complete(&lease, finish(AttemptOutcome::Exited(0), 10))
+        .expect("taken despite the missing bytes");
+    assert_eq!(fx.ended(), [("a".to_owned(), 1, AttemptOutcome::Exited(0))]);
 }

@@ -67,7 +67,9 @@ impl Drop for Worker {
 /// `aqueduct worker --server URL... --token T --name N --home <ws>/N --queue remote --slots 1`.
 fn worker_command(ws: &Workspace, servers: &[&str], token: &str, name: &str) -> Command {
     let mut command = ws.command();
-    command.args(["worker", "--token", token, "--name", name, "--queue", "remote"]);
+    command.args([
+        "worker", "--token", token, "--name", name, "--queue", "remote",
+    ]);
     command.args(["--slots", "1", "--home"]);
     command.arg(ws.path().join(name));
     for server in servers {
@@ -94,7 +96,13 @@ fn task_of<'a>(run: &'a Value, name: &str) -> &'a Value {
     tasks.iter().find(|task| task["name"] == name).unwrap()
 }
 
-fn attempt_log(server: &Server, token: &str, run: (&str, &str), task: &str, attempt: u32) -> String {
+fn attempt_log(
+    server: &Server,
+    token: &str,
+    run: (&str, &str),
+    task: &str,
+    attempt: u32,
+) -> String {
     let (pipeline, run_id) = run;
     let path =
         format!("/api/v1/pipelines/{pipeline}/runs/{run_id}/tasks/{task}/logs?attempt={attempt}");
@@ -176,13 +184,23 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
     let slow = task_of(&done, "slow");
     assert_eq!(slow["attempts"], 2, "{done:#}");
     let first = attempt_log(&server, &operator, run, "slow", 1);
-    assert!(first.contains("begin of 1"), "what was sent is kept: {first}");
-    assert!(first.contains(&format!("worker {victim} stopped renewing")), "{first}");
+    assert!(
+        first.contains("begin of 1"),
+        "what was sent is kept: {first}"
+    );
+    assert!(
+        first.contains(&format!("worker {victim} stopped renewing")),
+        "{first}"
+    );
     let second = attempt_log(&server, &operator, run, "slow", 2);
     let rerun_on = worker_of(&second).unwrap();
     assert_ne!(rerun_on, victim, "{second}");
     assert!(second.contains("done on try 2"), "{second}");
-    assert_eq!(second.matches("begin of 2").count(), 1, "no line twice: {second}");
+    assert_eq!(
+        second.matches("begin of 2").count(),
+        1,
+        "no line twice: {second}"
+    );
 
     // the queue's tasks went to more than one worker; the local task ran on the server
     let mut ran_on: Vec<String> = (0..6)
@@ -193,7 +211,10 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
     ran_on.dedup();
     assert!(ran_on.len() >= 2, "{ran_on:?}");
     let after = attempt_log(&server, &operator, run, "after", 1);
-    assert!(after.contains("local") && worker_of(&after).is_none(), "{after}");
+    assert!(
+        after.contains("local") && worker_of(&after).is_none(),
+        "{after}"
+    );
     assert!(!alive(left) || wait_until(Duration::from_secs(5), || !alive(left)));
 
     // the workers list and the queue metrics see the live workers
@@ -206,8 +227,14 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
         .collect();
     assert!(names.len() >= 2, "{listed:#}");
     let metrics = server.call("GET", "/metrics", None, None).1;
-    assert!(metrics.contains("aqueduct_queue_wait_seconds_count{queue=\"remote\"}"), "{metrics}");
-    assert!(metrics.contains("aqueduct_queue_depth{queue=\"remote\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("aqueduct_queue_wait_seconds_count{queue=\"remote\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aqueduct_queue_depth{queue=\"remote\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -252,12 +279,19 @@ fn a_worker_cut_off_longer_than_its_lease_has_its_late_result_refused() {
     let done = wait_for_run(&server.address, &operator, "cut", &run_id, "success");
     assert_eq!(task_of(&done, "t")["attempts"], 2, "{done:#}");
     let late = attempt_log(&server, &operator, run, "t", 1);
-    assert!(!late.contains("end 1"), "the late worker's output is refused: {late}");
+    assert!(
+        !late.contains("end 1"),
+        "the late worker's output is refused: {late}"
+    );
     let retried = attempt_log(&server, &operator, run, "t", 2);
     assert_eq!(worker_of(&retried).as_deref(), Some("second"), "{retried}");
     assert!(retried.contains("end 2"), "{retried}");
     let refused = wait_until(Duration::from_secs(10), || first.stderr().contains("lease"));
-    assert!(refused, "the cut-off worker learns its lease is gone: {}", first.stderr());
+    assert!(
+        refused,
+        "the cut-off worker learns its lease is gone: {}",
+        first.stderr()
+    );
     drop(second);
 }
 
@@ -285,12 +319,24 @@ fn a_draining_worker_hands_its_task_back_to_another_as_the_same_attempt() {
     let exited = wait_until(Duration::from_secs(20), || {
         leaving.child.try_wait().unwrap().is_some()
     });
-    assert!(exited, "a draining worker exits after its grace: {}", leaving.stderr());
-    assert!(leaving.child.wait().unwrap().success(), "{}", leaving.stderr());
+    assert!(
+        exited,
+        "a draining worker exits after its grace: {}",
+        leaving.stderr()
+    );
+    assert!(
+        leaving.child.wait().unwrap().success(),
+        "{}",
+        leaving.stderr()
+    );
     let _staying = Worker::start(&ws, &address, &worker_token, "staying", &[]);
 
     let done = wait_for_run(&server.address, &operator, "drain", &run_id, "success");
-    assert_eq!(task_of(&done, "long")["attempts"], 1, "handed back, not retried: {done:#}");
+    assert_eq!(
+        task_of(&done, "long")["attempts"],
+        1,
+        "handed back, not retried: {done:#}"
+    );
     let log = attempt_log(&server, &operator, run, "long", 1);
     let order: Vec<usize> = [
         "worker leaving runs",
@@ -317,9 +363,17 @@ fn only_a_worker_token_may_work_and_it_may_do_nothing_else() {
     let server = Server::start(&ws);
     let claim = Some(r#"{"worker":"w","queues":["default"],"free":1,"slots":1}"#);
     let (status, body) = server.json("POST", "/api/v1/worker/claim", &admin, claim);
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     let (status, body) = server.json("GET", "/api/v1/pipelines", &worker_token, None);
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     let (status, _) = server.json("POST", "/api/v1/worker/claim", &worker_token, claim);
     assert_eq!(status, 200);
     let (status, body) = server.json(
@@ -328,7 +382,11 @@ fn only_a_worker_token_may_work_and_it_may_do_nothing_else() {
         &worker_token,
         None,
     );
-    assert_eq!((status, body["code"].as_str()), (409, Some("lease_lost")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("lease_lost")),
+        "{body}"
+    );
 
     let address = [server.address.as_str()];
     for (presented, expected) in [("aq_1_wrong", "401"), (admin.as_str(), "403")] {
@@ -338,7 +396,10 @@ fn only_a_worker_token_may_work_and_it_may_do_nothing_else() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
-        assert!(!stderr.contains(presented), "the token is never printed: {stderr}");
+        assert!(
+            !stderr.contains(presented),
+            "the token is never printed: {stderr}"
+        );
     }
 }
 
@@ -363,7 +424,14 @@ fn with_two_servers_on_postgres_killing_the_leader_mid_run_lets_the_run_finish()
     let start = |home: &str, listen: &str| {
         let mut command = ws.command();
         command
-            .args(["up", "--listen", listen, "--worker-lease", "2s", "--pipelines"])
+            .args([
+                "up",
+                "--listen",
+                listen,
+                "--worker-lease",
+                "2s",
+                "--pipelines",
+            ])
             .arg(ws.path().join("pipelines"))
             .env("AQUEDUCT_HOME", ws.path().join(home))
             .env("RUST_LOG", "warn");
@@ -373,7 +441,14 @@ fn with_two_servers_on_postgres_killing_the_leader_mid_run_lets_the_run_finish()
     let standby = std::thread::spawn({
         let mut command = ws.command();
         command
-            .args(["up", "--listen", &ports[1], "--worker-lease", "2s", "--pipelines"])
+            .args([
+                "up",
+                "--listen",
+                &ports[1],
+                "--worker-lease",
+                "2s",
+                "--pipelines",
+            ])
             .arg(ws.path().join("pipelines"))
             .env("AQUEDUCT_HOME", ws.path().join("b"))
             .env("RUST_LOG", "warn");
@@ -383,7 +458,10 @@ fn with_two_servers_on_postgres_killing_the_leader_mid_run_lets_the_run_finish()
     let _worker = Worker::start(&ws, &servers, &worker_token, "w", &[]);
     let run_id = trigger(&leader, &operator, "ha");
     let running = wait_until(Duration::from_secs(30), || {
-        task_of(&run_detail(&leader.address, &operator, "ha", &run_id), "first")["state"]
+        task_of(
+            &run_detail(&leader.address, &operator, "ha", &run_id),
+            "first",
+        )["state"]
             == "running"
     });
     assert!(running);
