@@ -478,3 +478,85 @@ fn free_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
+
+#[test]
+fn a_worker_runs_a_gitops_task_from_the_files_of_its_run_s_commit() {
+    let ws = Workspace::new();
+    let repo = crate::support::GitRepo::new(ws.path());
+    let pipeline = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: pinned\nspec:\n  tasks:\n    - name: t\n      queue: remote\n      run: sleep 2; cat ../data/msg.txt; ./tool.sh\n";
+    repo.commit(
+        &[
+            ("pipelines/pinned.yaml", pipeline),
+            ("pipelines/tool.sh", "#!/bin/sh\necho tool of one\n"),
+            ("data/msg.txt", "one\n"),
+        ],
+        "first",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let tool = repo.dir.join("pipelines/tool.sh");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let first = repo.commit(&[], "executable");
+    let operator = token(&ws, "operator");
+    let worker_token = token(&ws, "worker");
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ],
+    );
+    let applied = |commit: &str| {
+        let (_, app) = server.json("GET", "/api/v1/apps/repo", &operator, None);
+        app["applied_commit"]["id"] == commit
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || applied(&first)),
+        "the first sync"
+    );
+    let _worker = Worker::start(&ws, &[server.address.as_str()], &worker_token, "w", &[]);
+
+    // a run starts on the first commit; the second lands while its task runs
+    let old_run = trigger(&server, &operator, "repo%2Fpinned");
+    let running = wait_until(Duration::from_secs(30), || {
+        let run = run_detail(&server.address, &operator, "repo%2Fpinned", &old_run);
+        task_of(&run, "t")["state"] == "running"
+    });
+    assert!(running);
+    let second = repo.commit(
+        &[
+            ("data/msg.txt", "two\n"),
+            ("pipelines/tool.sh", "#!/bin/sh\necho tool of two\n"),
+        ],
+        "second",
+    );
+    let (status, _) = server.json("POST", "/api/v1/apps/repo/refresh", &operator, Some("{}"));
+    assert_eq!(status, 200);
+    assert!(
+        wait_until(Duration::from_secs(20), || applied(&second)),
+        "the second sync"
+    );
+    wait_for_run(
+        &server.address,
+        &operator,
+        "repo%2Fpinned",
+        &old_run,
+        "success",
+    );
+    let new_run = trigger(&server, &operator, "repo%2Fpinned");
+    wait_for_run(
+        &server.address,
+        &operator,
+        "repo%2Fpinned",
+        &new_run,
+        "success",
+    );
+
+    let old = attempt_log(&server, &operator, ("repo%2Fpinned", &old_run), "t", 1);
+    assert!(old.contains("one") && old.contains("tool of one"), "{old}");
+    assert!(!old.contains("two"), "{old}");
+    let new = attempt_log(&server, &operator, ("repo%2Fpinned", &new_run), "t", 1);
+    assert!(new.contains("two") && new.contains("tool of two"), "{new}");
+    assert_eq!(worker_of(&new).as_deref(), Some("w"), "{new}");
+}
