@@ -9,6 +9,8 @@
 #
 # Usage (from the repo root):  bench/run-workers.sh [--build]
 #   RUNS=10 (chains per worker count)  WORKERS="1 2 4"  --build rebuilds the binary first
+#   HISTORY=1000000 adds a last row: the largest worker count again, on a database that already
+#   holds that many finished task instances (10,000 runs of 100), to show what history costs
 #   POSTGRES_URL=postgres://user@host:port/db runs every server on a fresh database there:
 #   PG_DURABLE=1 scripts/pg-throwaway.sh sh -c 'POSTGRES_URL=$AQ_TEST_POSTGRES_URL bench/run-workers.sh'
 # Needs bash 5, python3 (standard library), coreutils, awk, xargs. See bench/README.md.
@@ -18,7 +20,7 @@ RUNS="${RUNS:-10}"; WORKERS="${WORKERS:-1 2 4}"; BUILD=0
 for arg in "$@"; do
   case "$arg" in
     --build) BUILD=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -96,6 +98,38 @@ median() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR
 pct() { sort -n "$1" | awk -v p="$2" '{v[NR]=$1} END {i=int(NR*p/100+0.999999); print v[i<1?1:i]}'; }
 ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us/1000}'; }
 spawn_10k() { seq 10000 | xargs -n 1 -P 2 sh -c true; }
+fill_history() {  # fill_history NAME TASK_INSTANCES: finished runs of 100 tasks in NAME's database
+  local runs=$(( $2 / 100 )) t0; t0="$(now_us)"
+  if [[ -n "${POSTGRES_URL:-}" ]]; then
+    psql -q "${POSTGRES_URL%/*}/aq_wbench_$1" <<SQL > /dev/null
+INSERT INTO runs (pipeline, id, version_id, run_type, state, logical_date, data_interval_start,
+    data_interval_end, run_after, params_json, created_at, started_at, ended_at)
+  SELECT 'bench-history', 'hist__' || r, (SELECT latest_version FROM pipelines WHERE name = 'bench-tp'),
+    'manual', 'success', r, r, r, r, '{}', r, r, r + 1 FROM generate_series(1, $runs) AS r;
+INSERT INTO task_instances (pipeline, run_id, task, state, attempts, exit_code, outcome,
+    started_at, ended_at, outputs_json)
+  SELECT 'bench-history', 'hist__' || r, 't' || t, 'success', 1, 0, 'exited', r, r + 1, '{}'
+  FROM generate_series(1, $runs) AS r, generate_series(1, 100) AS t;
+ANALYZE;
+SQL
+  else
+    "$PYTHON" - "$TMP/$1.home/aqueduct.db" "$runs" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30); runs = int(sys.argv[2])
+version = db.execute("SELECT latest_version FROM pipelines WHERE name = 'bench-tp'").fetchone()[0]
+db.executemany("INSERT INTO runs (pipeline, id, version_id, run_type, state, logical_date, "
+    "data_interval_start, data_interval_end, run_after, params_json, created_at, started_at, ended_at) "
+    "VALUES ('bench-history', ?, ?, 'manual', 'success', ?, ?, ?, ?, '{}', ?, ?, ?)",
+    ((f'hist__{r}', version, r, r, r, r, r, r, r + 1) for r in range(1, runs + 1)))
+db.executemany("INSERT INTO task_instances (pipeline, run_id, task, state, attempts, exit_code, "
+    "outcome, started_at, ended_at, outputs_json) VALUES ('bench-history', ?, ?, 'success', 1, 0, "
+    "'exited', ?, ?, '{}')",
+    ((f'hist__{r}', f't{t}', r, r + 1) for r in range(1, runs + 1) for t in range(1, 101)))
+db.commit(); db.execute('ANALYZE'); db.commit()
+PY
+  fi
+  echo "history: $2 task instances written in $(ms "$(( $(now_us) - t0 ))") ms" >&2
+}
 
 echo "== machine"
 echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC'); $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
@@ -114,6 +148,13 @@ for n in $WORKERS; do
   start_workers "remote$n" "$n"
   measure "$n worker(s) x 2 slots"; stop_all
 done
+if [[ -n "${HISTORY:-}" ]]; then
+  n="${WORKERS##* }"
+  start_server "history" --no-local-executor --parallelism 64
+  fill_history history "$HISTORY"
+  start_workers history "$n"
+  measure "$n worker(s), $HISTORY in history"; stop_all
+fi
 T0="$(now_us)"; spawn_10k; SPAWN_US="$(( (SPAWN_US + $(now_us) - T0) / 2 ))"
 
 echo "== results (latency: a chain task's ended_at -> the next one's started_at, $((RUNS * 19)) gaps per row)"
