@@ -79,6 +79,21 @@ fn worker_command(ws: &Workspace, servers: &[&str], token: &str, name: &str) -> 
     command
 }
 
+/// A server on the workspace's pipelines folder with remote workers' leases of `lease`, and
+/// the operator and worker tokens to drive it.
+fn serve(ws: &Workspace, lease: &str) -> (Server, String, String) {
+    let operator = token(ws, "operator");
+    let worker_token = token(ws, "worker");
+    let pipelines = ws.path().join("pipelines");
+    let args = [
+        "--pipelines".as_ref(),
+        pipelines.as_os_str(),
+        "--worker-lease".as_ref(),
+        lease.as_ref(),
+    ];
+    (Server::start_with(ws, &args), operator, worker_token)
+}
+
 fn trigger(server: &Server, token: &str, pipeline: &str) -> String {
     let path = format!("/api/v1/pipelines/{pipeline}/runs");
     let (status, run) = server.json("POST", &path, token, Some("{}"));
@@ -148,18 +163,7 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
         marker = marker.display()
     );
     write_pipeline(&ws.path().join("pipelines"), "fan", &spec);
-    let operator = token(&ws, "operator");
-    let worker_token = token(&ws, "worker");
-    let pipelines = ws.path().join("pipelines");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--pipelines".as_ref(),
-            pipelines.as_os_str(),
-            "--worker-lease".as_ref(),
-            "2s".as_ref(),
-        ],
-    );
+    let (server, operator, worker_token) = serve(&ws, "2s");
     let address = [server.address.as_str()];
     let mut workers: Vec<Worker> = ["w1", "w2", "w3"]
         .iter()
@@ -245,18 +249,7 @@ fn a_worker_cut_off_longer_than_its_lease_has_its_late_result_refused() {
         "cut",
         "  tasks:\n    - name: t\n      queue: remote\n      retries: 1\n      retryDelay: 0s\n      run: |\n        echo start $AQUEDUCT_TRY_NUMBER\n        sleep 3\n        echo end $AQUEDUCT_TRY_NUMBER\n",
     );
-    let operator = token(&ws, "operator");
-    let worker_token = token(&ws, "worker");
-    let pipelines = ws.path().join("pipelines");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--pipelines".as_ref(),
-            pipelines.as_os_str(),
-            "--worker-lease".as_ref(),
-            "1s".as_ref(),
-        ],
-    );
+    let (server, operator, worker_token) = serve(&ws, "1s");
     let address = [server.address.as_str()];
     let first = Worker::start(&ws, &address, &worker_token, "first", &[]);
     let run_id = trigger(&server, &operator, "cut");
@@ -303,9 +296,7 @@ fn a_draining_worker_hands_its_task_back_to_another_as_the_same_attempt() {
         "drain",
         "  tasks:\n    - name: long\n      queue: remote\n      run: |\n        echo part on $AQUEDUCT_TRY_NUMBER\n        sleep 4\n        echo finished\n",
     );
-    let operator = token(&ws, "operator");
-    let worker_token = token(&ws, "worker");
-    let server = Server::start(&ws);
+    let (server, operator, worker_token) = serve(&ws, "30s");
     let address = [server.address.as_str()];
     let mut leaving = Worker::start(&ws, &address, &worker_token, "leaving", &["--grace", "1s"]);
     let run_id = trigger(&server, &operator, "drain");
