@@ -77,6 +77,16 @@ pub(crate) enum ClientCommand {
     /// letters (notifications given up after the retry limit), which can be re-sent.
     #[command(subcommand)]
     Notifications(NotificationsCommand),
+    /// List the remote workers a server saw in the last five minutes: queues, slots, running
+    /// attempts, labels and when each was last seen.
+    #[command(after_help = EXIT_STATUS)]
+    Workers(WorkersArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkersArgs {
+    #[command(flatten)]
+    pub(crate) connection: Connection,
 }
 
 /// `aqueduct notifications ...`.

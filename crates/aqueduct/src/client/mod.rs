@@ -19,6 +19,7 @@ mod runs;
 mod table;
 mod trigger;
 mod wire;
+mod workers;
 
 pub(crate) use args::ClientCommand;
 
@@ -66,6 +67,7 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
         ClientCommand::Notifications(command) => {
             notifications::run(command).map(|()| exit::SUCCESS)
         }
+        ClientCommand::Workers(args) => workers::list(args).map(|()| exit::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         report(&error);

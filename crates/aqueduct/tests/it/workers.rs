@@ -167,7 +167,10 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
     let address = [server.address.as_str()];
     let mut workers: Vec<Worker> = ["w1", "w2", "w3"]
         .iter()
-        .map(|name| Worker::start(&ws, &address, &worker_token, name, &[]))
+        .map(|name| {
+            let label = format!("zone={name}");
+            Worker::start(&ws, &address, &worker_token, name, &["--label", &label])
+        })
         .collect();
     let run_id = trigger(&server, &operator, "fan");
     let run = ("fan", run_id.as_str());
@@ -221,15 +224,37 @@ fn three_workers_share_a_queue_and_a_killed_worker_s_task_is_retried_on_another_
     );
     assert!(!alive(left) || wait_until(Duration::from_secs(5), || !alive(left)));
 
-    // the workers list and the queue metrics see the live workers
+    // the workers list (API and CLI) and the queue metrics see the workers
     let (_, listed) = server.json("GET", "/api/v1/workers", &operator, None);
-    let names: Vec<&str> = listed
+    let survivor = workers.iter().find(|w| w.name != victim).unwrap();
+    let entry = listed
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| w["name"].as_str().unwrap())
-        .collect();
-    assert!(names.len() >= 2, "{listed:#}");
+        .find(|w| w["name"] == survivor.name.as_str())
+        .unwrap_or_else(|| panic!("{listed:#}"));
+    assert_eq!(entry["queues"], serde_json::json!(["remote"]), "{listed:#}");
+    assert_eq!(
+        entry["labels"]["zone"],
+        survivor.name.as_str(),
+        "{listed:#}"
+    );
+    let client = crate::support::Client {
+        ws: &ws,
+        url: format!("http://{}", server.address),
+        token: operator.clone(),
+    };
+    let table = client.run(&["workers"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{table:?}");
+    let line = text
+        .lines()
+        .find(|line| line.contains(&survivor.name))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("remote") && line.contains(&format!("zone={}", survivor.name)),
+        "{text}"
+    );
     let metrics = server.call("GET", "/metrics", None, None).1;
     assert!(
         metrics.contains("aqueduct_queue_wait_seconds_count{queue=\"remote\"}"),
