@@ -329,10 +329,10 @@ impl Dispatcher {
             return Ok(id);
         }
         let scanned = root.to_path_buf();
-        let (manifest, blobs) = tokio::task::spawn_blocking(move || tree::scan(&scanned))
+        let manifest = tokio::task::spawn_blocking(move || tree::scan(&scanned))
             .await
             .map_err(std::io::Error::other)??;
-        Ok(self.lock().trees.insert(root, immutable, manifest, blobs))
+        Ok(self.lock().trees.insert(root, immutable, manifest))
     }
 
     /// Renews a lease; `Ok(true)` when its attempt was cancelled.

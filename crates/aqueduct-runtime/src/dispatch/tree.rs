@@ -4,10 +4,11 @@
 //! path. Its id is the SHA-256 of the manifest's JSON (`{"files":[{"path","sha256","size",
 //! "executable"}]}`, the API's `TreeManifest`), so an id always names the same files: a worker
 //! caches trees by id and blobs by hash. A commit's tree is read-only and never rewritten, so
-//! its manifest is computed once; a plain pipelines folder can change, so its manifest is
-//! computed again for every hand-out.
+//! its manifest is computed once while it is among the recently handed-out trees the server
+//! keeps (32); a plain pipelines folder can change, so its manifest is computed again for every
+//! hand-out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -41,10 +42,9 @@ impl Manifest {
 }
 
 /// Reads every regular file under `root` (following symlinks to files, skipping `.git` and
-/// symlinked folders) into a manifest, with where each blob's content is.
-pub(crate) fn scan(root: &Path) -> std::io::Result<(Manifest, Vec<(String, PathBuf)>)> {
+/// symlinked folders) into a manifest.
+pub(crate) fn scan(root: &Path) -> std::io::Result<Manifest> {
     let mut files = Vec::new();
-    let mut blobs = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder)? {
@@ -67,7 +67,6 @@ pub(crate) fn scan(root: &Path) -> std::io::Result<(Manifest, Vec<(String, PathB
                 continue;
             };
             let sha256 = hash_file(&path)?;
-            blobs.push((sha256.clone(), path));
             files.push(ManifestFile {
                 path: relative,
                 sha256,
@@ -77,48 +76,91 @@ pub(crate) fn scan(root: &Path) -> std::io::Result<(Manifest, Vec<(String, PathB
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((Manifest { files }, blobs))
+    Ok(Manifest { files })
 }
 
-/// Manifests by id and blob locations by hash, of every tree handed out since the start.
+/// How many trees are kept: a commit's manifest of 10,000 files takes about 1.5 MB, and a worker
+/// fetches a tree's manifest right after its hand-out, so the recent ones are enough.
+const KEPT_TREES: usize = 32;
+
+/// The trees handed out most recently: manifests by id, and where each blob's content is.
 #[derive(Debug, Default)]
 pub(crate) struct TreeCache {
-    /// Manifests of commit trees by root (they never change).
-    by_root: HashMap<PathBuf, (String, Manifest)>,
-    by_id: HashMap<String, Manifest>,
+    /// Each kept tree's root and manifest, by id.
+    trees: HashMap<String, (PathBuf, Manifest)>,
+    /// Kept ids, least recently handed out first.
+    order: VecDeque<String>,
+    /// The id of each kept commit tree, by root (they never change).
+    immutable: HashMap<PathBuf, String>,
+    /// A file with each blob, over the kept trees.
     blobs: HashMap<String, PathBuf>,
 }
 
 impl TreeCache {
-    /// The id of a commit tree's manifest, if computed before.
-    pub(crate) fn cached(&self, root: &Path) -> Option<String> {
-        self.by_root.get(root).map(|(id, _)| id.clone())
+    /// The id of a commit tree's manifest, if it is kept; it counts as handed out again.
+    pub(crate) fn cached(&mut self, root: &Path) -> Option<String> {
+        let id = self.immutable.get(root)?.clone();
+        self.touch(&id);
+        Some(id)
     }
 
-    /// Keeps a scanned tree; `immutable` ones are found by root again.
-    pub(crate) fn insert(
-        &mut self,
-        root: &Path,
-        immutable: bool,
-        manifest: Manifest,
-        blobs: Vec<(String, PathBuf)>,
-    ) -> String {
+    /// Keeps a scanned tree (`immutable`: a commit's, found by root again); its id.
+    pub(crate) fn insert(&mut self, root: &Path, immutable: bool, manifest: Manifest) -> String {
         let id = manifest.id();
-        self.blobs.extend(blobs);
         if immutable {
-            self.by_root
-                .insert(root.to_path_buf(), (id.clone(), manifest.clone()));
+            self.immutable.insert(root.to_path_buf(), id.clone());
         }
-        self.by_id.insert(id.clone(), manifest);
+        if self.trees.contains_key(&id) {
+            self.touch(&id);
+            return id;
+        }
+        for file in &manifest.files {
+            self.blobs
+                .insert(file.sha256.clone(), root.join(&file.path));
+        }
+        self.trees
+            .insert(id.clone(), (root.to_path_buf(), manifest));
+        self.order.push_back(id.clone());
+        if self.order.len() > KEPT_TREES {
+            self.evict_oldest();
+        }
         id
     }
 
     pub(crate) fn manifest(&self, id: &str) -> Option<Manifest> {
-        self.by_id.get(id).cloned()
+        self.trees.get(id).map(|(_, manifest)| manifest.clone())
     }
 
     pub(crate) fn blob(&self, sha256: &str) -> Option<PathBuf> {
         self.blobs.get(sha256).cloned()
+    }
+
+    fn touch(&mut self, id: &str) {
+        if let Some(at) = self.order.iter().position(|kept| kept == id) {
+            let id = self.order.remove(at).expect("a kept id");
+            self.order.push_back(id);
+        }
+    }
+
+    /// Forgets the least recently handed-out tree, and the blobs only it had.
+    fn evict_oldest(&mut self) {
+        let Some(id) = self.order.pop_front() else {
+            return;
+        };
+        if let Some((root, _)) = self.trees.remove(&id) {
+            self.immutable
+                .retain(|kept, kept_id| kept != &root || kept_id != &id);
+        }
+        self.blobs = self
+            .trees
+            .values()
+            .flat_map(|(root, manifest)| {
+                manifest
+                    .files
+                    .iter()
+                    .map(move |file| (file.sha256.clone(), root.join(&file.path)))
+            })
+            .collect();
     }
 }
 
@@ -186,7 +228,7 @@ mod tests {
         let exec = std::fs::Permissions::from_mode(0o755);
         std::fs::set_permissions(dir.path().join("b/run.sh"), exec).expect("chmod");
 
-        let (manifest, blobs) = scan(dir.path()).expect("scan");
+        let manifest = scan(dir.path()).expect("scan");
         let paths: Vec<(&str, bool, u64)> = manifest
             .files
             .iter()
@@ -197,12 +239,45 @@ mod tests {
             manifest.files[0].sha256,
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(blobs.len(), 2);
         let id = manifest.id();
 
         std::fs::write(dir.path().join("a.yaml"), "changed").expect("write");
-        let (changed, _) = scan(dir.path()).expect("scan");
+        let changed = scan(dir.path()).expect("scan");
         assert_ne!(changed.id(), id);
+    }
+
+    #[test]
+    fn the_cache_keeps_the_recent_trees_and_only_their_blobs() {
+        let tree = |n: usize| Manifest {
+            files: vec![ManifestFile {
+                path: format!("f{n}"),
+                sha256: format!("{n:064x}"),
+                size: 1,
+                executable: false,
+            }],
+        };
+        let mut cache = TreeCache::default();
+        let root = |n: usize| PathBuf::from(format!("/trees/{n}"));
+        let first = cache.insert(&root(0), true, tree(0));
+        for n in 1..KEPT_TREES {
+            cache.insert(&root(n), true, tree(n));
+        }
+        assert_eq!(
+            cache.cached(&root(0)),
+            Some(first.clone()),
+            "touched: kept longest"
+        );
+        cache.insert(&root(KEPT_TREES), false, tree(KEPT_TREES));
+        assert!(cache.manifest(&first).is_some());
+        assert_eq!(cache.cached(&root(1)), None, "the least recent one went");
+        assert_eq!(cache.blob(&format!("{:064x}", 1)), None);
+        let kept = cache.blob(&format!("{:064x}", 0));
+        assert_eq!(kept, Some(root(0).join("f0")));
+        assert_eq!(
+            cache.cached(&root(KEPT_TREES)),
+            None,
+            "a folder is scanned again"
+        );
     }
 
     #[test]
