@@ -139,26 +139,30 @@ pub(crate) struct UpArgs {
     /// [config: otlpEndpoint]
     #[arg(long, env = "AQUEDUCT_OTLP_ENDPOINT", value_name = "URL")]
     pub(crate) otlp_endpoint: Option<String>,
-    /// A queue the server's own executor runs (repeatable); tasks of other queues wait for a
-    /// remote worker (`aqueduct worker --queue NAME`).
+    /// A queue the server's own executor runs (repeatable; AQUEDUCT_LOCAL_QUEUES takes a
+    /// comma-separated list); tasks of other queues wait for a remote worker (`aqueduct
+    /// worker --queue NAME`). [default: default] [config: localQueues]
     #[arg(
         long,
+        env = "AQUEDUCT_LOCAL_QUEUES",
+        value_delimiter = ',',
         value_name = "NAME",
-        default_value = "default",
         conflicts_with = "no_local_executor"
     )]
     pub(crate) local_queue: Vec<String>,
     /// Run no task on the server itself: every queue waits for remote workers.
+    /// [config: localQueues: []]
     #[arg(long, env = "AQUEDUCT_NO_LOCAL_EXECUTOR")]
     pub(crate) no_local_executor: bool,
     /// How long a remote worker's lease on an attempt lasts without a heartbeat; after that
     /// the attempt is lost and retried per its policy, and the worker's late result is
-    /// refused. Workers renew three times per lease.
-    #[arg(long, env = "AQUEDUCT_WORKER_LEASE", value_name = "DURATION", default_value = "30s", value_parser = parse_lease)]
-    pub(crate) worker_lease: std::time::Duration,
+    /// refused. Workers renew three times per lease. [default: 30s] [config: workerLease]
+    #[arg(long, env = "AQUEDUCT_WORKER_LEASE", value_name = "DURATION", value_parser = parse_lease)]
+    pub(crate) worker_lease: Option<std::time::Duration>,
 }
 
-fn parse_lease(text: &str) -> Result<std::time::Duration, String> {
+/// A lease of at least 300 ms.
+pub(crate) fn parse_lease(text: &str) -> Result<std::time::Duration, String> {
     let lease = aqueduct_core::quantity::parse_duration(text).map_err(|e| e.to_string())?;
     if lease < std::time::Duration::from_millis(300) {
         return Err("a lease must last at least 300ms".to_owned());

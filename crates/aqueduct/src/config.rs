@@ -49,6 +49,35 @@ pub(crate) struct ConfigFile {
     pub(crate) smtp: Option<crate::smtp_config::SmtpFileConfig>,
     /// The OpenTelemetry collector's OTLP/HTTP base URL: every run is exported as a trace.
     pub(crate) otlp_endpoint: Option<String>,
+    /// The queues the server's own executor runs; `[]` turns it off (default `[default]`).
+    pub(crate) local_queues: Option<Vec<String>>,
+    /// How long a remote worker's lease lasts without a heartbeat, e.g. `30s`.
+    pub(crate) worker_lease: Option<String>,
+}
+
+/// Which queues the server's own executor runs, and how long remote workers' leases last:
+/// the flags, then the config file, then the defaults (`default`, 30 s).
+pub(crate) fn executor_settings(
+    no_local_executor: bool,
+    local_queue_flags: Vec<String>,
+    lease_flag: Option<std::time::Duration>,
+    file: &ConfigFile,
+) -> anyhow::Result<(std::collections::BTreeSet<String>, std::time::Duration)> {
+    let queues = if no_local_executor {
+        Vec::new()
+    } else if !local_queue_flags.is_empty() {
+        local_queue_flags
+    } else {
+        let default = vec![aqueduct_core::pipeline::DEFAULT_QUEUE.to_owned()];
+        file.local_queues.clone().unwrap_or(default)
+    };
+    let lease = match (lease_flag, &file.worker_lease) {
+        (Some(lease), _) => lease,
+        (None, Some(text)) => crate::args::parse_lease(text)
+            .map_err(|why| anyhow::anyhow!("invalid workerLease `{text}` in the config: {why}"))?,
+        (None, None) => std::time::Duration::from_secs(30),
+    };
+    Ok((queues.into_iter().collect(), lease))
 }
 
 impl ConfigFile {
@@ -334,6 +363,50 @@ mod tests {
         let path = dir.path().join("aqueduct.yaml");
         std::fs::write(&path, text)?;
         ConfigFile::load(Some(&path))?.notifications()
+    }
+
+    #[test]
+    fn the_executor_s_queues_and_the_lease_come_from_flags_then_the_file_then_defaults() {
+        use std::time::Duration;
+        let names = |queues: std::collections::BTreeSet<String>| -> Vec<String> {
+            queues.into_iter().collect()
+        };
+        let none = ConfigFile::default();
+        let (queues, lease) = executor_settings(false, vec![], None, &none).unwrap();
+        assert_eq!(
+            (names(queues), lease),
+            (vec!["default".to_owned()], Duration::from_secs(30))
+        );
+
+        let file: ConfigFile =
+            serde_saphyr::from_str("localQueues: [etl, default]\nworkerLease: 5s\n").unwrap();
+        let (queues, lease) = executor_settings(false, vec![], None, &file).unwrap();
+        assert_eq!(
+            (names(queues), lease),
+            (vec!["default".into(), "etl".into()], Duration::from_secs(5))
+        );
+        let flags = vec!["gpu".to_owned()];
+        let (queues, lease) =
+            executor_settings(false, flags, Some(Duration::from_secs(2)), &file).unwrap();
+        assert_eq!(
+            (names(queues), lease),
+            (vec!["gpu".to_owned()], Duration::from_secs(2))
+        );
+        let (queues, _) = executor_settings(true, vec![], None, &file).unwrap();
+        assert!(queues.is_empty(), "--no-local-executor wins over the file");
+
+        let off: ConfigFile = serde_saphyr::from_str("localQueues: []\n").unwrap();
+        assert!(
+            executor_settings(false, vec![], None, &off)
+                .unwrap()
+                .0
+                .is_empty()
+        );
+        let bad: ConfigFile = serde_saphyr::from_str("workerLease: 10ms\n").unwrap();
+        let error = executor_settings(false, vec![], None, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("workerLease"), "{error}");
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         gitea: args.gitea_webhook_secret_env,
     };
     let forge_envs = crate::webhooks_config::forge_secret_envs(forge_flags, &file.webhooks);
+    let executors = crate::config::executor_settings(
+        args.no_local_executor,
+        args.local_queue,
+        args.worker_lease,
+        &file,
+    )?;
     let settings = Settings::resolve(
         args.listen,
         args.state,
@@ -67,12 +73,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
+    let (local_queues, lease) = executors;
     let executors = ExecutorSettings {
-        local_queues: match args.no_local_executor {
-            true => Default::default(),
-            false => args.local_queue.into_iter().collect(),
-        },
-        lease: args.worker_lease,
+        local_queues,
+        lease,
     };
     runtime.block_on(serve(
         settings,
