@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use aqueduct_store::{
     AppRecord, BackfillRecord, Change, DeliveryOutcome, DeliveryState, EventRecord, NewBackfill,
-    NewSync, NewVersion, NotificationRecord, Page, PipelineRow, PipelineVersion, Result, Role,
-    RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord, TaskInstanceRecord,
-    TokenRecord,
+    NewSync, NewVersion, NotificationRecord, Page, PipelineFilter, PipelineRow, PipelineVersion,
+    Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord,
+    TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -107,12 +107,12 @@ impl Store for SqlStore {
             .context("get pipeline")
     }
 
-    async fn list_pipelines(
+    async fn find_pipelines(
         &self,
-        search: Option<&str>,
+        filter: &PipelineFilter,
         page: Page,
     ) -> Result<(Vec<PipelineRow>, u64)> {
-        let listed = pipelines::list_pipelines(&self.pool, search, page).await;
+        let listed = pipelines::find_pipelines(&self.pool, filter, page).await;
         listed.context("list pipelines")
     }
 

@@ -28,8 +28,8 @@ pub use mem::MemStore;
 pub use outbox::{DeliveryOutcome, DeliveryState, NewNotification, NotificationRecord};
 pub use records::{
     AppRecord, BackfillRecord, Change, EventKind, EventRecord, NewBackfill, NewEvent, NewSync,
-    NewVersion, Page, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
+    NewVersion, Page, PipelineFilter, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter,
+    RunKey, RunRecord, RunType, RunUpdate, SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
     truncate_to_micros,
 };
 pub use store::Store;

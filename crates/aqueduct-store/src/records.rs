@@ -373,6 +373,19 @@ impl Page {
     }
 }
 
+/// Which pipelines [`crate::Store::find_pipelines`] returns; `None` matches every value, and a
+/// pipeline must match every field given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineFilter {
+    /// A substring of the name, case-insensitive, taken literally (`%` and `_` are no wildcards).
+    pub search: Option<String>,
+    pub paused: Option<bool>,
+    /// The state of the pipeline's latest run: the one with the greatest logical date, then the
+    /// greatest run id, which [`crate::Store::list_runs`] lists first. A pipeline without runs
+    /// never matches.
+    pub last_run_state: Option<RunState>,
+}
+
 /// Which runs to list; `None` matches every value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {

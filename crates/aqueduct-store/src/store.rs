@@ -9,8 +9,8 @@ use crate::Result;
 use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
-    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
-    SyncRecord, TaskInstanceRecord, TokenRecord,
+    PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, SyncRecord, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -61,10 +61,23 @@ pub trait Store: Send + Sync + 'static {
     fn get_pipeline(&self, name: &str) -> impl Future<Output = Result<PipelineRow>> + Send;
 
     /// Pipelines whose name contains `search` (case-insensitive, taken literally), by name, and
-    /// how many match in all.
+    /// how many match in all: [`Store::find_pipelines`] with only a search.
     fn list_pipelines(
         &self,
         search: Option<&str>,
+        page: Page,
+    ) -> impl Future<Output = Result<(Vec<PipelineRow>, u64)>> + Send {
+        let filter = PipelineFilter {
+            search: search.map(str::to_owned),
+            ..PipelineFilter::default()
+        };
+        async move { self.find_pipelines(&filter, page).await }
+    }
+
+    /// Pipelines matching `filter`, by name (bytewise), and how many match in all.
+    fn find_pipelines(
+        &self,
+        filter: &PipelineFilter,
         page: Page,
     ) -> impl Future<Output = Result<(Vec<PipelineRow>, u64)>> + Send;
 

@@ -79,6 +79,7 @@ macro_rules! store_test_suite {
             versions_are_listed_newest_first,
             paused_flag_is_kept_across_versions,
             pipelines_are_searched_and_paged,
+            pipelines_are_filtered_by_paused_and_last_run_state,
             create_run_rejects_a_second_run_of_the_same_slot,
             create_run_requires_a_version_of_its_pipeline,
             runs_keep_their_source_folder,
