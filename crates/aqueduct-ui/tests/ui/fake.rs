@@ -133,6 +133,7 @@ impl FakeBackend {
         ];
         let mut etl = pipeline("daily_etl");
         etl.description = Some("Load the warehouse".into());
+        etl.labels = BTreeMap::from([("team".to_owned(), "data".to_owned())]);
         etl.schedule = Some(Schedule {
             cron: "0 3 * * *".into(),
             timezone: "UTC".into(),
@@ -337,6 +338,19 @@ impl Backend for FakeBackend {
             .pipelines
             .iter()
             .filter(|p| query.paused.is_none_or(|paused| p.paused == paused))
+            .filter(|p| query.labels.matches(&p.labels))
+            .filter(|p| {
+                let app = aqueduct_api::app_of(&p.name);
+                query
+                    .app
+                    .as_deref()
+                    .is_none_or(|wanted| app == Some(wanted))
+            })
+            .filter(|p| {
+                let last = self.runs.iter().find(|run| run.pipeline == p.name);
+                let last = last.map(|run| run.state);
+                query.state.is_none_or(|wanted| last == Some(wanted))
+            })
             .filter(|p| {
                 p.name.to_lowercase().contains(&needle)
                     || p.description

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 
+use aqueduct_api::dto::RunState;
 use fake::{APP, FakeBackend, HELLO, OPERATOR, RUN, VIEWER};
 
 const HOST: &str = "127.0.0.1:8080";
@@ -364,6 +365,88 @@ async fn the_list_is_searched_and_paged_on_the_server() {
     assert_eq!(
         (queries[2].paused, queries[3].paused, queries[4].paused),
         (None, Some(true), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn the_list_filters_by_app_label_and_last_run_state_in_the_url() {
+    let (app, backend) = ui(30);
+    let by_app = get(&app, "/?app=examples", Some(VIEWER)).await;
+    assert_eq!(by_app.status, StatusCode::OK);
+    assert!(by_app.body.contains("1–1 of 1"), "{}", by_app.body);
+    assert!(
+        by_app
+            .body
+            .contains(r#"<option value="examples" selected>examples</option>"#)
+    );
+    let by_label = get(&app, "/?label=team%3Ddata&page=1", Some(VIEWER)).await;
+    assert!(by_label.body.contains("daily_etl") && by_label.body.contains("1–1 of 1"));
+    assert!(
+        by_label.body.contains(r#"value="team=data""#),
+        "{}",
+        by_label.body
+    );
+    let by_state = get(&app, "/?state=failed", Some(VIEWER)).await;
+    assert!(by_state.body.contains("examples/hello") && by_state.body.contains("1–1 of 1"));
+    assert!(
+        by_state
+            .body
+            .contains(r#"<option value="failed" selected>"#)
+    );
+    let none = get(&app, "/?state=success", Some(VIEWER)).await;
+    assert!(none.body.contains("0–0 of 0") && none.body.contains("No pipelines match."));
+    // the pager keeps every filter, so a filtered page can be shared
+    let paged = get(
+        &app,
+        "/?q=filler&paused=active&state=&label=&app=",
+        Some(VIEWER),
+    )
+    .await;
+    assert!(paged.body.contains("1–20 of 20"), "{}", paged.body);
+    let with_all = get(
+        &app,
+        "/?q=filler&app=examples&label=team%3Ddata&state=failed&page=2",
+        Some(VIEWER),
+    )
+    .await;
+    let previous = "/?page=1&q=filler&app=examples&label=team%3Ddata&state=failed";
+    assert!(
+        with_all.body.contains(&previous.replace('&', "&amp;"))
+            || with_all.body.contains(&previous.replace('&', "&#38;")),
+        "{}",
+        with_all.body
+    );
+    let wrong = get(&app, "/?label=team", Some(VIEWER)).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("is not key=value"), "{}", wrong.body);
+    let queries = &backend.recorded.lock().unwrap().list_queries;
+    assert_eq!(queries[0].app.as_deref(), Some("examples"));
+    assert_eq!(queries[1].labels.to_string(), "team=data");
+    assert_eq!(queries[2].state, Some(RunState::Failed));
+    assert_eq!(
+        (
+            &queries[4].app,
+            queries[4].labels.is_empty(),
+            queries[4].state
+        ),
+        (&None, true, None),
+        "empty filters filter nothing"
+    );
+    assert_eq!(queries[5].offset, 25);
+}
+
+#[tokio::test]
+async fn the_list_is_a_live_page() {
+    let (app, _) = ui(3);
+    let list = get(&app, "/", Some(VIEWER)).await;
+    assert!(list.body.contains("<body data-live-list>"), "{}", list.body);
+    assert!(
+        list.body
+            .contains(r#"<table class="list pipelines" id="pipelines" data-live>"#)
+    );
+    assert!(
+        list.body
+            .contains(r#"<nav class="pager" id="pager" data-live>"#)
     );
 }
 
