@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
     (
         1,
         "init",
@@ -65,6 +65,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
         "outbox",
         include_str!("../migrations/sqlite/0008_outbox.sql"),
         include_str!("../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        9,
+        "task attempts",
+        include_str!("../migrations/sqlite/0009_task_attempts.sql"),
+        include_str!("../migrations/postgres/0009_task_attempts.sql"),
     ),
 ];
 

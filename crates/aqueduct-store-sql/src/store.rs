@@ -7,7 +7,7 @@ use aqueduct_store::{
     AppRecord, BackfillRecord, Change, DeliveryOutcome, DeliveryState, EventRecord, NewBackfill,
     NewSync, NewVersion, NotificationRecord, Page, PipelineFilter, PipelineRow, PipelineVersion,
     Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord,
-    TaskInstanceRecord, TokenRecord,
+    TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -50,6 +50,15 @@ impl SqlStore {
     ) -> SqlResult<Vec<TaskInstanceRecord>> {
         let mut connection = self.pool.acquire().await?;
         tasks::list_tasks(&mut connection, pipeline, run_id).await
+    }
+
+    async fn read_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> SqlResult<Vec<TaskAttemptRecord>> {
+        let mut connection = self.pool.acquire().await?;
+        tasks::list_attempts(&mut connection, pipeline, run_id).await
     }
 
     async fn load_active_runs(&self) -> SqlResult<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {
@@ -275,6 +284,15 @@ impl Store for SqlStore {
     ) -> Result<Vec<TaskInstanceRecord>> {
         let listed = self.read_task_instances(pipeline, run_id).await;
         listed.context("list task instances")
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        let listed = self.read_task_attempts(pipeline, run_id).await;
+        listed.context("list task attempts")
     }
 
     async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {

@@ -29,8 +29,8 @@ pub use outbox::{DeliveryOutcome, DeliveryState, NewNotification, NotificationRe
 pub use records::{
     AppRecord, BackfillRecord, Change, EventKind, EventRecord, NewBackfill, NewEvent, NewSync,
     NewVersion, Page, PipelineFilter, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter,
-    RunKey, RunRecord, RunType, RunUpdate, SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
-    truncate_to_micros,
+    RunKey, RunRecord, RunType, RunUpdate, SyncRecord, SyncResult, TaskAttemptRecord,
+    TaskInstanceRecord, TokenRecord, truncate_to_micros,
 };
 pub use store::Store;
 

@@ -10,7 +10,7 @@ use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
     PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, SyncRecord, TaskInstanceRecord, TokenRecord,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -235,6 +235,18 @@ pub trait Store: Send + Sync + 'static {
         pipeline: &str,
         run_id: &str,
     ) -> impl Future<Output = Result<Vec<TaskInstanceRecord>>> + Send;
+
+    /// Every attempt of every task of a run, by task name, then attempt; empty for an unknown
+    /// run. The store records them itself: each task instance written
+    /// ([`Store::upsert_task_instance`], [`Change::TaskInstance`]) that describes an attempt
+    /// ([`TaskAttemptRecord::of_instance`]) inserts or updates that attempt in the same
+    /// transaction, unless the attempt has already ended (an ended attempt never changes, so a
+    /// cancel or clear written next to its dates cannot rewrite it). Pruned with its run.
+    fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Vec<TaskAttemptRecord>>> + Send;
 
     /// Queued and running runs with their task instances, oldest logical date first (then
     /// pipeline, then run id): what recovery reloads after a restart.

@@ -20,7 +20,7 @@ use crate::records::truncate_to_micros;
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
     PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, SyncRecord, TaskInstanceRecord, TokenRecord,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -270,6 +270,14 @@ impl Store for MemStore {
         run_id: &str,
     ) -> Result<Vec<TaskInstanceRecord>> {
         Ok(self.lock().tasks_of(pipeline, run_id))
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        Ok(self.lock().attempts_of(pipeline, run_id))
     }
 
     async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {

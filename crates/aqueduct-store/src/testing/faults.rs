@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
     PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
-    RunUpdate, SyncRecord, TaskInstanceRecord, TokenRecord,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::{Error, Result, Store};
@@ -234,6 +234,15 @@ impl<S: Store> Store for FaultyStore<S> {
         run_id: &str,
     ) -> Result<Vec<TaskInstanceRecord>> {
         self.read(self.inner.list_task_instances(pipeline, run_id))
+            .await
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        self.read(self.inner.list_task_attempts(pipeline, run_id))
             .await
     }
 

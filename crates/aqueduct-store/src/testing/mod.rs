@@ -16,6 +16,7 @@
 
 mod apply;
 mod apps;
+mod attempts;
 mod events;
 mod faults;
 mod live_edits;
@@ -26,6 +27,7 @@ mod tokens;
 
 pub use apply::*;
 pub use apps::*;
+pub use attempts::*;
 pub use events::*;
 pub use faults::{Fault, FaultyStore};
 pub use live_edits::*;
@@ -100,6 +102,7 @@ macro_rules! store_test_suite {
             live_edits_are_marked_until_a_sync,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
+            every_attempt_of_a_task_is_kept,
             apply_commits_a_batch_in_order,
             apply_is_all_or_nothing,
             active_runs_are_queued_and_running_runs_with_tasks,
