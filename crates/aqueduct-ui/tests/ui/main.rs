@@ -469,7 +469,8 @@ async fn the_pipeline_page_draws_the_graph_and_the_grid() {
     assert!(
         hello
             .body
-            .contains(&format!("{RUN_URL}/tasks/shout/logs?attempt=1"))
+            .contains(&format!("{RUN_URL}/tasks/shout/logs?attempt=2")),
+        "a cell links its task's latest attempt"
     );
     assert!(
         hello
@@ -508,7 +509,8 @@ async fn the_run_page_lists_tasks_and_draws_the_timeline() {
         page.body.contains("&#60;ada&#62;") || page.body.contains("&lt;ada&gt;"),
         "params are escaped"
     );
-    // the 8 s run: greet 0–2 s, shout 2–8 s on a 560 px axis
+    // the 8 s run on a 560 px axis: greet 0–2 s; shout failed at 2–4 s, was retried, and
+    // failed again at 6–8 s: both of its attempts are drawn, in the failed colour
     assert!(
         page.body
             .contains(r#"class="bar state-success" x="160" y="4" width="140""#),
@@ -516,9 +518,27 @@ async fn the_run_page_lists_tasks_and_draws_the_timeline() {
         page.body
     );
     assert!(
+        page.body.contains(
+            r#"class="bar state-failed" x="300" y="26" width="140" height="14" rx="2"><title>shout #1: failed</title>"#
+        ),
+        "{}",
         page.body
-            .contains(r#"class="bar state-failed" x="300" y="26" width="420""#)
     );
+    assert!(
+        page.body.contains(
+            r#"class="bar state-failed" x="580" y="26" width="140" height="14" rx="2"><title>shout #2: failed</title>"#
+        )
+    );
+    assert_eq!(page.body.matches(r#"<rect class="bar "#).count(), 3);
+    // the task table lists every attempt with its state, duration and log
+    let shout_attempts = concat!(
+        r#"<div><a href="/pipelines/examples%2Fhello/runs/manual__2026-03-05T09:00:00%2B00:00/tasks/shout/logs?attempt=1" class="log-link" data-attempt="1">#1</a>"#,
+        r#" <span class="attempt-state state-failed">failed</span> 2.0s</div>"#,
+    );
+    assert!(page.body.contains(shout_attempts), "{}", page.body);
+    assert!(page.body.contains(
+        r#"data-attempt="2">#2</a> <span class="attempt-state state-failed">failed</span>"#
+    ));
     assert!(
         page.body
             .contains(r#"<svg class="gantt" id="gantt" data-live width="720" height="66""#)

@@ -112,11 +112,11 @@ impl<S: Store> ServerBackend<S> {
             .get_run(&key.pipeline, &key.run_id)
             .await
             .map_err(store_error)?;
-        let tasks = self
-            .store
-            .list_task_instances(&key.pipeline, &key.run_id)
-            .await
-            .map_err(store_error)?;
+        let (tasks, attempts) = tokio::join!(
+            self.store.list_task_instances(&key.pipeline, &key.run_id),
+            self.store.list_task_attempts(&key.pipeline, &key.run_id)
+        );
+        let (tasks, attempts) = (tasks.map_err(store_error)?, attempts.map_err(store_error)?);
         let order: Vec<String> = match self.def(&key.pipeline) {
             Ok(def) if def.version == record.version_id => {
                 def.pipeline.tasks.iter().map(|t| t.name.clone()).collect()
@@ -138,7 +138,7 @@ impl<S: Store> ServerBackend<S> {
                 .unwrap_or_default()
             }
         };
-        Ok(convert::run_detail(&record, &tasks, &order))
+        Ok(convert::run_detail(&record, &tasks, &attempts, &order))
     }
 
     async fn log_path(
