@@ -1,10 +1,14 @@
 //! The web UI in a real browser: `aqueduct up` serves it, Debian's `chromedriver` drives a
 //! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
 //! would: log in with an operator token, find a pipeline by search, trigger it with a param,
-//! watch its tasks turn green without a reload, open a failing task's log, clear the task with
-//! its downstream and watch it run again, pause a pipeline and filter the list by it; and for a
-//! GitOps app (pipelines named `<app>/<name>`): open its pipeline, plan another commit, roll back,
-//! read the diff, sync. It opens more live pages than a browser keeps
+//! watch its tasks turn green without a reload, open a failing task's log, filter the list by
+//! the latest run's state (the form) and by label (a shared URL), clear the task with its
+//! downstream and watch it run again, with both attempts in the task table and the timeline,
+//! pause a pipeline and filter the list by it, watch the list turn a square green live, walk the
+//! list with Tab and follow a link with Enter, and read a failed run, its log and the list in a
+//! light and in a dark browser (every text at WCAG AA contrast); and for a GitOps app (pipelines
+//! named `<app>/<name>`): open its pipeline, plan another commit, roll back, read the diff,
+//! sync, filter the list by the app. It opens more live pages than a browser keeps
 //! connections to one server (six), so a page that kept its event stream after being left
 //! would stall the later ones past the waits.
 //!
@@ -19,6 +23,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -141,6 +147,24 @@ async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Clicks `link_css` (a link or a submit button) and waits until the browser is at a URL whose
+/// path and query start with `path`.
+async fn follow(client: &Client, link_css: &str, path: &str) -> anyhow::Result<()> {
+    click(client, link_css).await?;
+    let expected = serde_json::to_string(path)?;
+    let arrived = format!("(location.pathname + location.search).startsWith({expected})");
+    wait_js(client, &arrived, Duration::from_secs(10)).await
+}
+
+/// The names the pipelines list shows.
+async fn listed(client: &Client) -> anyhow::Result<Value> {
+    eval(
+        client,
+        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
+    )
+    .await
+}
+
 async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
     // read in one script, so a live refresh cannot replace the element between find and read
     let selector = serde_json::to_string(css)?;
@@ -162,10 +186,21 @@ async fn task_states(client: &Client) -> anyhow::Result<Value> {
 
 /// Writes pipeline `name` with a description and the given `spec:` body.
 fn described(dir: &Path, name: &str, description: &str, spec: &str) {
+    labelled(dir, name, description, &[], spec);
+}
+
+/// Writes pipeline `name` with a description, `metadata.labels` and the given `spec:` body.
+fn labelled(dir: &Path, name: &str, description: &str, labels: &[(&str, &str)], spec: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let text = format!(
-        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n{spec}"
-    );
+    let mut metadata = format!("  name: {name}\n  description: {description}\n");
+    if !labels.is_empty() {
+        metadata.push_str("  labels:\n");
+        for (key, value) in labels {
+            metadata.push_str(&format!("    {key}: {value}\n"));
+        }
+    }
+    let text =
+        format!("apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n{metadata}spec:\n{spec}");
     std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
 }
 
@@ -186,10 +221,11 @@ fn write_pipelines(ws: &Workspace, marker: &Path) {
             "  tasks:\n    - name: check\n      run: sleep 1; echo checking the marker; test -f {marker} || {{ echo marker missing; exit 3; }}\n    - name: publish\n      needs: [check]\n      run: echo published\n"
         ),
     );
-    described(
+    labelled(
         &dir,
         "warehouse",
         "Load the warehouse every night.",
+        &[("team", "data"), ("tier", "gold")],
         "  schedule: '0 3 * * *'\n  tasks:\n    - name: extract_orders\n      run: 'true'\n    - name: extract_customers\n      run: 'true'\n    - name: load_customers\n      needs: [extract_customers]\n      run: 'true'\n    - name: load_orders\n      needs: [extract_orders]\n      run: 'true'\n    - name: report\n      needs: [load_orders, load_customers]\n      run: 'true'\n",
     );
     for name in ["billing", "cleanup"] {
@@ -227,6 +263,19 @@ where
     Scenario: FnOnce(Client, String) -> Outcome,
     Outcome: std::future::Future<Output = anyhow::Result<()>>,
 {
+    in_browser_with(programs, server, &[], scenario);
+}
+
+/// [`in_browser`] with more Chromium flags (`--force-dark-mode`, say).
+fn in_browser_with<Scenario, Outcome>(
+    programs: (PathBuf, PathBuf),
+    server: &Server,
+    flags: &[&str],
+    scenario: Scenario,
+) where
+    Scenario: FnOnce(Client, String) -> Outcome,
+    Outcome: std::future::Future<Output = anyhow::Result<()>>,
+{
     let (driver_program, browser) = programs;
     let driver = Driver::start(&driver_program);
     let profile = tempfile::tempdir().unwrap();
@@ -235,13 +284,20 @@ where
         .build()
         .unwrap();
     runtime.block_on(async {
-        let capabilities = json!({"goog:chromeOptions": {
-            "binary": browser,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--no-first-run", "--disable-quic",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }});
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-quic".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(flags.iter().map(|flag| (*flag).to_owned()));
+        let capabilities = json!({"goog:chromeOptions": {"binary": browser, "args": args}});
         let Value::Object(capabilities) = capabilities else {
             unreachable!("an object")
         };
@@ -297,11 +353,41 @@ fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
             release.display()
         ),
     );
+    let hold = ws.path().join("hold");
+    described(
+        &ws.path().join("pipelines"),
+        "held",
+        "Waits for its hold file.",
+        &format!(
+            "  tasks:\n    - name: wait\n      run: while [ ! -f {} ]; do sleep 0.1; done\n",
+            hold.display()
+        ),
+    );
+    described(
+        &ws.path().join("pipelines"),
+        "broken",
+        "Always fails.",
+        "  tasks:\n    - name: fail\n      run: exit 1\n    - name: after\n      needs: [fail]\n      run: 'true'\n",
+    );
     let operator = token(&ws, "operator");
     let server = Server::start(&ws);
-    in_browser(programs, &server, |client, base| async move {
-        scenario(&client, &base, &operator, &marker).await?;
-        follow_scenario(&client, &base, &release).await
+    let light = programs.clone();
+    let light_token = operator.clone();
+    in_browser(light, &server, |client, base| async move {
+        scenario(&client, &base, &light_token, &marker).await?;
+        follow_scenario(&client, &base, &release).await?;
+        live_list_scenario(&client, &base, &hold).await?;
+        keyboard_scenario(&client, &base).await?;
+        readable_scenario(&client, &base, Scheme::Light).await
+    });
+    // a second browser that prefers dark pages
+    let dark = [
+        "--force-dark-mode",
+        "--blink-settings=preferredColorScheme=0",
+    ];
+    in_browser_with(programs, &server, &dark, |client, base| async move {
+        log_in(&client, &base, &operator).await?;
+        readable_scenario(&client, &base, Scheme::Dark).await
     });
 }
 
@@ -315,28 +401,13 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?
         .send_keys("gree")
         .await?;
-    click(client, ".search button").await?;
-    wait_js(
-        client,
-        "location.search.includes('q=gree')",
-        Duration::from_secs(10),
-    )
-    .await?;
-    let names = eval(
-        client,
-        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
-    )
-    .await?;
+    follow(client, ".search button", "/?q=gree").await?;
+    let names = listed(client).await?;
     ensure!(names == json!(["greet"]), "search found {names}");
-    client
-        .find(Locator::LinkText("greet"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
+    follow(
         client,
-        "location.pathname === '/pipelines/greet'",
-        Duration::from_secs(10),
+        r#"a.pipeline-link[href="/pipelines/greet"]"#,
+        "/pipelines/greet",
     )
     .await?;
 
@@ -346,13 +417,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?;
     who.clear().await?;
     who.send_keys("ada").await?;
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/greet/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/greet/runs/").await?;
     let run_url = client.current_url().await?;
     eval(client, "window.aqMarker = 'same page'").await?;
     wait_js(
@@ -380,7 +445,6 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         text(client, "#run-head").await?.contains("ada"),
         "the param is shown"
     );
-    screenshot(client, "run").await?;
     client.goto(&format!("{base}/pipelines/greet")).await?;
     wait_js(
         client,
@@ -411,13 +475,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     // a failing task: its log says why; clear it with its downstream and see both run again
     client.goto(&format!("{base}/pipelines/flaky")).await?;
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/flaky/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/flaky/runs/").await?;
     let flaky_url = client.current_url().await?;
     wait_js(
         client,
@@ -448,6 +506,30 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     .await?;
     screenshot(client, "log").await?;
 
+    // the list filters by the latest run's state from its form, and the URL keeps the filter
+    client.goto(&format!("{base}/")).await?;
+    client
+        .find(Locator::Css("#state-filter"))
+        .await?
+        .select_by_value("failed")
+        .await?;
+    follow(
+        client,
+        ".search button",
+        "/?q=&paused=&app=&label=&state=failed",
+    )
+    .await?;
+    ensure!(
+        listed(client).await? == json!(["flaky"]),
+        "failed last runs"
+    );
+    ensure!(text(client, "#range").await? == "1–1 of 1");
+    // by label, in a shared URL
+    client.goto(&format!("{base}/?label=team%3Ddata")).await?;
+    ensure!(listed(client).await? == json!(["warehouse"]), "labelled");
+    let label = eval(client, "document.getElementById('label-filter').value").await?;
+    ensure!(label == json!("team=data"), "the label box shows {label}");
+
     std::fs::write(marker, "")?;
     client.goto(flaky_url.as_str()).await?;
     click(client, r#"tr[data-task="check"] button.clear-downstream"#).await?;
@@ -472,6 +554,31 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
     let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
     ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+    // both attempts of `check` are listed and drawn: the failed one in red, then the success
+    let states = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] .attempt-state')).map(s => s.textContent)"#).await?;
+    ensure!(
+        states == json!(["failed", "success"]),
+        "attempt states {states}"
+    );
+    let bars = eval(
+        client,
+        "Array.from(document.querySelectorAll('#gantt rect.bar')).map(r => r.textContent + ' ' + r.getAttribute('class'))",
+    )
+    .await?;
+    ensure!(
+        bars == json!([
+            "check #1: failed bar state-failed",
+            "check #2: success bar state-success",
+            "publish #1: success bar state-success"
+        ]),
+        "timeline {bars}"
+    );
+    let first_end = eval(client, "(() => { const r = document.querySelectorAll('#gantt rect.bar'); return Number(r[0].getAttribute('x')) + Number(r[0].getAttribute('width')) <= Number(r[1].getAttribute('x')); })()").await?;
+    ensure!(
+        first_end == json!(true),
+        "the retry starts after the first attempt ends"
+    );
+    screenshot(client, "run").await?;
 
     // pause a pipeline from its page; the list filters paused pipelines on the server
     client.goto(&format!("{base}/pipelines/cleanup")).await?;
@@ -483,11 +590,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     client.goto(&format!("{base}/?paused=paused")).await?;
-    let names = eval(
-        client,
-        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
-    )
-    .await?;
+    let names = listed(client).await?;
     ensure!(names == json!(["cleanup"]), "paused pipelines {names}");
     client.goto(&format!("{base}/")).await?;
     screenshot(client, "pipelines").await?;
@@ -500,6 +603,173 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     .await?;
     screenshot(client, "graph").await?;
     Ok(())
+}
+
+/// The pipelines list follows the event stream: a run that ends while the list is open turns its
+/// square green without a reload.
+async fn live_list_scenario(client: &Client, base: &str, hold: &Path) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/pipelines/held")).await?;
+    follow(client, "#trigger", "/pipelines/held/runs/").await?;
+    client.goto(&format!("{base}/?q=held")).await?;
+    wait_js(
+        client,
+        "!!document.querySelector('#pipelines .sq.state-running')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    eval(client, "window.aqMarker = 'same list'").await?;
+    let refreshed = eval(client, "Number(document.body.dataset.refreshed || 0)").await?;
+    std::fs::write(hold, "")?;
+    wait_js(
+        client,
+        "!!document.querySelector('#pipelines .sq.state-success') && !document.querySelector('#pipelines .sq.state-running')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("same list"),
+        "the list was reloaded"
+    );
+    let after = eval(client, "Number(document.body.dataset.refreshed || 0)").await?;
+    ensure!(
+        after.as_f64() > refreshed.as_f64(),
+        "refreshed {refreshed} -> {after}"
+    );
+    Ok(())
+}
+
+/// Presses and releases one key in the page.
+async fn press(client: &Client, key: Key) -> anyhow::Result<()> {
+    let value = char::from(key);
+    let keys = KeyActions::new("keyboard".to_owned())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    client.perform_actions(keys).await?;
+    Ok(())
+}
+
+/// What has the keyboard focus: an element's id, else its link, else its tag and text.
+const FOCUSED: &str = "(() => { const e = document.activeElement; return e.id || e.getAttribute('href') || (e.tagName + ' ' + e.textContent.trim()); })()";
+
+/// Tab walks the pipelines list from the top: the header's links, the search box, each filter,
+/// the search button, then the pipelines' links, each with a visible focus ring; Enter follows
+/// the focused link.
+async fn keyboard_scenario(client: &Client, base: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/")).await?;
+    eval(client, "document.activeElement.blur() || true").await?;
+    let mut order = Vec::new();
+    for _ in 0..12 {
+        press(client, Key::Tab).await?;
+        let focused = eval(client, FOCUSED).await?;
+        let ring = eval(
+            client,
+            "getComputedStyle(document.activeElement).outlineStyle",
+        )
+        .await?;
+        ensure!(ring != json!("none"), "{focused} has no focus ring");
+        order.push(focused.as_str().unwrap_or_default().to_owned());
+        if order
+            .last()
+            .is_some_and(|focused| focused.starts_with("/pipelines/"))
+        {
+            break;
+        }
+    }
+    let expected = [
+        "/",
+        "/",
+        "/apps",
+        "BUTTON Log out",
+        "search",
+        "paused-filter",
+        "app-filter",
+        "label-filter",
+        "state-filter",
+        "BUTTON Search",
+        "/pipelines/billing",
+    ];
+    ensure!(order == expected, "Tab order {order:?}");
+    press(client, Key::Enter).await?;
+    wait_js(
+        client,
+        "location.pathname === '/pipelines/billing'",
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Light,
+    Dark,
+}
+
+/// The elements whose text contrasts less than 4.5:1 (WCAG AA) with the background behind it.
+const LOW_CONTRAST: &str = r#"(() => {
+  const parse = (c) => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const behind = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const low = [];
+  const texts = "h1, h2, th, td, a, button, input, select, label, dt, dd, .muted, .badge, .attempt-state, code, .pager span";
+  for (const e of document.querySelectorAll(texts)) {
+    if (!e.textContent.trim() && !/^(INPUT|SELECT)$/.test(e.tagName)) continue;
+    const fg = lum(parse(getComputedStyle(e).color)), bg = lum(behind(e));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) low.push(e.tagName + "." + e.className + " '" + e.textContent.trim().slice(0, 24) + "' " + ratio.toFixed(2));
+  }
+  return low;
+})()"#;
+
+/// Checks that the page follows the colour scheme (its background) and that every text on it
+/// meets WCAG AA contrast.
+async fn check_readable(client: &Client, scheme: Scheme, page: &str) -> anyhow::Result<()> {
+    let background = match scheme {
+        Scheme::Light => "rgb(247, 247, 248)",
+        Scheme::Dark => "rgb(21, 23, 27)",
+    };
+    let body = eval(client, "getComputedStyle(document.body).backgroundColor").await?;
+    ensure!(
+        body == json!(background),
+        "{scheme:?} {page}: background {body}"
+    );
+    let low = eval(client, LOW_CONTRAST).await?;
+    ensure!(low == json!([]), "{scheme:?} {page}: low contrast {low}");
+    Ok(())
+}
+
+/// A failed run, its log and the pipelines list are readable in the browser's colour scheme.
+async fn readable_scenario(client: &Client, base: &str, scheme: Scheme) -> anyhow::Result<()> {
+    let dark = eval(client, "matchMedia('(prefers-color-scheme: dark)').matches").await?;
+    ensure!(
+        dark == json!(scheme == Scheme::Dark),
+        "prefers dark: {dark}"
+    );
+    check_readable(client, scheme, "list").await?;
+    client.goto(&format!("{base}/pipelines/broken")).await?;
+    follow(client, "#trigger", "/pipelines/broken/runs/").await?;
+    wait_js(
+        client,
+        "document.getElementById('run-state').textContent === 'failed'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    check_readable(client, scheme, "run").await?;
+    if scheme == Scheme::Dark {
+        screenshot(client, "run-dark").await?;
+    }
+    click(client, r#"tr[data-task="fail"] a.log-link"#).await?;
+    wait_js(
+        client,
+        "!!document.getElementById('log')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    check_readable(client, scheme, "log").await
 }
 
 const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
@@ -554,46 +824,19 @@ async fn app_scenario(
     second: &str,
 ) -> anyhow::Result<()> {
     log_in(client, base, token).await?;
-    client
-        .find(Locator::LinkText("Apps"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
-        client,
-        "!!document.querySelector('a.app-link')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, r#"nav a[href="/apps"]"#, "/apps").await?;
     ensure!(text(client, "a.app-link").await? == "repo");
-    click(client, "a.app-link").await?;
-    wait_js(
-        client,
-        "location.pathname === '/apps/repo'",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "a.app-link", "/apps/repo").await?;
 
     // an app's pipeline has a `/` in its name: its pages and runs work all the same
-    client
-        .find(Locator::LinkText("repo/hello"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
+    follow(
         client,
-        "location.pathname === '/pipelines/repo%2Fhello'",
-        Duration::from_secs(10),
+        r#"a[href="/pipelines/repo%2Fhello"]"#,
+        "/pipelines/repo%2Fhello",
     )
     .await?;
     ensure!(text(client, "#pipeline-name").await? == "repo/hello");
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/repo%2Fhello/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/repo%2Fhello/runs/").await?;
     wait_js(
         client,
         "document.getElementById('run-state').textContent === 'success'",
@@ -628,13 +871,7 @@ async fn app_scenario(
         .await?
         .send_keys(first)
         .await?;
-    click(client, "#plan button").await?;
-    wait_js(
-        client,
-        "location.search.startsWith('?plan=')",
-        Duration::from_secs(20),
-    )
-    .await?;
+    follow(client, "#plan button", "/apps/repo?plan=").await?;
     let plan = text(client, "#plan").await?;
     ensure!(
         plan.contains("repo/hello") && plan.contains("update"),
@@ -659,6 +896,7 @@ async fn app_scenario(
         diff.contains("repo/hello") && diff.contains("echo two"),
         "diff: {diff}"
     );
+    check_readable(client, Scheme::Light, "app").await?;
     screenshot(client, "app").await?;
 
     // sync again: back on the branch's newest commit
@@ -672,8 +910,18 @@ async fn app_scenario(
     )
     .await?;
     ensure!(text(client, "#app-sync").await? == "Synced");
-    // the list shows an app's pipeline with its sync status and health
+    // the list shows an app's pipeline with its sync status and health, and filters by app
     client.goto(&format!("{base}/")).await?;
+    client
+        .find(Locator::Css("#app-filter"))
+        .await?
+        .select_by_value("repo")
+        .await?;
+    follow(client, ".search button", "/?q=&paused=&app=repo").await?;
+    ensure!(
+        listed(client).await? == json!(["repo/hello"]),
+        "the app's pipelines"
+    );
     let status = text(client, "table.pipelines tbody tr:first-child td:last-child").await?;
     ensure!(
         status.contains("Synced") && status.contains("Healthy"),
