@@ -8,7 +8,8 @@
 //! list with Tab and follow a link with Enter, and read a failed run, its log and the list in a
 //! light and in a dark browser (every text at WCAG AA contrast); and for a GitOps app (pipelines
 //! named `<app>/<name>`): open its pipeline, plan another commit, roll back, read the diff,
-//! sync, filter the list by the app. It opens more live pages than a browser keeps
+//! sync, filter the list by the app, then push a commit, see it in the diff after a refresh,
+//! and sync it. It opens more live pages than a browser keeps
 //! connections to one server (six), so a page that kept its event stream after being left
 //! would stall the later ones past the waits.
 //!
@@ -812,7 +813,16 @@ fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
         "second",
     );
     in_browser(programs, &server, |client, base| async move {
-        app_scenario(&client, &base, &operator, &first, &second).await
+        app_scenario(&client, &base, &operator, &first, &second).await?;
+        // a commit while automated sync is off after the rollback: its diff, then a sync
+        let third = repo.commit(
+            &[(
+                "pipelines/hello.yaml",
+                &REPO_HELLO.replace("echo one", "echo three"),
+            )],
+            "third",
+        );
+        commit_scenario(&client, &base, &third).await
     });
 }
 
@@ -899,12 +909,27 @@ async fn app_scenario(
     check_readable(client, Scheme::Light, "app").await?;
     screenshot(client, "app").await?;
 
-    // sync again: back on the branch's newest commit
+    Ok(())
+}
+
+/// After a commit to the tracked branch, with automated sync off (since the rollback): refresh
+/// shows the commit's change in the diff, and a sync applies it.
+async fn commit_scenario(client: &Client, base: &str, third: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click(client, "#refresh").await?;
+    wait_js(
+        client,
+        "document.getElementById('diff').innerText.includes('echo three')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "OutOfSync");
     click_confirmed(client, "#sync").await?;
+    let third_short = &third[..7];
     wait_js(
         client,
         &format!(
-            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+            "document.getElementById('applied-commit').textContent.startsWith('{third_short}')"
         ),
         Duration::from_secs(20),
     )
