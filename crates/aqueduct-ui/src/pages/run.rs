@@ -38,7 +38,8 @@ pub(crate) struct AttemptRow {
     pub(crate) attempt: u32,
     /// The log page of the attempt.
     pub(crate) url: String,
-    /// How it ended (`running` while it runs); empty when the backend keeps no history.
+    /// How it ended (`running` while it runs); empty for a task's only attempt, and when the
+    /// backend keeps no history.
     pub(crate) state: &'static str,
     pub(crate) duration: String,
 }
@@ -168,11 +169,17 @@ fn span(task: &TaskInstance) -> Span {
 }
 
 /// One line per attempt started (`1..=attempts`), with its state and duration when the history
-/// has it.
+/// has it and there is more than one (a single attempt's are the row's own: a 500-task run
+/// need not say them twice).
 fn attempt_rows(run: &RunDetail, task: &TaskInstance) -> Vec<AttemptRow> {
+    let history = if task.attempts > 1 {
+        task.attempt_history.as_slice()
+    } else {
+        &[]
+    };
     (1..=task.attempts)
         .map(|number| {
-            let known = task.attempt_history.iter().find(|a| a.attempt == number);
+            let known = history.iter().find(|a| a.attempt == number);
             AttemptRow {
                 attempt: number,
                 url: paths::log(&run.pipeline, &run.run_id, &task.name, number),

@@ -216,6 +216,27 @@ async fn a_viewer_is_not_offered_what_it_may_not_do() {
     assert!(operator.body.contains(r#"name="param:who" value="world""#));
     let operator_run = get(&app, RUN_URL, Some(OPERATOR)).await;
     assert!(operator_run.body.contains("clear-task") && operator_run.body.contains("clear-run"));
+    // a row's clear buttons submit one of two forms outside the live table, with their task
+    let clear = "/pipelines/examples%2Fhello/runs/manual__2026-03-05T09:00:00%2B00:00/clear";
+    let downstream_form = format!(
+        r#"<form method="post" action="{clear}" id="clear-downstream-form" class="inline"><input type="hidden" name="downstream" value="true"></form>"#
+    );
+    assert!(
+        operator_run.body.contains(&downstream_form),
+        "{}",
+        operator_run.body
+    );
+    assert!(operator_run.body.contains(&format!(
+        r#"<form method="post" action="{clear}" id="clear-task-form" class="inline"></form>"#
+    )));
+    assert!(operator_run.body.contains(
+        r#"<button form="clear-downstream-form" name="task" value="shout" class="small clear-downstream""#
+    ));
+    assert!(
+        operator_run
+            .body
+            .contains(r#"<button form="clear-task-form" name="task" value="shout""#)
+    );
 }
 
 #[tokio::test]
