@@ -105,21 +105,6 @@ pub struct PipelineQuery {
     pub offset: u32,
 }
 
-impl PipelineQuery {
-    /// A query of every pipeline, first page of `limit`.
-    pub fn all(limit: u32) -> PipelineQuery {
-        PipelineQuery {
-            search: None,
-            paused: None,
-            app: None,
-            labels: crate::LabelSelector::default(),
-            state: None,
-            limit,
-            offset: 0,
-        }
-    }
-}
-
 /// `GET /runs` and `GET /pipelines/{name}/runs`: a page of runs, newest first (by logical date,
 /// then pipeline, then run id).
 #[derive(Debug, Clone, PartialEq, Eq)]
