@@ -18,172 +18,22 @@
 //! writes PNGs of the main views there (a relative `DIR` is taken from the workspace root):
 //! `AQ_SCREENSHOTS=docs/screenshots cargo test -p aqueduct --test it ui` refreshes the README's.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+mod access;
+mod browser;
+
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use fantoccini::{Client, Locator};
+use serde_json::json;
 
 use crate::support::{GitRepo, Server, Workspace, token, wait_until, write_pipeline};
-
-#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
-}
-
-/// The first `names` found on the `PATH` (or at the Debian path).
-fn find_program(names: &[&str]) -> Option<PathBuf> {
-    let path = env("PATH").unwrap_or_default();
-    for name in names {
-        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
-
-/// A `chromedriver` on a free port, killed (by its pid) when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(program: &Path) -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        #[allow(clippy::disallowed_methods)] // the test starts the browser's driver
-        let child = std::process::Command::new(program)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("failed to start {}: {error}", program.display()));
-        let driver = Driver { child, port };
-        let ready = crate::support::wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(ready, "chromedriver did not listen on port {port}");
-        driver
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Where screenshots go, when asked for.
-fn screenshot_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env("AQ_SCREENSHOTS")?);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Some(if dir.is_absolute() {
-        dir
-    } else {
-        root.join(dir)
-    })
-}
-
-async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
-    let Some(dir) = screenshot_dir() else {
-        return Ok(());
-    };
-    std::fs::create_dir_all(&dir)?;
-    let png = client.screenshot().await?;
-    std::fs::write(dir.join(format!("{name}.png")), png)?;
-    Ok(())
-}
-
-/// Evaluates `expression` (JavaScript) in the page.
-async fn eval(client: &Client, expression: &str) -> anyhow::Result<Value> {
-    let script = format!("return ({expression});");
-    Ok(client.execute(&script, Vec::new()).await?)
-}
-
-/// Polls `expression` until it is `true`, for at most `limit`.
-async fn wait_js(client: &Client, expression: &str, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if eval(client, expression).await? == json!(true) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let url = client.current_url().await?;
-            let body = eval(client, "document.body.innerText").await?;
-            anyhow::bail!("timed out waiting for `{expression}` on {url}:\n{body}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Finds and clicks `css`, again when a live refresh replaced the element in between.
-async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
-    let mut tries = 0;
-    loop {
-        let element = client
-            .find(Locator::Css(css))
-            .await
-            .with_context(|| css.to_owned())?;
-        match element.click().await {
-            Ok(()) => return Ok(()),
-            Err(error) if tries < 10 && error.to_string().contains("stale") => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => return Err(error).with_context(|| css.to_owned()),
-        }
-    }
-}
-
-/// Clicks `link_css` (a link or a submit button) and waits until the browser is at a URL whose
-/// path and query start with `path`.
-async fn follow(client: &Client, link_css: &str, path: &str) -> anyhow::Result<()> {
-    click(client, link_css).await?;
-    let expected = serde_json::to_string(path)?;
-    let arrived = format!("(location.pathname + location.search).startsWith({expected})");
-    wait_js(client, &arrived, Duration::from_secs(10)).await
-}
-
-/// The names the pipelines list shows.
-async fn listed(client: &Client) -> anyhow::Result<Value> {
-    eval(
-        client,
-        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
-    )
-    .await
-}
-
-async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
-    // read in one script, so a live refresh cannot replace the element between find and read
-    let selector = serde_json::to_string(css)?;
-    let script = format!("(document.querySelector({selector}) || {{}}).innerText");
-    match eval(client, &script).await? {
-        Value::String(text) => Ok(text),
-        _ => anyhow::bail!("no element {css}"),
-    }
-}
-
-/// The states of the run page's task table, in order.
-async fn task_states(client: &Client) -> anyhow::Result<Value> {
-    eval(
-        client,
-        "Array.from(document.querySelectorAll('#tasks [data-state]')).map(e => e.dataset.state)",
-    )
-    .await
-}
+use access::{Scheme, check_readable, keyboard_scenario, readable_scenario};
+use browser::{
+    browser_programs, click, click_confirmed, eval, follow, in_browser, in_browser_with, listed,
+    log_in, screenshot, task_states, text, wait_js,
+};
 
 /// Writes pipeline `name` with a description and the given `spec:` body.
 fn described(dir: &Path, name: &str, description: &str, spec: &str) {
@@ -238,102 +88,6 @@ fn write_pipelines(ws: &Workspace, marker: &Path) {
     }
     let validate = ws.command().arg("validate").arg(&dir).output().unwrap();
     assert!(validate.status.success(), "{validate:?}");
-}
-
-/// chromedriver and the browser, or `None` when the browser tests are skipped.
-fn browser_programs() -> Option<(PathBuf, PathBuf)> {
-    let Some(driver) = find_program(&["chromedriver"]) else {
-        if env("AQ_SKIP_BROWSER_TESTS").as_deref() == Some("1") {
-            println!("skipped: browser");
-            return None;
-        }
-        panic!(
-            "chromedriver is not installed: install Debian's `chromium chromium-driver` (.ci/run does), \
-             or set AQ_SKIP_BROWSER_TESTS=1 to skip the browser tests"
-        );
-    };
-    let browser = find_program(&["chromium", "chromium-browser", "google-chrome"])
-        .expect("chromedriver is installed but chromium is not: install `chromium`");
-    Some((driver, browser))
-}
-
-/// Runs `scenario` in a fresh headless Chromium against `server`, then closes the browser,
-/// then fails with the scenario's error, if any.
-fn in_browser<Scenario, Outcome>(programs: (PathBuf, PathBuf), server: &Server, scenario: Scenario)
-where
-    Scenario: FnOnce(Client, String) -> Outcome,
-    Outcome: std::future::Future<Output = anyhow::Result<()>>,
-{
-    in_browser_with(programs, server, &[], scenario);
-}
-
-/// [`in_browser`] with more Chromium flags (`--force-dark-mode`, say).
-fn in_browser_with<Scenario, Outcome>(
-    programs: (PathBuf, PathBuf),
-    server: &Server,
-    flags: &[&str],
-    scenario: Scenario,
-) where
-    Scenario: FnOnce(Client, String) -> Outcome,
-    Outcome: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let (driver_program, browser) = programs;
-    let driver = Driver::start(&driver_program);
-    let profile = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut args = vec![
-            "--headless".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            "--disable-background-networking".to_owned(),
-            "--disable-component-update".to_owned(),
-            "--disable-sync".to_owned(),
-            "--no-first-run".to_owned(),
-            "--disable-quic".to_owned(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        args.extend(flags.iter().map(|flag| (*flag).to_owned()));
-        let capabilities = json!({"goog:chromeOptions": {"binary": browser, "args": args}});
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("an object")
-        };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .expect("a WebDriver session");
-        let base = format!("http://{}", server.address);
-        let outcome = scenario(client.clone(), base).await;
-        let _ = client.close().await;
-        outcome.unwrap();
-    });
-}
-
-/// Logs in with `token` through the login form the first visit lands on.
-async fn log_in(client: &Client, base: &str, token: &str) -> anyhow::Result<()> {
-    client.set_window_size(1280, 900).await?;
-    client.goto(&format!("{base}/")).await?;
-    ensure!(client.current_url().await?.path() == "/login");
-    screenshot(client, "login").await?;
-    client
-        .find(Locator::Css("#token"))
-        .await?
-        .send_keys(token)
-        .await?;
-    click(client, "#login").await?;
-    wait_js(
-        client,
-        "location.pathname === '/' && !!document.getElementById('search')",
-        Duration::from_secs(10),
-    )
-    .await?;
-    ensure!(text(client, "#role").await? == "operator");
-    Ok(())
 }
 
 #[test]
@@ -533,10 +287,13 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     std::fs::write(marker, "")?;
     client.goto(flaky_url.as_str()).await?;
+    // the clear answers with a redirect to this same URL: wait for the new document, not the
+    // old one, before marking it
+    eval(client, "window.aqOld = true").await?;
     click(client, r#"tr[data-task="check"] button.clear-downstream"#).await?;
     wait_js(
         client,
-        "document.readyState === 'complete' && !!document.getElementById('run-state')",
+        "!window.aqOld && document.readyState === 'complete' && !!document.getElementById('run-state')",
         Duration::from_secs(10),
     )
     .await?;
@@ -639,148 +396,7 @@ async fn live_list_scenario(client: &Client, base: &str, hold: &Path) -> anyhow:
     Ok(())
 }
 
-/// Presses and releases one key in the page.
-async fn press(client: &Client, key: Key) -> anyhow::Result<()> {
-    let value = char::from(key);
-    let keys = KeyActions::new("keyboard".to_owned())
-        .then(KeyAction::Down { value })
-        .then(KeyAction::Up { value });
-    client.perform_actions(keys).await?;
-    Ok(())
-}
-
-/// What has the keyboard focus: an element's id, else its link, else its tag and text.
-const FOCUSED: &str = "(() => { const e = document.activeElement; return e.id || e.getAttribute('href') || (e.tagName + ' ' + e.textContent.trim()); })()";
-
-/// Tab walks the pipelines list from the top: the header's links, the search box, each filter,
-/// the search button, then the pipelines' links, each with a visible focus ring; Enter follows
-/// the focused link.
-async fn keyboard_scenario(client: &Client, base: &str) -> anyhow::Result<()> {
-    client.goto(&format!("{base}/")).await?;
-    eval(client, "document.activeElement.blur() || true").await?;
-    let mut order = Vec::new();
-    for _ in 0..12 {
-        press(client, Key::Tab).await?;
-        let focused = eval(client, FOCUSED).await?;
-        let ring = eval(
-            client,
-            "getComputedStyle(document.activeElement).outlineStyle",
-        )
-        .await?;
-        ensure!(ring != json!("none"), "{focused} has no focus ring");
-        order.push(focused.as_str().unwrap_or_default().to_owned());
-        if order
-            .last()
-            .is_some_and(|focused| focused.starts_with("/pipelines/"))
-        {
-            break;
-        }
-    }
-    let expected = [
-        "/",
-        "/",
-        "/apps",
-        "BUTTON Log out",
-        "search",
-        "paused-filter",
-        "app-filter",
-        "label-filter",
-        "state-filter",
-        "BUTTON Search",
-        "/pipelines/billing",
-    ];
-    ensure!(order == expected, "Tab order {order:?}");
-    press(client, Key::Enter).await?;
-    wait_js(
-        client,
-        "location.pathname === '/pipelines/billing'",
-        Duration::from_secs(10),
-    )
-    .await?;
-    Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    Light,
-    Dark,
-}
-
-/// The elements whose text contrasts less than 4.5:1 (WCAG AA) with the background behind it.
-const LOW_CONTRAST: &str = r#"(() => {
-  const parse = (c) => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
-    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
-  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
-  const behind = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
-    if (c && c.a > 0) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
-  const low = [];
-  const texts = "h1, h2, th, td, a, button, input, select, label, dt, dd, .muted, .badge, .attempt-state, code, .pager span";
-  for (const e of document.querySelectorAll(texts)) {
-    if (!e.textContent.trim() && !/^(INPUT|SELECT)$/.test(e.tagName)) continue;
-    const fg = lum(parse(getComputedStyle(e).color)), bg = lum(behind(e));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    if (ratio < 4.5) low.push(e.tagName + "." + e.className + " '" + e.textContent.trim().slice(0, 24) + "' " + ratio.toFixed(2));
-  }
-  return low;
-})()"#;
-
-/// Checks that the page follows the colour scheme (its background) and that every text on it
-/// meets WCAG AA contrast.
-async fn check_readable(client: &Client, scheme: Scheme, page: &str) -> anyhow::Result<()> {
-    let background = match scheme {
-        Scheme::Light => "rgb(247, 247, 248)",
-        Scheme::Dark => "rgb(21, 23, 27)",
-    };
-    let body = eval(client, "getComputedStyle(document.body).backgroundColor").await?;
-    ensure!(
-        body == json!(background),
-        "{scheme:?} {page}: background {body}"
-    );
-    let low = eval(client, LOW_CONTRAST).await?;
-    ensure!(low == json!([]), "{scheme:?} {page}: low contrast {low}");
-    Ok(())
-}
-
-/// A failed run, its log and the pipelines list are readable in the browser's colour scheme.
-async fn readable_scenario(client: &Client, base: &str, scheme: Scheme) -> anyhow::Result<()> {
-    let dark = eval(client, "matchMedia('(prefers-color-scheme: dark)').matches").await?;
-    ensure!(
-        dark == json!(scheme == Scheme::Dark),
-        "prefers dark: {dark}"
-    );
-    check_readable(client, scheme, "list").await?;
-    client.goto(&format!("{base}/pipelines/broken")).await?;
-    follow(client, "#trigger", "/pipelines/broken/runs/").await?;
-    wait_js(
-        client,
-        "document.getElementById('run-state').textContent === 'failed'",
-        Duration::from_secs(30),
-    )
-    .await?;
-    check_readable(client, scheme, "run").await?;
-    if scheme == Scheme::Dark {
-        screenshot(client, "run-dark").await?;
-    }
-    click(client, r#"tr[data-task="fail"] a.log-link"#).await?;
-    wait_js(
-        client,
-        "!!document.getElementById('log')",
-        Duration::from_secs(10),
-    )
-    .await?;
-    check_readable(client, scheme, "log").await
-}
-
 const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
-
-/// Clicks a button whose form asks for confirmation, and confirms.
-async fn click_confirmed(client: &Client, css: &str) -> anyhow::Result<()> {
-    click(client, css).await?;
-    client.accept_alert().await?;
-    Ok(())
-}
 
 #[test]
 fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
