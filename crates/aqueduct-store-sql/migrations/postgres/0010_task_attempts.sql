@@ -1,23 +1,23 @@
 -- Every attempt of every task (issue #5, the run page's Gantt of all attempts). Keep in step
--- with ../postgres/0009_task_attempts.sql. A task instance row holds only its latest attempt;
+-- with ../sqlite/0010_task_attempts.sql. A task instance row holds only its latest attempt;
 -- the store writes this row from each task instance it writes that describes an attempt
 -- (started, in state running, success, failed, up_for_retry, skipped or cancelled), in the
 -- same transaction, and never changes an attempt once it has ended. Deleted with its run.
 
 CREATE TABLE task_attempts (
-    pipeline    TEXT    NOT NULL,
-    run_id      TEXT    NOT NULL,
-    task        TEXT    NOT NULL,
-    attempt     INTEGER NOT NULL CHECK (attempt >= 1),
-    state       TEXT    NOT NULL CHECK (state IN ('running', 'success', 'failed', 'skipped',
+    pipeline    TEXT COLLATE "C" NOT NULL,
+    run_id      TEXT COLLATE "C" NOT NULL,
+    task        TEXT COLLATE "C" NOT NULL,
+    attempt     BIGINT NOT NULL CHECK (attempt >= 1),
+    state       TEXT   NOT NULL CHECK (state IN ('running', 'success', 'failed', 'skipped',
         'up_for_retry', 'cancelled')),
-    exit_code   INTEGER,
+    exit_code   BIGINT,
     outcome     TEXT,
-    started_at  INTEGER NOT NULL,
-    ended_at    INTEGER,
+    started_at  BIGINT NOT NULL,
+    ended_at    BIGINT,
     PRIMARY KEY (pipeline, run_id, task, attempt),
     FOREIGN KEY (pipeline, run_id) REFERENCES runs (pipeline, id) ON DELETE CASCADE
-) STRICT;
+);
 
 -- the latest attempt of every task that started before this table existed
 INSERT INTO task_attempts
