@@ -33,9 +33,8 @@ pub use request::{
     BackfillBody, ClearBody, ListPipelineRunsParams, ListPipelinesParams, ListRunsParams,
     LogParams, NextRunsParams, Reprocess, TriggerBody,
 };
-pub use run::{
-    AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskAttempt, TaskInstance,
-};
+pub use run::TaskAttempt;
+pub use run::{AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskInstance};
 
 /// One page of a list, with what is needed to fetch the next one.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
