@@ -376,6 +376,12 @@ async fn live_list_scenario(client: &Client, base: &str, hold: &Path) -> anyhow:
     )
     .await?;
     eval(client, "window.aqMarker = 'same list'").await?;
+    // a keyboard user on the row's link keeps the focus there across the refresh
+    eval(
+        client,
+        "document.querySelector('a.pipeline-link[href=\"/pipelines/held\"]').focus() || true",
+    )
+    .await?;
     let refreshed = eval(client, "Number(document.body.dataset.refreshed || 0)").await?;
     std::fs::write(hold, "")?;
     wait_js(
@@ -392,6 +398,15 @@ async fn live_list_scenario(client: &Client, base: &str, hold: &Path) -> anyhow:
     ensure!(
         after.as_f64() > refreshed.as_f64(),
         "refreshed {refreshed} -> {after}"
+    );
+    let focused = eval(
+        client,
+        "document.activeElement.isConnected && document.activeElement.getAttribute('href')",
+    )
+    .await?;
+    ensure!(
+        focused == json!("/pipelines/held"),
+        "the focus after the refresh: {focused}"
     );
     Ok(())
 }
