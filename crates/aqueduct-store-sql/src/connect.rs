@@ -66,10 +66,10 @@ const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
         include_str!("../migrations/sqlite/0008_outbox.sql"),
         include_str!("../migrations/postgres/0008_outbox.sql"),
     ),
-    // 9 is the worker role on main (remote workers, #6), merged separately
+    // 9 is `worker_role` on main (remote workers, #6): the merge puts it here
     (
         10,
-        "task attempts",
+        "task_attempts",
         include_str!("../migrations/sqlite/0010_task_attempts.sql"),
         include_str!("../migrations/postgres/0010_task_attempts.sql"),
     ),
