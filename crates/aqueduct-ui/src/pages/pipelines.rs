@@ -1,7 +1,8 @@
 //! `/`: the pipelines, searched, filtered and paged on the server (`?q=`, `?paused=paused|active`,
 //! `?app=`, `?label=key=value,…`, `?state=` of the latest run, `?page=`; every filter is in the
-//! URL, so a filtered list can be shared), each with its schedule, next run and last runs as
-//! coloured squares. The table is a live part: the page follows `/ui/events`.
+//! URL, so a filtered list can be shared), each with its schedule, next run, last runs as
+//! coloured squares and labels (each a link to the list filtered by it). The table is a live
+//! part: the page follows `/ui/events`.
 //!
 //! A GitOps pipeline (`<app>/<name>`) also shows its sync status and health in its app.
 //!
@@ -127,6 +128,8 @@ pub(crate) struct Row {
     pub(crate) name: String,
     pub(crate) url: String,
     pub(crate) description: String,
+    /// Each `key=value` label with the list's URL filtered by it.
+    pub(crate) labels: Vec<(String, String)>,
     pub(crate) paused: bool,
     pub(crate) valid: bool,
     pub(crate) schedule: String,
@@ -250,6 +253,15 @@ async fn rows<B: Backend>(
             name: pipeline.name.clone(),
             url: paths::pipeline(&pipeline.name),
             description: pipeline.description.clone().unwrap_or_default(),
+            labels: pipeline
+                .labels
+                .iter()
+                .map(|(key, value)| {
+                    let pair = format!("{key}={value}");
+                    let url = format!("/?label={}", paths::query_value(&pair));
+                    (pair, url)
+                })
+                .collect(),
             paused: pipeline.paused,
             valid: pipeline.valid,
             schedule: pipeline.schedule.clone().unwrap_or_else(|| "-".to_owned()),

@@ -400,6 +400,13 @@ async fn the_list_filters_by_app_label_and_last_run_state_in_the_url() {
             .body
             .contains(r#"<option value="examples" selected>examples</option>"#)
     );
+    // a pipeline's labels link to the list filtered by each
+    let all = get(&app, "/?q=daily", Some(VIEWER)).await;
+    assert!(
+        all.body.contains(r#"<a class="label" href="/?label=team%3Ddata" title="Pipelines labelled team=data">team=data</a>"#),
+        "{}",
+        all.body
+    );
     let by_label = get(&app, "/?label=team%3Ddata&page=1", Some(VIEWER)).await;
     assert!(by_label.body.contains("daily_etl") && by_label.body.contains("1–1 of 1"));
     assert!(
@@ -442,18 +449,18 @@ async fn the_list_filters_by_app_label_and_last_run_state_in_the_url() {
     assert!(wrong.body.contains("is not key=value"), "{}", wrong.body);
     let queries = &backend.recorded.lock().unwrap().list_queries;
     assert_eq!(queries[0].app.as_deref(), Some("examples"));
-    assert_eq!(queries[1].labels.to_string(), "team=data");
-    assert_eq!(queries[2].state, Some(RunState::Failed));
+    assert_eq!(queries[2].labels.to_string(), "team=data");
+    assert_eq!(queries[3].state, Some(RunState::Failed));
     assert_eq!(
         (
-            &queries[4].app,
-            queries[4].labels.is_empty(),
-            queries[4].state
+            &queries[5].app,
+            queries[5].labels.is_empty(),
+            queries[5].state
         ),
         (&None, true, None),
         "empty filters filter nothing"
     );
-    assert_eq!(queries[5].offset, 25);
+    assert_eq!(queries[6].offset, 25);
 }
 
 #[tokio::test]

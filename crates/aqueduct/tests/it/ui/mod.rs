@@ -279,11 +279,24 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         "failed last runs"
     );
     ensure!(text(client, "#range").await? == "1–1 of 1");
-    // by label, in a shared URL
-    client.goto(&format!("{base}/?label=team%3Ddata")).await?;
+    // by label: a pipeline's label links to the list filtered by it, a URL to share
+    client.goto(&format!("{base}/")).await?;
+    follow(
+        client,
+        r#"a.label[href="/?label=team%3Ddata"]"#,
+        "/?label=team%3Ddata",
+    )
+    .await?;
     ensure!(listed(client).await? == json!(["warehouse"]), "labelled");
+    client
+        .goto(&format!("{base}/?label=team%3Ddata,tier%3Dsilver"))
+        .await?;
+    ensure!(listed(client).await? == json!([]), "every pair must match");
     let label = eval(client, "document.getElementById('label-filter').value").await?;
-    ensure!(label == json!("team=data"), "the label box shows {label}");
+    ensure!(
+        label == json!("team=data,tier=silver"),
+        "the label box shows {label}"
+    );
 
     std::fs::write(marker, "")?;
     client.goto(flaky_url.as_str()).await?;
