@@ -117,6 +117,13 @@ pub struct PipelineQuery {
     pub search: Option<String>,
     /// Only paused (`true`) or only unpaused (`false`) pipelines, when given.
     pub paused: Option<bool>,
+    /// Only the pipelines of this GitOps app (named `<app>/…`, see [`crate::app_of`]), when given.
+    pub app: Option<String>,
+    /// Only pipelines whose `metadata.labels` carry every pair (empty: all).
+    pub labels: crate::LabelSelector,
+    /// Only pipelines whose latest run (greatest logical date, then run id) is in this state;
+    /// a pipeline without runs never matches.
+    pub state: Option<RunState>,
     /// At most this many items, 1..=[`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT).
     pub limit: u32,
     pub offset: u32,

@@ -18,6 +18,7 @@ pub mod dto;
 mod dyn_backend;
 mod error;
 mod extract;
+mod labels;
 mod metrics;
 mod notify_metrics;
 mod observe;
@@ -48,6 +49,7 @@ pub use backend::{
     RollbackRequest, RunQuery, SyncRequest, TriggerRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use labels::{LabelSelector, app_of};
 pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, WebhookResult};
 pub use notify_metrics::{DeliveryResult, NotifyMetrics};
 pub use queue_metrics::{QueueMetrics, QueueSample};

@@ -6,7 +6,7 @@
 use aqueduct_core::{RunState, TaskState};
 use aqueduct_store::{
     AppRecord, BackfillRecord, PipelineRow, PipelineVersion, Reprocess, Role, RunRecord, RunType,
-    SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
+    SyncRecord, SyncResult, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::Row;
@@ -66,9 +66,15 @@ macro_rules! sync_columns {
     };
 }
 
+macro_rules! attempt_columns {
+    () => {
+        "pipeline, run_id, task, attempt, state, exit_code, outcome, started_at, ended_at"
+    };
+}
+
 pub(crate) use {
-    app_columns, backfill_columns, pipeline_columns, run_columns, sync_columns, task_columns,
-    token_columns, version_columns,
+    app_columns, attempt_columns, backfill_columns, pipeline_columns, run_columns, sync_columns,
+    task_columns, token_columns, version_columns,
 };
 
 /// How a timestamp is stored: microseconds since the Unix epoch.
@@ -189,6 +195,20 @@ pub(crate) fn decode_task(row: &AnyRow) -> Result<TaskInstanceRecord> {
         ended_at: optional_timestamp(row, "ended_at")?,
         retry_at: optional_timestamp(row, "retry_at")?,
         outputs_json: text(row, "outputs_json")?,
+    })
+}
+
+pub(crate) fn decode_attempt(row: &AnyRow) -> Result<TaskAttemptRecord> {
+    Ok(TaskAttemptRecord {
+        pipeline: text(row, "pipeline")?,
+        run_id: text(row, "run_id")?,
+        task: text(row, "task")?,
+        attempt: narrowed("attempt", row.try_get("attempt")?)?,
+        state: parsed(row, "state", parse_task_state)?,
+        exit_code: optional_narrowed(row, "exit_code")?,
+        outcome: row.try_get("outcome")?,
+        started_at: timestamp(row, "started_at")?,
+        ended_at: optional_timestamp(row, "ended_at")?,
     })
 }
 

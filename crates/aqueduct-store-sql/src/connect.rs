@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
     (
         1,
         "init",
@@ -71,6 +71,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
         "worker_role",
         include_str!("../migrations/sqlite/0009_worker_role.sql"),
         include_str!("../migrations/postgres/0009_worker_role.sql"),
+    ),
+    (
+        10,
+        "task_attempts",
+        include_str!("../migrations/sqlite/0010_task_attempts.sql"),
+        include_str!("../migrations/postgres/0010_task_attempts.sql"),
     ),
 ];
 

@@ -14,13 +14,14 @@ use crate::connect::{Backend, begin};
 use crate::error::{Error, Result};
 
 /// The tables, parents before children (`pipelines` and `runs` refer to `pipeline_versions`,
-/// `task_instances` to `runs`), each with its identity column, if it has one.
-const TABLES: [(&str, Option<&str>); 10] = [
+/// `task_instances` and `task_attempts` to `runs`), each with its identity column, if it has one.
+const TABLES: [(&str, Option<&str>); 11] = [
     ("pipeline_versions", Some("id")),
     ("pipelines", None),
     ("backfills", Some("id")),
     ("runs", None),
     ("task_instances", None),
+    ("task_attempts", None),
     ("api_tokens", Some("id")),
     ("apps", None),
     ("app_syncs", Some("id")),

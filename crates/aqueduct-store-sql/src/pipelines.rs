@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aqueduct_store::{Error as StoreError, NewVersion, Page, PipelineRow, PipelineVersion};
+use aqueduct_store::{
+    Error as StoreError, NewVersion, Page, PipelineFilter, PipelineRow, PipelineVersion,
+};
 use jiff::Timestamp;
 // The dynamic statements below interpolate only `$N` placeholders, never values.
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
@@ -174,29 +176,50 @@ fn contains_pattern(search: Option<&str>) -> String {
     pattern
 }
 
-pub(crate) async fn list_pipelines(
+/// The latest run's state (greatest logical date, then greatest id, as `list_runs` orders): a
+/// correlated subquery that the runs' primary key `(pipeline, id)` narrows to one pipeline.
+const LATEST_RUN_STATE: &str = "(SELECT runs.state FROM runs WHERE runs.pipeline = pipelines.name \
+     ORDER BY runs.logical_date DESC, runs.id DESC LIMIT 1)";
+
+pub(crate) async fn find_pipelines(
     pool: &AnyPool,
-    search: Option<&str>,
+    filter: &PipelineFilter,
     page: Page,
 ) -> Result<(Vec<PipelineRow>, u64)> {
-    let pattern = contains_pattern(search);
-    let select = concat!(
-        "SELECT ",
+    let pattern = contains_pattern(filter.search.as_deref());
+    // $1 is the pattern; each filter given adds one condition and its placeholder, in order
+    let mut conditions = vec!["LOWER(name) LIKE $1 ESCAPE '\\'".to_owned()];
+    if filter.paused.is_some() {
+        conditions.push(format!("paused = ${}", conditions.len() + 1));
+    }
+    if filter.last_run_state.is_some() {
+        let placeholder = conditions.len() + 1;
+        conditions.push(format!("{LATEST_RUN_STATE} = ${placeholder}"));
+    }
+    let condition = conditions.join(" AND ");
+    let next = conditions.len() + 1;
+    let select = format!(
+        "SELECT {} FROM pipelines WHERE {condition} ORDER BY name LIMIT ${next} OFFSET ${}",
         pipeline_columns!(),
-        " FROM pipelines WHERE LOWER(name) LIKE $1 ESCAPE '\\' ORDER BY name LIMIT $2 OFFSET $3"
+        next + 1
     );
-    let rows = sqlx::query(select)
-        .bind(&pattern)
+    let count_query = format!("SELECT COUNT(*) AS total FROM pipelines WHERE {condition}");
+    let mut rows = sqlx::query(AssertSqlSafe(select)).bind(pattern.clone());
+    let mut total = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_query)).bind(pattern);
+    if let Some(paused) = filter.paused {
+        rows = rows.bind(i64::from(paused));
+        total = total.bind(i64::from(paused));
+    }
+    if let Some(state) = filter.last_run_state {
+        rows = rows.bind(state.as_str());
+        total = total.bind(state.as_str());
+    }
+    let rows = rows
         .bind(i64::from(page.limit))
         .bind(offset(page))
         .fetch_all(pool)
         .await?;
-    let count_query =
-        "SELECT COUNT(*) AS total FROM pipelines WHERE LOWER(name) LIKE $1 ESCAPE '\\'";
-    let total: i64 = sqlx::query_scalar(count_query)
-        .bind(&pattern)
-        .fetch_one(pool)
-        .await?;
+    let total = total.fetch_one(pool).await?;
     let pipelines = rows.iter().map(decode_pipeline).collect::<Result<_>>()?;
     Ok((pipelines, count(total)))
 }

@@ -210,14 +210,21 @@ pub(crate) async fn prune_runs(
                         AND runs.id = task_instances.run_id \
                         AND runs.state NOT IN ($1, $2) \
                         AND COALESCE(runs.ended_at, runs.created_at) < $3)";
+    let delete_attempts = "DELETE FROM task_attempts WHERE EXISTS (SELECT 1 FROM runs \
+                           WHERE runs.pipeline = task_attempts.pipeline \
+                           AND runs.id = task_attempts.run_id \
+                           AND runs.state NOT IN ($1, $2) \
+                           AND COALESCE(runs.ended_at, runs.created_at) < $3)";
     let delete_runs = "DELETE FROM runs WHERE state NOT IN ($1, $2) \
                        AND COALESCE(ended_at, created_at) < $3 RETURNING pipeline, id";
-    sqlx::query(delete_tasks)
-        .bind(ACTIVE_STATES[0].as_str())
-        .bind(ACTIVE_STATES[1].as_str())
-        .bind(micros(older_than))
-        .execute(&mut *connection)
-        .await?;
+    for delete in [delete_tasks, delete_attempts] {
+        sqlx::query(delete)
+            .bind(ACTIVE_STATES[0].as_str())
+            .bind(ACTIVE_STATES[1].as_str())
+            .bind(micros(older_than))
+            .execute(&mut *connection)
+            .await?;
+    }
     let rows = sqlx::query(delete_runs)
         .bind(ACTIVE_STATES[0].as_str())
         .bind(ACTIVE_STATES[1].as_str())

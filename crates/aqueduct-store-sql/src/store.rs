@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use aqueduct_store::{
     AppRecord, BackfillRecord, Change, DeliveryOutcome, DeliveryState, EventRecord, NewBackfill,
-    NewSync, NewVersion, NotificationRecord, Page, PipelineRow, PipelineVersion, Result, Role,
-    RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord, TaskInstanceRecord,
-    TokenRecord,
+    NewSync, NewVersion, NotificationRecord, Page, PipelineFilter, PipelineRow, PipelineVersion,
+    Result, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate, Store, SyncRecord,
+    TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -50,6 +50,15 @@ impl SqlStore {
     ) -> SqlResult<Vec<TaskInstanceRecord>> {
         let mut connection = self.pool.acquire().await?;
         tasks::list_tasks(&mut connection, pipeline, run_id).await
+    }
+
+    async fn read_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> SqlResult<Vec<TaskAttemptRecord>> {
+        let mut connection = self.pool.acquire().await?;
+        tasks::list_attempts(&mut connection, pipeline, run_id).await
     }
 
     async fn load_active_runs(&self) -> SqlResult<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {
@@ -107,12 +116,12 @@ impl Store for SqlStore {
             .context("get pipeline")
     }
 
-    async fn list_pipelines(
+    async fn find_pipelines(
         &self,
-        search: Option<&str>,
+        filter: &PipelineFilter,
         page: Page,
     ) -> Result<(Vec<PipelineRow>, u64)> {
-        let listed = pipelines::list_pipelines(&self.pool, search, page).await;
+        let listed = pipelines::find_pipelines(&self.pool, filter, page).await;
         listed.context("list pipelines")
     }
 
@@ -275,6 +284,15 @@ impl Store for SqlStore {
     ) -> Result<Vec<TaskInstanceRecord>> {
         let listed = self.read_task_instances(pipeline, run_id).await;
         listed.context("list task instances")
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        let listed = self.read_task_attempts(pipeline, run_id).await;
+        listed.context("list task attempts")
     }
 
     async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {

@@ -1,9 +1,9 @@
 //! Queries on task instances.
 
-use aqueduct_store::TaskInstanceRecord;
+use aqueduct_store::{TaskAttemptRecord, TaskInstanceRecord};
 use sqlx::AnyConnection;
 
-use crate::codec::{decode_task, micros, task_columns};
+use crate::codec::{attempt_columns, decode_attempt, decode_task, micros, task_columns};
 use crate::error::Result;
 use crate::runs::{ACTIVE_STATES, require_run};
 
@@ -36,9 +36,57 @@ pub(crate) async fn upsert_task(
         .bind(task.ended_at.map(micros))
         .bind(task.retry_at.map(micros))
         .bind(&task.outputs_json)
+        .execute(&mut *connection)
+        .await?;
+    if let Some(attempt) = TaskAttemptRecord::of_instance(task) {
+        upsert_attempt(connection, &attempt).await?;
+    }
+    Ok(())
+}
+
+/// Inserts an attempt, or updates it while it has not ended (an ended attempt never changes).
+async fn upsert_attempt(connection: &mut AnyConnection, attempt: &TaskAttemptRecord) -> Result<()> {
+    let upsert = concat!(
+        "INSERT INTO task_attempts (",
+        attempt_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+        "ON CONFLICT (pipeline, run_id, task, attempt) DO UPDATE SET ",
+        "state = excluded.state, exit_code = excluded.exit_code, outcome = excluded.outcome, ",
+        "started_at = excluded.started_at, ended_at = excluded.ended_at ",
+        "WHERE task_attempts.ended_at IS NULL"
+    );
+    sqlx::query(upsert)
+        .bind(&attempt.pipeline)
+        .bind(&attempt.run_id)
+        .bind(&attempt.task)
+        .bind(i64::from(attempt.attempt))
+        .bind(attempt.state.as_str())
+        .bind(attempt.exit_code.map(i64::from))
+        .bind(attempt.outcome.as_deref())
+        .bind(micros(attempt.started_at))
+        .bind(attempt.ended_at.map(micros))
         .execute(connection)
         .await?;
     Ok(())
+}
+
+/// The attempts of one run, by task name, then attempt.
+pub(crate) async fn list_attempts(
+    connection: &mut AnyConnection,
+    pipeline: &str,
+    run_id: &str,
+) -> Result<Vec<TaskAttemptRecord>> {
+    let query = concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM task_attempts WHERE pipeline = $1 AND run_id = $2 ORDER BY task, attempt"
+    );
+    let rows = sqlx::query(query)
+        .bind(pipeline)
+        .bind(run_id)
+        .fetch_all(connection)
+        .await?;
+    rows.iter().map(decode_attempt).collect()
 }
 
 /// The task instances of one run, by task name.

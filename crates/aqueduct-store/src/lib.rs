@@ -2,8 +2,9 @@
 //! conformance suite every backend must pass.
 //!
 //! The server keeps all durable state behind [`Store`]: versioned pipeline definitions (each run
-//! records the exact version it started with), runs and their task instances, backfills, GitOps
-//! apps and their sync history, API tokens, the event log, and retention. The runtime commits each batch of state changes with [`Store::apply`] in one
+//! records the exact version it started with), runs, their task instances and every attempt of
+//! each task, backfills, GitOps apps and their sync history, API tokens, the event log, and
+//! retention. The runtime commits each batch of state changes with [`Store::apply`] in one
 //! transaction *before* carrying out their effects (write-ahead), and after a crash reloads
 //! [`Store::active_runs`] to recover.
 //!
@@ -28,9 +29,9 @@ pub use mem::MemStore;
 pub use outbox::{DeliveryOutcome, DeliveryState, NewNotification, NotificationRecord};
 pub use records::{
     AppRecord, BackfillRecord, Change, EventKind, EventRecord, NewBackfill, NewEvent, NewSync,
-    NewVersion, Page, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter, RunKey, RunRecord,
-    RunType, RunUpdate, SyncRecord, SyncResult, TaskInstanceRecord, TokenRecord,
-    truncate_to_micros,
+    NewVersion, Page, PipelineFilter, PipelineRow, PipelineVersion, Reprocess, Role, RunFilter,
+    RunKey, RunRecord, RunType, RunUpdate, SyncRecord, SyncResult, TaskAttemptRecord,
+    TaskInstanceRecord, TokenRecord, truncate_to_micros,
 };
 pub use store::Store;
 

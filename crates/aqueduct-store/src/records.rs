@@ -207,6 +207,54 @@ pub struct TaskInstanceRecord {
     pub outputs_json: String,
 }
 
+/// One attempt of one task in one run, as the store derives it from the task instances it
+/// writes ([`crate::Store::list_task_attempts`]). Identified by `(pipeline, run_id, task,
+/// attempt)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAttemptRecord {
+    pub pipeline: String,
+    pub run_id: String,
+    pub task: String,
+    /// Counts from 1 (the task instance's `attempts` when this attempt ran).
+    pub attempt: u32,
+    /// `running` while it runs, then how it ended: `success`, `failed`, `up_for_retry` (it
+    /// failed and was retried), `skipped` or `cancelled`.
+    pub state: TaskState,
+    pub exit_code: Option<i32>,
+    pub outcome: Option<String>,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+impl TaskAttemptRecord {
+    /// The attempt a task instance describes: its latest, when it started and its state is one
+    /// an attempt has (running or ended by running: not `none`, `queued` or `upstream_failed`,
+    /// which a cleared or never-started task carries next to an older attempt's dates).
+    pub fn of_instance(task: &TaskInstanceRecord) -> Option<TaskAttemptRecord> {
+        let ran = matches!(
+            task.state,
+            TaskState::Running
+                | TaskState::Success
+                | TaskState::Failed
+                | TaskState::Skipped
+                | TaskState::UpForRetry
+                | TaskState::Cancelled
+        );
+        let started_at = task.started_at?;
+        (ran && task.attempts >= 1).then(|| TaskAttemptRecord {
+            pipeline: task.pipeline.clone(),
+            run_id: task.run_id.clone(),
+            task: task.task.clone(),
+            attempt: task.attempts,
+            state: task.state,
+            exit_code: task.exit_code,
+            outcome: task.outcome.clone(),
+            started_at,
+            ended_at: task.ended_at,
+        })
+    }
+}
+
 /// What an API token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
@@ -374,6 +422,19 @@ impl Page {
     pub fn first(limit: u32) -> Page {
         Page { limit, offset: 0 }
     }
+}
+
+/// Which pipelines [`crate::Store::find_pipelines`] returns; `None` matches every value, and a
+/// pipeline must match every field given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineFilter {
+    /// A substring of the name, case-insensitive, taken literally (`%` and `_` are no wildcards).
+    pub search: Option<String>,
+    pub paused: Option<bool>,
+    /// The state of the pipeline's latest run: the one with the greatest logical date, then the
+    /// greatest run id, which [`crate::Store::list_runs`] lists first. A pipeline without runs
+    /// never matches.
+    pub last_run_state: Option<RunState>,
 }
 
 /// Which runs to list; `None` matches every value.

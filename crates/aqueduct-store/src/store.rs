@@ -9,8 +9,8 @@ use crate::Result;
 use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
-    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
-    SyncRecord, TaskInstanceRecord, TokenRecord,
+    PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 
 /// The server's durable state.
@@ -61,10 +61,23 @@ pub trait Store: Send + Sync + 'static {
     fn get_pipeline(&self, name: &str) -> impl Future<Output = Result<PipelineRow>> + Send;
 
     /// Pipelines whose name contains `search` (case-insensitive, taken literally), by name, and
-    /// how many match in all.
+    /// how many match in all: [`Store::find_pipelines`] with only a search.
     fn list_pipelines(
         &self,
         search: Option<&str>,
+        page: Page,
+    ) -> impl Future<Output = Result<(Vec<PipelineRow>, u64)>> + Send {
+        let filter = PipelineFilter {
+            search: search.map(str::to_owned),
+            ..PipelineFilter::default()
+        };
+        async move { self.find_pipelines(&filter, page).await }
+    }
+
+    /// Pipelines matching `filter`, by name (bytewise), and how many match in all.
+    fn find_pipelines(
+        &self,
+        filter: &PipelineFilter,
         page: Page,
     ) -> impl Future<Output = Result<(Vec<PipelineRow>, u64)>> + Send;
 
@@ -222,6 +235,18 @@ pub trait Store: Send + Sync + 'static {
         pipeline: &str,
         run_id: &str,
     ) -> impl Future<Output = Result<Vec<TaskInstanceRecord>>> + Send;
+
+    /// Every attempt of every task of a run, by task name, then attempt; empty for an unknown
+    /// run. The store records them itself: each task instance written
+    /// ([`Store::upsert_task_instance`], [`Change::TaskInstance`]) that describes an attempt
+    /// ([`TaskAttemptRecord::of_instance`]) inserts or updates that attempt in the same
+    /// transaction, unless the attempt has already ended (an ended attempt never changes, so a
+    /// cancel or clear written next to its dates cannot rewrite it). Pruned with its run.
+    fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Vec<TaskAttemptRecord>>> + Send;
 
     /// Queued and running runs with their task instances, oldest logical date first (then
     /// pipeline, then run id): what recovery reloads after a restart.

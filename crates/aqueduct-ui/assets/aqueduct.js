@@ -1,6 +1,7 @@
 // aqueduct web UI: the only script. Plain JavaScript, no build step.
 // - live pages: listen to /ui/events and re-render the page's [data-live] parts from a fresh
-//   copy of the same URL when an event concerns this pipeline (and run);
+//   copy of the same URL when an event concerns this pipeline (and run), or, on the pipelines
+//   list (body[data-live-list]), when any run, pause or sync changes (at most once a second);
 // - logs: follow a running attempt, search within the lines;
 // - forms with data-confirm ask first; "/" focuses the search box.
 "use strict";
@@ -8,8 +9,11 @@
 (function live() {
   const body = document.body;
   const pipeline = body.dataset.livePipeline;
-  if (!pipeline || !window.EventSource) return;
+  const list = body.dataset.liveList !== undefined;
+  if ((!pipeline && !list) || !window.EventSource) return;
   const run = body.dataset.liveRun;
+  // a list shows many pipelines: a busy server must not make it reload on every event
+  const delay = list ? 1000 : 150;
   let timer = null;
   const refresh = () => {
     timer = null;
@@ -19,13 +23,20 @@
         const fresh = new DOMParser().parseFromString(text, "text/html");
         for (const part of fresh.querySelectorAll("[data-live][id]")) {
           const current = document.getElementById(part.id);
-          if (current) current.replaceWith(document.importNode(part, true));
+          if (!current) continue;
+          // keep the keyboard where it was: focus the same link or button in the new part
+          const focused = current.contains(document.activeElement) ? document.activeElement : null;
+          const replacement = document.importNode(part, true);
+          current.replaceWith(replacement);
+          const href = focused && focused.getAttribute("href");
+          const again = href && [...replacement.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === href);
+          if (again) again.focus();
         }
         body.dataset.refreshed = String(Number(body.dataset.refreshed || 0) + 1);
       })
       .catch(() => {});
   };
-  const soon = () => { if (!timer) timer = setTimeout(refresh, 150); };
+  const soon = () => { if (!timer) timer = setTimeout(refresh, delay); };
   let events = null;
   const listen = () => {
     events = new EventSource("/ui/events");
@@ -33,6 +44,11 @@
     events.onmessage = (message) => {
       let event;
       try { event = JSON.parse(message.data); } catch (_) { return; }
+      if (list) {
+        // the list shows runs, pause flags and sync status, not tasks
+        if (event.kind !== "task_state") soon();
+        return;
+      }
       if (event.pipeline !== pipeline) return;
       if (run && event.run_id && event.run_id !== run) return;
       soon();

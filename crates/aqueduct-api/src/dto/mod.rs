@@ -34,6 +34,7 @@ pub use request::{
     BackfillBody, ClearBody, ListPipelineRunsParams, ListPipelinesParams, ListRunsParams,
     LogParams, NextRunsParams, Reprocess, TriggerBody,
 };
+pub use run::TaskAttempt;
 pub use run::{AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskInstance};
 pub use worker::{
     Assignment, ClaimRequest, ClaimResponse, Completion, EnvVar, HeartbeatResponse, LogAck,

@@ -39,6 +39,15 @@ pub struct ListPipelinesParams {
     pub search: Option<String>,
     /// Only paused (`true`) or only unpaused (`false`) pipelines; both when absent.
     pub paused: Option<bool>,
+    /// Only the pipelines of this GitOps app (named `<app>/<pipeline>`).
+    pub app: Option<String>,
+    /// Only pipelines whose `metadata.labels` carry every comma-separated `key=value` pair,
+    /// e.g. `team=data,tier=gold`.
+    pub label: Option<String>,
+    /// Only pipelines whose latest run (greatest logical date) is in this state (Airflow's
+    /// last run state); a pipeline that never ran matches none.
+    #[param(inline)]
+    pub state: Option<RunState>,
     /// 1 to 500; default 50.
     pub limit: Option<u32>,
     /// Default 0.

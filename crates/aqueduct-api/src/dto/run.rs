@@ -71,6 +71,22 @@ pub struct TaskInstance {
     pub ended_at: Option<Timestamp>,
     /// `key=value` outputs of the last attempt.
     pub outputs: BTreeMap<String, String>,
+    /// Every attempt that started, oldest first (the last one is the one above).
+    pub attempt_history: Vec<TaskAttempt>,
+}
+
+/// One attempt of a task, for the run's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskAttempt {
+    /// Counts from 1, as the log routes' `attempt`.
+    pub attempt: u32,
+    /// `running` while it runs, then how it ended: `success`, `failed` (also when the task was
+    /// retried after it), `skipped` or `cancelled`.
+    pub state: TaskState,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub duration_ms: Option<u64>,
+    pub exit_code: Option<i32>,
 }
 
 /// How an attempt ended (the `outcome` of the run JSON).

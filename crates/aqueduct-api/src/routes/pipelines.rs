@@ -32,7 +32,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(backfill))
 }
 
-/// List pipelines, sorted by name.
+/// List pipelines, sorted by name: searched, and filtered by paused flag, app, labels and the
+/// state of their latest run; `total` counts the filtered set.
 #[utoipa::path(get, path = "/pipelines", tag = "pipelines", params(ListPipelinesParams),
     responses((status = 200, description = "A page of pipelines", body = Page<PipelineSummary>)))]
 async fn list_pipelines(
@@ -40,9 +41,14 @@ async fn list_pipelines(
     ApiQuery(params): ApiQuery<ListPipelinesParams>,
 ) -> Result<Json<Page<PipelineSummary>>, ApiError> {
     let (limit, offset) = super::page_bounds(params.limit, params.offset)?;
+    let labels = crate::LabelSelector::parse(params.label.as_deref().unwrap_or_default())
+        .map_err(ApiError::invalid)?;
     let query = PipelineQuery {
         search: params.search.filter(|search| !search.is_empty()),
         paused: params.paused,
+        app: params.app.filter(|app| !app.is_empty()),
+        labels,
+        state: params.state,
         limit,
         offset,
     };

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use aqueduct_api::dto::{
     AttemptOutcome, Diagnostic, Event, Notification, Page, ParamInfo, PipelineDetail,
-    PipelineVersion, RunDetail, RunState, RunSummary, RunType, Schedule, TaskInfo, TaskInstance,
-    TaskState,
+    PipelineVersion, RunDetail, RunState, RunSummary, RunType, Schedule, TaskAttempt, TaskInfo,
+    TaskInstance, TaskState,
 };
 use serde_json::json;
 
@@ -140,7 +140,43 @@ fn instance(name: &str, state: TaskState, attempts: u32, exit_code: Option<i32>)
         started_at: (attempts > 0).then(|| ts("2026-03-01T02:00:01Z")),
         ended_at: ended.then(|| ts("2026-03-01T02:00:02.5Z")),
         outputs: BTreeMap::new(),
+        attempt_history: history(state, attempts, ended, exit_code),
     }
+}
+
+/// Attempts a second apart before the last one, which started at 02:00:01; all but the last
+/// failed.
+fn history(
+    state: TaskState,
+    attempts: u32,
+    ended: bool,
+    exit_code: Option<i32>,
+) -> Vec<TaskAttempt> {
+    let last_start = ts("2026-03-01T02:00:01Z");
+    (1..=attempts)
+        .map(|attempt| {
+            let before_last = i64::from(attempts - attempt);
+            let started_at = last_start - jiff::SignedDuration::from_secs(before_last);
+            if attempt == attempts {
+                return TaskAttempt {
+                    attempt,
+                    state,
+                    started_at,
+                    ended_at: ended.then(|| ts("2026-03-01T02:00:02.5Z")),
+                    duration_ms: ended.then_some(1500),
+                    exit_code,
+                };
+            }
+            TaskAttempt {
+                attempt,
+                state: TaskState::Failed,
+                started_at,
+                ended_at: Some(started_at + jiff::SignedDuration::from_millis(500)),
+                duration_ms: Some(500),
+                exit_code: Some(1),
+            }
+        })
+        .collect()
 }
 
 /// The tasks of a new run of `pipeline`, none started.

@@ -201,7 +201,19 @@ impl Backend for FakeBackend {
                             .to_lowercase()
                             .contains(&needle)
                 })
+                .filter(|p| query.labels.matches(&p.labels))
+                .filter(|p| {
+                    let app = aqueduct_api::app_of(&p.name);
+                    query
+                        .app
+                        .as_deref()
+                        .is_none_or(|wanted| app == Some(wanted))
+                })
                 .map(|p| state.summary_of(p))
+                .filter(|p| {
+                    let last = p.last_run.as_ref().map(|run| run.state);
+                    query.state.is_none_or(|wanted| last == Some(wanted))
+                })
                 .collect();
             Ok(page(items, query.limit, query.offset))
         })

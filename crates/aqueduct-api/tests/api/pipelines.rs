@@ -67,6 +67,46 @@ async fn list_pipelines_defaults_and_search() {
 }
 
 #[tokio::test]
+async fn list_pipelines_filters_by_label_app_and_last_run_state() {
+    let (app, _) = app();
+    let listed = |query: &'static str| {
+        let app = app.clone();
+        async move {
+            let reply = get(&app, &format!("/api/v1/pipelines?{query}"), VIEWER).await;
+            assert_eq!(reply.status, StatusCode::OK, "{query}");
+            let page = reply.json();
+            let items = page["items"].as_array().expect("items").clone();
+            let names: Vec<String> = items
+                .iter()
+                .map(|item| item["name"].as_str().expect("name").to_owned())
+                .collect();
+            (names, page["total"].as_u64().expect("total"))
+        }
+    };
+    assert_eq!(
+        listed("label=team=data").await,
+        (vec!["daily_etl".to_owned()], 1)
+    );
+    assert_eq!(listed("label=team%3Dother").await, (vec![], 0));
+    assert_eq!(
+        listed("state=failed").await,
+        (vec!["hourly_report".to_owned()], 1)
+    );
+    assert_eq!(listed("state=failed&paused=false").await, (vec![], 0));
+    assert_eq!(listed("app=dev").await, (vec![], 0));
+    assert_eq!(
+        listed("app=&label=").await.1,
+        3,
+        "empty filters filter nothing"
+    );
+    for wrong in ["label=team", "label==data", "state=green"] {
+        let reply = get(&app, &format!("/api/v1/pipelines?{wrong}"), VIEWER).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{wrong}");
+        assert_eq!(reply.json()["code"], "invalid_request", "{wrong}");
+    }
+}
+
+#[tokio::test]
 async fn pipeline_detail() {
     let (app, _) = app();
     let reply = get(&app, "/api/v1/pipelines/daily_etl", VIEWER).await;

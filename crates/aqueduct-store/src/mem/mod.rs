@@ -19,8 +19,8 @@ use crate::outbox::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::records::truncate_to_micros;
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
-    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
-    SyncRecord, TaskInstanceRecord, TokenRecord,
+    PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::store::{Store, is_active};
 use state::MemState;
@@ -60,17 +60,31 @@ impl Store for MemStore {
             .ok_or_else(|| crate::Error::NotFound(format!("pipeline {name}")))
     }
 
-    async fn list_pipelines(
+    async fn find_pipelines(
         &self,
-        search: Option<&str>,
+        filter: &PipelineFilter,
         page: Page,
     ) -> Result<(Vec<PipelineRow>, u64)> {
-        let needle = search.map(str::to_ascii_lowercase);
+        let needle = filter.search.as_deref().map(str::to_ascii_lowercase);
         let state = self.lock();
-        let matching = state.pipelines.values().filter(|row| match &needle {
-            Some(needle) => row.name.to_ascii_lowercase().contains(needle.as_str()),
-            None => true,
-        });
+        let latest_run_state = |pipeline: &str| {
+            let runs = state.runs.values().filter(|run| run.pipeline == pipeline);
+            let latest = runs.max_by_key(|run| (run.logical_date, &run.id));
+            latest.map(|run| run.state)
+        };
+        let matching = state
+            .pipelines
+            .values()
+            .filter(|row| match &needle {
+                Some(needle) => row.name.to_ascii_lowercase().contains(needle.as_str()),
+                None => true,
+            })
+            .filter(|row| filter.paused.is_none_or(|paused| row.paused == paused))
+            .filter(|row| {
+                filter
+                    .last_run_state
+                    .is_none_or(|wanted| latest_run_state(&row.name) == Some(wanted))
+            });
         Ok(paginate(matching.cloned().collect(), page))
     }
 
@@ -256,6 +270,14 @@ impl Store for MemStore {
         run_id: &str,
     ) -> Result<Vec<TaskInstanceRecord>> {
         Ok(self.lock().tasks_of(pipeline, run_id))
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        Ok(self.lock().attempts_of(pipeline, run_id))
     }
 
     async fn active_runs(&self) -> Result<Vec<(RunRecord, Vec<TaskInstanceRecord>)>> {

@@ -10,14 +10,15 @@ use jiff::Timestamp;
 
 use crate::records::{
     BackfillRecord, Change, EventRecord, NewEvent, NewSync, NewVersion, PipelineRow,
-    PipelineVersion, RunKey, RunRecord, RunUpdate, SyncRecord, TaskInstanceRecord,
-    truncate_to_micros as micros,
+    PipelineVersion, RunKey, RunRecord, RunUpdate, SyncRecord, TaskAttemptRecord,
+    TaskInstanceRecord, truncate_to_micros as micros,
 };
 use crate::store::is_active;
 use crate::{Error, Result};
 
 type RunMapKey = (String, String);
 type TaskMapKey = (String, String, String);
+type AttemptMapKey = (String, String, String, u32);
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct MemState {
@@ -26,6 +27,8 @@ pub(super) struct MemState {
     pub(super) pipelines: BTreeMap<String, PipelineRow>,
     pub(super) runs: BTreeMap<RunMapKey, RunRecord>,
     pub(super) tasks: BTreeMap<TaskMapKey, TaskInstanceRecord>,
+    /// Every attempt, derived from the task instances written ([`TaskAttemptRecord::of_instance`]).
+    pub(super) attempts: BTreeMap<AttemptMapKey, TaskAttemptRecord>,
     pub(super) tokens: super::tokens::Tokens,
     /// Backfill `id` is at index `id - 1`.
     pub(super) backfills: Vec<BackfillRecord>,
@@ -210,8 +213,34 @@ impl MemState {
             task.run_id.clone(),
             task.task.clone(),
         );
-        self.tasks.insert(key, normalize_task(task));
+        let task = normalize_task(task);
+        if let Some(attempt) = TaskAttemptRecord::of_instance(&task) {
+            let key = (
+                attempt.pipeline.clone(),
+                attempt.run_id.clone(),
+                attempt.task.clone(),
+                attempt.attempt,
+            );
+            // an ended attempt never changes
+            let ended = self
+                .attempts
+                .get(&key)
+                .is_some_and(|known| known.ended_at.is_some());
+            if !ended {
+                self.attempts.insert(key, attempt);
+            }
+        }
+        self.tasks.insert(key, task);
         Ok(())
+    }
+
+    /// The attempts of a run, by task name, then attempt.
+    pub(super) fn attempts_of(&self, pipeline: &str, run_id: &str) -> Vec<TaskAttemptRecord> {
+        self.attempts
+            .values()
+            .filter(|attempt| attempt.pipeline == pipeline && attempt.run_id == run_id)
+            .cloned()
+            .collect()
     }
 
     pub(super) fn tasks_of(&self, pipeline: &str, run_id: &str) -> Vec<TaskInstanceRecord> {
@@ -277,6 +306,9 @@ impl MemState {
             self.runs
                 .remove(&(key.pipeline.clone(), key.run_id.clone()));
             self.tasks.retain(|(pipeline, run_id, _), _| {
+                (pipeline, run_id) != (&key.pipeline, &key.run_id)
+            });
+            self.attempts.retain(|(pipeline, run_id, _, _), _| {
                 (pipeline, run_id) != (&key.pipeline, &key.run_id)
             });
         }

@@ -12,8 +12,8 @@ use jiff::Timestamp;
 
 use crate::records::{
     AppRecord, BackfillRecord, Change, EventRecord, NewBackfill, NewSync, NewVersion, Page,
-    PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType, RunUpdate,
-    SyncRecord, TaskInstanceRecord, TokenRecord,
+    PipelineFilter, PipelineRow, PipelineVersion, Role, RunFilter, RunKey, RunRecord, RunType,
+    RunUpdate, SyncRecord, TaskAttemptRecord, TaskInstanceRecord, TokenRecord,
 };
 use crate::{DeliveryOutcome, DeliveryState, NotificationRecord};
 use crate::{Error, Result, Store};
@@ -97,12 +97,12 @@ impl<S: Store> Store for FaultyStore<S> {
         self.read(self.inner.get_pipeline(name)).await
     }
 
-    async fn list_pipelines(
+    async fn find_pipelines(
         &self,
-        search: Option<&str>,
+        filter: &PipelineFilter,
         page: Page,
     ) -> Result<(Vec<PipelineRow>, u64)> {
-        self.read(self.inner.list_pipelines(search, page)).await
+        self.read(self.inner.find_pipelines(filter, page)).await
     }
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
@@ -234,6 +234,15 @@ impl<S: Store> Store for FaultyStore<S> {
         run_id: &str,
     ) -> Result<Vec<TaskInstanceRecord>> {
         self.read(self.inner.list_task_instances(pipeline, run_id))
+            .await
+    }
+
+    async fn list_task_attempts(
+        &self,
+        pipeline: &str,
+        run_id: &str,
+    ) -> Result<Vec<TaskAttemptRecord>> {
+        self.read(self.inner.list_task_attempts(pipeline, run_id))
             .await
     }
 

@@ -16,6 +16,7 @@
 
 mod apply;
 mod apps;
+mod attempts;
 mod events;
 mod faults;
 mod live_edits;
@@ -26,6 +27,7 @@ mod tokens;
 
 pub use apply::*;
 pub use apps::*;
+pub use attempts::*;
 pub use events::*;
 pub use faults::{Fault, FaultyStore};
 pub use live_edits::*;
@@ -79,6 +81,7 @@ macro_rules! store_test_suite {
             versions_are_listed_newest_first,
             paused_flag_is_kept_across_versions,
             pipelines_are_searched_and_paged,
+            pipelines_are_filtered_by_paused_and_last_run_state,
             create_run_rejects_a_second_run_of_the_same_slot,
             create_run_requires_a_version_of_its_pipeline,
             runs_keep_their_source_folder,
@@ -99,6 +102,7 @@ macro_rules! store_test_suite {
             live_edits_are_marked_until_a_sync,
             timestamps_keep_microseconds,
             task_instances_are_inserted_then_replaced,
+            every_attempt_of_a_task_is_kept,
             apply_commits_a_batch_in_order,
             apply_is_all_or_nothing,
             active_runs_are_queued_and_running_runs_with_tasks,

@@ -1,7 +1,9 @@
 //! Conformance cases: pipelines, their versions, pausing and listing.
 
-use crate::records::{NewVersion, Page};
-use crate::testing::at;
+use aqueduct_core::RunState;
+
+use crate::records::{NewVersion, Page, PipelineFilter};
+use crate::testing::{at, run_record};
 use crate::{Error, Store};
 
 /// Recording the same definition twice returns the first version; a new pipeline starts unpaused.
@@ -159,6 +161,107 @@ pub async fn pipelines_are_searched_and_paged(store: &impl Store) {
             (names.as_slice(), total),
             (expected, expected_total),
             "{search:?} {page:?}"
+        );
+    }
+}
+
+/// The paused flag and the state of each pipeline's latest run (greatest logical date, then
+/// greatest run id) filter the list, with a search, and the total counts the filtered set.
+pub async fn pipelines_are_filtered_by_paused_and_last_run_state(store: &impl Store) {
+    let mut versions = std::collections::HashMap::new();
+    for name in ["alpha", "beta", "gamma", "delta"] {
+        versions.insert(name, crate::testing::version_of(store, name).await);
+    }
+    let runs = [
+        // alpha: an older success, then a failure
+        ("alpha", "scheduled__1", 100, RunState::Success),
+        ("alpha", "scheduled__2", 200, RunState::Failed),
+        // beta: the newest logical date wins, not the order of creation
+        ("beta", "scheduled__9", 300, RunState::Success),
+        ("beta", "backfill__1", 100, RunState::Failed),
+        // gamma: two runs of one logical date, the greater run id wins
+        ("gamma", "manual__b", 500, RunState::Running),
+        ("gamma", "manual__a", 500, RunState::Failed),
+    ];
+    for (pipeline, id, logical, state) in runs {
+        let mut run = run_record(pipeline, id, versions[pipeline], logical);
+        run.state = state;
+        crate::testing::create(store, run).await;
+    }
+    for name in ["beta", "delta"] {
+        store.set_paused(name, true).await.expect("pause");
+    }
+    let filter = |search: Option<&str>, paused, state| PipelineFilter {
+        search: search.map(str::to_owned),
+        paused,
+        last_run_state: state,
+    };
+    let cases: [(PipelineFilter, Page, &[&str], u64); 9] = [
+        (
+            filter(None, None, None),
+            Page::first(10),
+            &["alpha", "beta", "delta", "gamma"],
+            4,
+        ),
+        (
+            filter(None, None, Some(RunState::Failed)),
+            Page::first(10),
+            &["alpha"],
+            1,
+        ),
+        (
+            filter(None, None, Some(RunState::Success)),
+            Page::first(10),
+            &["beta"],
+            1,
+        ),
+        (
+            filter(None, None, Some(RunState::Running)),
+            Page::first(10),
+            &["gamma"],
+            1,
+        ),
+        (
+            filter(None, None, Some(RunState::Queued)),
+            Page::first(10),
+            &[],
+            0,
+        ),
+        (
+            filter(None, Some(true), None),
+            Page::first(10),
+            &["beta", "delta"],
+            2,
+        ),
+        (
+            filter(None, Some(false), Some(RunState::Success)),
+            Page::first(10),
+            &[],
+            0,
+        ),
+        (
+            filter(Some("ET"), Some(true), Some(RunState::Success)),
+            Page::first(10),
+            &["beta"],
+            1,
+        ),
+        (
+            filter(None, Some(false), None),
+            Page {
+                limit: 1,
+                offset: 1,
+            },
+            &["gamma"],
+            2,
+        ),
+    ];
+    for (filter, page, expected, expected_total) in cases {
+        let (rows, total) = store.find_pipelines(&filter, page).await.expect("find");
+        let names: Vec<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+        assert_eq!(
+            (names.as_slice(), total),
+            (expected, expected_total),
+            "{filter:?} {page:?}"
         );
     }
 }

@@ -42,7 +42,9 @@ pub(crate) struct Dag {
     pub(crate) node_width: u32,
     pub(crate) node_height: u32,
     pub(crate) nodes: Vec<DagNode>,
-    pub(crate) edges: Vec<String>,
+    /// Every edge's path data in one `d` (one SVG element for all edges: a 500-task fan-out has
+    /// a thousand edges).
+    pub(crate) edges: String,
 }
 
 /// The DAG of `pipeline`, coloured by `run` when given (tasks link to their logs there).
@@ -76,11 +78,12 @@ pub(crate) fn dag(pipeline: &PipelineDetail, run: Option<&RunDetail>) -> Dag {
             }
         })
         .collect();
-    let edges = drawn
+    let edges: Vec<String> = drawn
         .edges
         .iter()
         .map(|edge| drawn.edge_path(*edge))
         .collect();
+    let edges = edges.join(" ");
     Dag {
         width: drawn.width,
         height: drawn.height,

@@ -1,11 +1,12 @@
 //! `/pipelines/{name}/runs/{run_id}` (notification links point here): the run's DAG coloured by
-//! state, its tasks (state, attempts, duration, exit code, log), a Gantt chart, clear (a task,
+//! state, its tasks (state, every attempt with its state, duration and log, exit code), a Gantt
+//! chart of every attempt, clear (a task,
 //! a task and downstream, the whole run) and cancel. The script refreshes the `data-live` parts
 //! when the event stream mentions the run.
 //!
 //! Calls: `get_pipeline` and `get_run`, concurrently.
 
-use aqueduct_api::dto::{RunDetail, RunState};
+use aqueduct_api::dto::{RunDetail, RunState, TaskInstance};
 use aqueduct_api::{Backend, ClearRequest, Role};
 use askama::Template;
 use axum::Form;
@@ -17,7 +18,7 @@ use serde::Deserialize;
 
 use super::Chrome;
 use super::pipeline::{Dag, dag};
-use crate::gantt::{self, Chart, Span};
+use crate::gantt::{self, Attempt, Chart, Span};
 use crate::session::{Action, Session};
 use crate::{UiState, format, paths};
 
@@ -29,8 +30,18 @@ pub(crate) struct TaskRow {
     pub(crate) exit_code: String,
     pub(crate) started: String,
     pub(crate) detail: String,
-    /// One link per attempt, newest last.
-    pub(crate) logs: Vec<(u32, String)>,
+    /// Every attempt with its log link, oldest first.
+    pub(crate) attempt_rows: Vec<AttemptRow>,
+}
+
+pub(crate) struct AttemptRow {
+    pub(crate) attempt: u32,
+    /// The log page of the attempt.
+    pub(crate) url: String,
+    /// How it ended (`running` while it runs); empty for a task's only attempt, and when the
+    /// backend keeps no history.
+    pub(crate) state: &'static str,
+    pub(crate) duration: String,
 }
 
 #[derive(Template)]
@@ -80,16 +91,7 @@ pub(crate) fn run_page(
     run: &RunDetail,
     now: Timestamp,
 ) -> RunPage {
-    let spans: Vec<Span> = run
-        .tasks
-        .iter()
-        .map(|task| Span {
-            task: task.name.clone(),
-            state: format::task_state(task.state).to_owned(),
-            started_at: task.started_at,
-            ended_at: task.ended_at,
-        })
-        .collect();
+    let spans: Vec<Span> = run.tasks.iter().map(span).collect();
     let tasks = run
         .tasks
         .iter()
@@ -103,12 +105,7 @@ pub(crate) fn run_page(
                 .map_or_else(|| "-".to_owned(), |code| code.to_string()),
             started: format::maybe_time(task.started_at),
             detail: task.detail.clone().unwrap_or_default(),
-            logs: (1..=task.attempts)
-                .map(|attempt| {
-                    let url = paths::log(&run.pipeline, &run.run_id, &task.name, attempt);
-                    (attempt, url)
-                })
-                .collect(),
+            attempt_rows: attempt_rows(run, task),
         })
         .collect();
     RunPage {
@@ -142,6 +139,57 @@ pub(crate) fn run_page(
         gantt: gantt::chart(&spans, now),
         gantt_label_width: gantt::LABEL_WIDTH,
     }
+}
+
+/// A task's row of the Gantt chart: every attempt it has a history of, or, from a backend that
+/// keeps none, its last attempt's dates.
+fn span(task: &TaskInstance) -> Span {
+    let mut attempts: Vec<Attempt> = task
+        .attempt_history
+        .iter()
+        .map(|attempt| Attempt {
+            attempt: attempt.attempt,
+            state: format::task_state(attempt.state).to_owned(),
+            started_at: attempt.started_at,
+            ended_at: attempt.ended_at,
+        })
+        .collect();
+    if let (true, Some(started_at)) = (attempts.is_empty(), task.started_at) {
+        attempts.push(Attempt {
+            attempt: task.attempts.max(1),
+            state: format::task_state(task.state).to_owned(),
+            started_at,
+            ended_at: task.ended_at,
+        });
+    }
+    Span {
+        task: task.name.clone(),
+        attempts,
+    }
+}
+
+/// One line per attempt started (`1..=attempts`), with its state and duration when the history
+/// has it and there is more than one (a single attempt's are the row's own: a 500-task run
+/// need not say them twice).
+fn attempt_rows(run: &RunDetail, task: &TaskInstance) -> Vec<AttemptRow> {
+    let history = if task.attempts > 1 {
+        task.attempt_history.as_slice()
+    } else {
+        &[]
+    };
+    (1..=task.attempts)
+        .map(|number| {
+            let known = history.iter().find(|a| a.attempt == number);
+            AttemptRow {
+                attempt: number,
+                url: paths::log(&run.pipeline, &run.run_id, &task.name, number),
+                state: known.map_or("", |attempt| format::task_state(attempt.state)),
+                duration: known.map_or_else(String::new, |attempt| {
+                    format::maybe_duration(attempt.duration_ms)
+                }),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use aqueduct_api::dto::{
     DiffKind, Event, FieldChange, HealthCode, HealthStatus, NextRun, Notification, Page, ParamInfo,
     PipelineDetail, PipelineDiff, PipelineReplaced, PipelineSummary, PipelineVersion, PlanAction,
     PlannedChange, RollbackResult, RunDetail, RunState, RunSummary, RunType, Schedule, SyncCode,
-    SyncPolicy, SyncRecord, SyncResult, SyncStatus, TaskInfo, TaskInstance, TaskState,
+    SyncPolicy, SyncRecord, SyncResult, SyncStatus, TaskAttempt, TaskInfo, TaskInstance, TaskState,
 };
 use aqueduct_api::{
     Backend, BackendError, BackfillRequest, ClearRequest, Forge, HistoryQuery, PipelineQuery,
@@ -102,6 +102,14 @@ fn instance(
         started_at: Some(ts(start)),
         ended_at: Some(ts(end)),
         outputs: BTreeMap::new(),
+        attempt_history: vec![TaskAttempt {
+            attempt: 1,
+            state,
+            started_at: ts(start),
+            ended_at: Some(ts(end)),
+            duration_ms: Some(2_000),
+            exit_code,
+        }],
     }
 }
 
@@ -133,6 +141,7 @@ impl FakeBackend {
         ];
         let mut etl = pipeline("daily_etl");
         etl.description = Some("Load the warehouse".into());
+        etl.labels = BTreeMap::from([("team".to_owned(), "data".to_owned())]);
         etl.schedule = Some(Schedule {
             cron: "0 3 * * *".into(),
             timezone: "UTC".into(),
@@ -176,19 +185,42 @@ impl FakeBackend {
                     "2026-03-05T09:00:01Z",
                     "2026-03-05T09:00:03Z",
                 ),
-                instance(
-                    "shout",
-                    TaskState::Failed,
-                    Some(3),
-                    "2026-03-05T09:00:03Z",
-                    "2026-03-05T09:00:09Z",
-                ),
+                // retried once: its first attempt failed too
+                TaskInstance {
+                    attempts: 2,
+                    attempt_history: vec![
+                        TaskAttempt {
+                            attempt: 1,
+                            state: TaskState::Failed,
+                            started_at: ts("2026-03-05T09:00:03Z"),
+                            ended_at: Some(ts("2026-03-05T09:00:05Z")),
+                            duration_ms: Some(2_000),
+                            exit_code: Some(3),
+                        },
+                        TaskAttempt {
+                            attempt: 2,
+                            state: TaskState::Failed,
+                            started_at: ts("2026-03-05T09:00:07Z"),
+                            ended_at: Some(ts("2026-03-05T09:00:09Z")),
+                            duration_ms: Some(2_000),
+                            exit_code: Some(3),
+                        },
+                    ],
+                    ..instance(
+                        "shout",
+                        TaskState::Failed,
+                        Some(3),
+                        "2026-03-05T09:00:07Z",
+                        "2026-03-05T09:00:09Z",
+                    )
+                },
                 TaskInstance {
                     attempts: 0,
                     exit_code: None,
                     duration_ms: None,
                     started_at: None,
                     ended_at: None,
+                    attempt_history: Vec::new(),
                     ..instance(
                         "after",
                         TaskState::UpstreamFailed,
@@ -337,6 +369,19 @@ impl Backend for FakeBackend {
             .pipelines
             .iter()
             .filter(|p| query.paused.is_none_or(|paused| p.paused == paused))
+            .filter(|p| query.labels.matches(&p.labels))
+            .filter(|p| {
+                let app = aqueduct_api::app_of(&p.name);
+                query
+                    .app
+                    .as_deref()
+                    .is_none_or(|wanted| app == Some(wanted))
+            })
+            .filter(|p| {
+                let last = self.runs.iter().find(|run| run.pipeline == p.name);
+                let last = last.map(|run| run.state);
+                query.state.is_none_or(|wanted| last == Some(wanted))
+            })
             .filter(|p| {
                 p.name.to_lowercase().contains(&needle)
                     || p.description

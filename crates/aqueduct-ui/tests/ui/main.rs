@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 
+use aqueduct_api::dto::RunState;
 use fake::{APP, FakeBackend, HELLO, OPERATOR, RUN, VIEWER};
 
 const HOST: &str = "127.0.0.1:8080";
@@ -215,6 +216,27 @@ async fn a_viewer_is_not_offered_what_it_may_not_do() {
     assert!(operator.body.contains(r#"name="param:who" value="world""#));
     let operator_run = get(&app, RUN_URL, Some(OPERATOR)).await;
     assert!(operator_run.body.contains("clear-task") && operator_run.body.contains("clear-run"));
+    // a row's clear buttons submit one of two forms outside the live table, with their task
+    let clear = "/pipelines/examples%2Fhello/runs/manual__2026-03-05T09:00:00%2B00:00/clear";
+    let downstream_form = format!(
+        r#"<form method="post" action="{clear}" id="clear-downstream-form" class="inline"><input type="hidden" name="downstream" value="true"></form>"#
+    );
+    assert!(
+        operator_run.body.contains(&downstream_form),
+        "{}",
+        operator_run.body
+    );
+    assert!(operator_run.body.contains(&format!(
+        r#"<form method="post" action="{clear}" id="clear-task-form" class="inline"></form>"#
+    )));
+    assert!(operator_run.body.contains(
+        r#"<button form="clear-downstream-form" name="task" value="shout" class="small clear-downstream""#
+    ));
+    assert!(
+        operator_run
+            .body
+            .contains(r#"<button form="clear-task-form" name="task" value="shout""#)
+    );
 }
 
 #[tokio::test]
@@ -368,6 +390,95 @@ async fn the_list_is_searched_and_paged_on_the_server() {
 }
 
 #[tokio::test]
+async fn the_list_filters_by_app_label_and_last_run_state_in_the_url() {
+    let (app, backend) = ui(30);
+    let by_app = get(&app, "/?app=examples", Some(VIEWER)).await;
+    assert_eq!(by_app.status, StatusCode::OK);
+    assert!(by_app.body.contains("1–1 of 1"), "{}", by_app.body);
+    assert!(
+        by_app
+            .body
+            .contains(r#"<option value="examples" selected>examples</option>"#)
+    );
+    // a pipeline's labels link to the list filtered by each
+    let all = get(&app, "/?q=daily", Some(VIEWER)).await;
+    assert!(
+        all.body.contains(r#"<a class="label" href="/?label=team%3Ddata" title="Pipelines labelled team=data">team=data</a>"#),
+        "{}",
+        all.body
+    );
+    let by_label = get(&app, "/?label=team%3Ddata&page=1", Some(VIEWER)).await;
+    assert!(by_label.body.contains("daily_etl") && by_label.body.contains("1–1 of 1"));
+    assert!(
+        by_label.body.contains(r#"value="team=data""#),
+        "{}",
+        by_label.body
+    );
+    let by_state = get(&app, "/?state=failed", Some(VIEWER)).await;
+    assert!(by_state.body.contains("examples/hello") && by_state.body.contains("1–1 of 1"));
+    assert!(
+        by_state
+            .body
+            .contains(r#"<option value="failed" selected>"#)
+    );
+    let none = get(&app, "/?state=success", Some(VIEWER)).await;
+    assert!(none.body.contains("0–0 of 0") && none.body.contains("No pipelines match."));
+    // the pager keeps every filter, so a filtered page can be shared
+    let paged = get(
+        &app,
+        "/?q=filler&paused=active&state=&label=&app=",
+        Some(VIEWER),
+    )
+    .await;
+    assert!(paged.body.contains("1–20 of 20"), "{}", paged.body);
+    let with_all = get(
+        &app,
+        "/?q=filler&app=examples&label=team%3Ddata&state=failed&page=2",
+        Some(VIEWER),
+    )
+    .await;
+    let previous = "/?page=1&q=filler&app=examples&label=team%3Ddata&state=failed";
+    assert!(
+        with_all.body.contains(&previous.replace('&', "&amp;"))
+            || with_all.body.contains(&previous.replace('&', "&#38;")),
+        "{}",
+        with_all.body
+    );
+    let wrong = get(&app, "/?label=team", Some(VIEWER)).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("is not key=value"), "{}", wrong.body);
+    let queries = &backend.recorded.lock().unwrap().list_queries;
+    assert_eq!(queries[0].app.as_deref(), Some("examples"));
+    assert_eq!(queries[2].labels.to_string(), "team=data");
+    assert_eq!(queries[3].state, Some(RunState::Failed));
+    assert_eq!(
+        (
+            &queries[5].app,
+            queries[5].labels.is_empty(),
+            queries[5].state
+        ),
+        (&None, true, None),
+        "empty filters filter nothing"
+    );
+    assert_eq!(queries[6].offset, 25);
+}
+
+#[tokio::test]
+async fn the_list_is_a_live_page() {
+    let (app, _) = ui(3);
+    let list = get(&app, "/", Some(VIEWER)).await;
+    assert!(list.body.contains("<body data-live-list>"), "{}", list.body);
+    assert!(
+        list.body
+            .contains(r#"<table class="list pipelines" id="pipelines" data-live>"#)
+    );
+    assert!(
+        list.body
+            .contains(r#"<nav class="pager" id="pager" data-live>"#)
+    );
+}
+
+#[tokio::test]
 async fn the_pipeline_page_draws_the_graph_and_the_grid() {
     let (app, _) = ui(0);
     let page = get(&app, "/pipelines/daily_etl", Some(OPERATOR)).await;
@@ -386,7 +497,8 @@ async fn the_pipeline_page_draws_the_graph_and_the_grid() {
     assert!(
         hello
             .body
-            .contains(&format!("{RUN_URL}/tasks/shout/logs?attempt=1"))
+            .contains(&format!("{RUN_URL}/tasks/shout/logs?attempt=2")),
+        "a cell links its task's latest attempt"
     );
     assert!(
         hello
@@ -425,7 +537,8 @@ async fn the_run_page_lists_tasks_and_draws_the_timeline() {
         page.body.contains("&#60;ada&#62;") || page.body.contains("&lt;ada&gt;"),
         "params are escaped"
     );
-    // the 8 s run: greet 0–2 s, shout 2–8 s on a 560 px axis
+    // the 8 s run on a 560 px axis: greet 0–2 s; shout failed at 2–4 s, was retried, and
+    // failed again at 6–8 s: both of its attempts are drawn, in the failed colour
     assert!(
         page.body
             .contains(r#"class="bar state-success" x="160" y="4" width="140""#),
@@ -433,9 +546,27 @@ async fn the_run_page_lists_tasks_and_draws_the_timeline() {
         page.body
     );
     assert!(
+        page.body.contains(
+            r#"class="bar state-failed" x="300" y="26" width="140" height="14" rx="2"><title>shout #1: failed</title>"#
+        ),
+        "{}",
         page.body
-            .contains(r#"class="bar state-failed" x="300" y="26" width="420""#)
     );
+    assert!(
+        page.body.contains(
+            r#"class="bar state-failed" x="580" y="26" width="140" height="14" rx="2"><title>shout #2: failed</title>"#
+        )
+    );
+    assert_eq!(page.body.matches(r#"<rect class="bar "#).count(), 3);
+    // the task table lists every attempt with its state, duration and log
+    let shout_attempts = concat!(
+        r#"<div><a href="/pipelines/examples%2Fhello/runs/manual__2026-03-05T09:00:00%2B00:00/tasks/shout/logs?attempt=1" class="log-link" data-attempt="1">#1</a>"#,
+        r#" <span class="attempt-state state-failed">failed</span> 2.0s</div>"#,
+    );
+    assert!(page.body.contains(shout_attempts), "{}", page.body);
+    assert!(page.body.contains(
+        r#"data-attempt="2">#2</a> <span class="attempt-state state-failed">failed</span>"#
+    ));
     assert!(
         page.body
             .contains(r#"<svg class="gantt" id="gantt" data-live width="720" height="66""#)

@@ -320,6 +320,15 @@ pub(crate) struct PipelinesArgs {
     /// Only paused pipelines (`true`) or only unpaused ones (`false`).
     #[arg(long, value_name = "BOOL")]
     pub(crate) paused: Option<bool>,
+    /// Only the pipelines of this GitOps app (named `<app>/<pipeline>`).
+    #[arg(long, value_name = "APP")]
+    pub(crate) app: Option<String>,
+    /// Only pipelines whose labels carry every pair, e.g. `team=data,tier=gold`.
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub(crate) label: Option<String>,
+    /// Only pipelines whose latest run is in this state.
+    #[arg(long, value_enum)]
+    pub(crate) state: Option<RunStateFilter>,
     #[command(flatten)]
     pub(crate) page: PageArgs,
     #[command(flatten)]

@@ -13,6 +13,9 @@ pub(crate) fn list(args: PipelinesArgs) -> anyhow::Result<()> {
     let query = Query::default()
         .with("search", args.search)
         .with("paused", args.paused)
+        .with("app", args.app)
+        .with("label", args.label)
+        .with("state", args.state.map(super::runs::state_name))
         .with("limit", args.page.limit)
         .with("offset", args.page.offset);
     let document = client.get_json(&Route::new(&["pipelines"]), &query)?;

@@ -140,7 +140,7 @@ fn print_run_change(document: &Value, output: Output, change: &str) -> anyhow::R
     Ok(())
 }
 
-fn state_name(state: RunStateFilter) -> &'static str {
+pub(crate) fn state_name(state: RunStateFilter) -> &'static str {
     match state {
         RunStateFilter::Queued => "queued",
         RunStateFilter::Running => "running",

@@ -114,11 +114,11 @@ impl<S: Store> ServerBackend<S> {
             .get_run(&key.pipeline, &key.run_id)
             .await
             .map_err(store_error)?;
-        let tasks = self
-            .store
-            .list_task_instances(&key.pipeline, &key.run_id)
-            .await
-            .map_err(store_error)?;
+        let (tasks, attempts) = tokio::join!(
+            self.store.list_task_instances(&key.pipeline, &key.run_id),
+            self.store.list_task_attempts(&key.pipeline, &key.run_id)
+        );
+        let (tasks, attempts) = (tasks.map_err(store_error)?, attempts.map_err(store_error)?);
         let order: Vec<String> = match self.def(&key.pipeline) {
             Ok(def) if def.version == record.version_id => {
                 def.pipeline.tasks.iter().map(|t| t.name.clone()).collect()
@@ -140,7 +140,7 @@ impl<S: Store> ServerBackend<S> {
                 .unwrap_or_default()
             }
         };
-        Ok(convert::run_detail(&record, &tasks, &order))
+        Ok(convert::run_detail(&record, &tasks, &attempts, &order))
     }
 
     async fn log_path(
@@ -173,26 +173,25 @@ impl<S: Store> ServerBackend<S> {
         Ok((path, attempt))
     }
 
-    /// The names of the paused pipelines: one pass over the store's pipeline rows (names and
-    /// flags only), for the `paused` filter of the list.
-    async fn paused_names(&self) -> Result<std::collections::HashSet<String>, BackendError> {
-        let mut paused = std::collections::HashSet::new();
+    /// The names of the pipelines the store finds with `filter` (the paused flag and the latest
+    /// run's state live in the store, not in the loaded definitions): one paged pass over names.
+    async fn names_in_store(
+        &self,
+        filter: &aqueduct_store::PipelineFilter,
+    ) -> Result<std::collections::HashSet<String>, BackendError> {
+        let mut names = std::collections::HashSet::new();
         let mut page = aqueduct_store::Page::first(10_000);
         loop {
             let (rows, total) = self
                 .store
-                .list_pipelines(None, page)
+                .find_pipelines(filter, page)
                 .await
                 .map_err(store_error)?;
             let read = rows.len() as u64;
-            paused.extend(
-                rows.into_iter()
-                    .filter(|row| row.paused)
-                    .map(|row| row.name),
-            );
+            names.extend(rows.into_iter().map(|row| row.name));
             page.offset += read;
             if read == 0 || page.offset >= total {
-                return Ok(paused);
+                return Ok(names);
             }
         }
     }
@@ -248,11 +247,20 @@ impl<S: Store> Backend for ServerBackend<S> {
         query: PipelineQuery,
     ) -> Result<Page<PipelineSummary>, BackendError> {
         let search = query.search.as_deref().map(str::to_lowercase);
-        let paused = match query.paused {
-            Some(_) => Some(self.paused_names().await?),
-            None => None,
+        // the paused flag and the latest run's state are the store's, filtered in its query
+        let in_store = match (query.paused, query.state) {
+            (None, None) => None,
+            (paused, state) => {
+                let filter = aqueduct_store::PipelineFilter {
+                    search: None,
+                    paused,
+                    last_run_state: state.map(convert::core_run_state),
+                };
+                Some(self.names_in_store(&filter).await?)
+            }
         };
         let status = self.status.snapshot();
+        // the name, description, app and labels are the loaded definitions'
         let mut defs: Vec<&PipelineDef> = status
             .pipelines
             .iter()
@@ -266,9 +274,18 @@ impl<S: Store> Backend for ServerBackend<S> {
                 }
                 None => true,
             })
-            .filter(|def| match (&paused, query.paused) {
-                (Some(names), Some(wanted)) => names.contains(&def.pipeline.name) == wanted,
-                _ => true,
+            .filter(|def| {
+                let app = aqueduct_api::app_of(&def.pipeline.name);
+                query
+                    .app
+                    .as_deref()
+                    .is_none_or(|wanted| app == Some(wanted))
+            })
+            .filter(|def| query.labels.matches(&def.pipeline.labels))
+            .filter(|def| {
+                in_store
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&def.pipeline.name))
             })
             .collect();
         defs.sort_by(|a, b| a.pipeline.name.cmp(&b.pipeline.name));

@@ -9,7 +9,7 @@ use aqueduct_api::dto::{
 };
 use aqueduct_core::scheduler::PipelineDef;
 use aqueduct_core::{ParamValue, RunState, TaskState};
-use aqueduct_store::{RunRecord, RunType, TaskInstanceRecord};
+use aqueduct_store::{RunRecord, RunType, TaskAttemptRecord, TaskInstanceRecord};
 use jiff::Timestamp;
 
 pub(crate) fn api_role(role: aqueduct_store::Role) -> Role {
@@ -71,7 +71,16 @@ fn outcome(name: &str) -> Option<dto::AttemptOutcome> {
     })
 }
 
-fn task_instance(name: &str, record: Option<&TaskInstanceRecord>) -> TaskInstance {
+fn task_instance(
+    name: &str,
+    record: Option<&TaskInstanceRecord>,
+    attempts: &[TaskAttemptRecord],
+) -> TaskInstance {
+    let attempt_history = attempts
+        .iter()
+        .filter(|attempt| attempt.task == name)
+        .map(task_attempt)
+        .collect();
     let Some(record) = record else {
         return TaskInstance {
             name: name.to_owned(),
@@ -84,6 +93,7 @@ fn task_instance(name: &str, record: Option<&TaskInstanceRecord>) -> TaskInstanc
             started_at: None,
             ended_at: None,
             outputs: BTreeMap::new(),
+            attempt_history,
         };
     };
     let detail = match (record.outcome.as_deref(), record.exit_code) {
@@ -102,21 +112,40 @@ fn task_instance(name: &str, record: Option<&TaskInstanceRecord>) -> TaskInstanc
         started_at: record.started_at,
         ended_at: record.ended_at,
         outputs: serde_json::from_str(&record.outputs_json).unwrap_or_default(),
+        attempt_history,
     }
 }
 
-/// The run with its tasks in the pipeline's order (`order`), then any others.
+/// One attempt as the API shows it: an attempt that was retried failed.
+fn task_attempt(attempt: &TaskAttemptRecord) -> dto::TaskAttempt {
+    let state = match attempt.state {
+        TaskState::UpForRetry => TaskState::Failed,
+        other => other,
+    };
+    dto::TaskAttempt {
+        attempt: attempt.attempt,
+        state: state.into(),
+        started_at: attempt.started_at,
+        ended_at: attempt.ended_at,
+        duration_ms: duration_ms(Some(attempt.started_at), attempt.ended_at),
+        exit_code: attempt.exit_code,
+    }
+}
+
+/// The run with its tasks in the pipeline's order (`order`), then any others, each with its
+/// attempts (`attempts`, by task, then attempt).
 pub(crate) fn run_detail(
     record: &RunRecord,
     tasks: &[TaskInstanceRecord],
+    attempts: &[TaskAttemptRecord],
     order: &[String],
 ) -> RunDetail {
     let mut instances: Vec<TaskInstance> = order
         .iter()
-        .map(|name| task_instance(name, tasks.iter().find(|t| &t.task == name)))
+        .map(|name| task_instance(name, tasks.iter().find(|t| &t.task == name), attempts))
         .collect();
     for task in tasks.iter().filter(|t| !order.contains(&t.task)) {
-        instances.push(task_instance(&task.task, Some(task)));
+        instances.push(task_instance(&task.task, Some(task), attempts));
     }
     RunDetail {
         pipeline: record.pipeline.clone(),
@@ -241,6 +270,83 @@ fn commit_of_source(source: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use aqueduct_core::TaskState;
+    use aqueduct_store::{RunRecord, RunType, TaskAttemptRecord, TaskInstanceRecord};
+    use jiff::Timestamp;
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).expect("timestamp")
+    }
+
+    #[test]
+    fn each_task_lists_its_own_attempts_and_a_retried_one_failed() {
+        let run = RunRecord {
+            id: "manual__1".into(),
+            pipeline: "etl".into(),
+            version_id: 1,
+            run_type: RunType::Manual,
+            state: aqueduct_core::RunState::Running,
+            logical_date: at(0),
+            data_interval_start: at(0),
+            data_interval_end: at(0),
+            run_after: at(0),
+            params_json: "{}".into(),
+            created_at: at(0),
+            started_at: Some(at(1)),
+            ended_at: None,
+            backfill_id: None,
+            source_dir: None,
+        };
+        let instance = TaskInstanceRecord {
+            pipeline: "etl".into(),
+            run_id: "manual__1".into(),
+            task: "load".into(),
+            state: TaskState::Running,
+            attempts: 2,
+            exit_code: None,
+            outcome: None,
+            pid: Some(7),
+            started_at: Some(at(20)),
+            ended_at: None,
+            retry_at: None,
+            outputs_json: "{}".into(),
+        };
+        let attempt = |task: &str, attempt, state, start, end: Option<i64>| TaskAttemptRecord {
+            pipeline: "etl".into(),
+            run_id: "manual__1".into(),
+            task: task.into(),
+            attempt,
+            state,
+            exit_code: end.map(|_| 1),
+            outcome: None,
+            started_at: at(start),
+            ended_at: end.map(at),
+        };
+        let attempts = [
+            attempt("extract", 1, TaskState::Success, 1, Some(5)),
+            attempt("load", 1, TaskState::UpForRetry, 6, Some(9)),
+            attempt("load", 2, TaskState::Running, 20, None),
+        ];
+        let order = ["extract".to_owned(), "load".to_owned()];
+        let detail = super::run_detail(&run, &[instance], &attempts, &order);
+        let extract = &detail.tasks[0].attempt_history;
+        assert_eq!(
+            extract.len(),
+            1,
+            "a task without an instance still has its attempts"
+        );
+        let load: Vec<_> = detail.tasks[1]
+            .attempt_history
+            .iter()
+            .map(|attempt| (attempt.attempt, attempt.state, attempt.duration_ms))
+            .collect();
+        use aqueduct_api::dto::TaskState as Shown;
+        assert_eq!(
+            load,
+            [(1, Shown::Failed, Some(3_000)), (2, Shown::Running, None)]
+        );
+    }
+
     #[test]
     fn a_version_s_commit_comes_from_its_tree_path() {
         let id = "38790e6587534c87d1a158ad661c58f8bf18656d";

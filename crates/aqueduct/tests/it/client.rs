@@ -205,6 +205,32 @@ fn triggers_waits_lists_runs_shows_tasks_and_logs() {
         [("broken", "failed"), ("hello", "success")],
         "{runs:#}"
     );
+    let names = |page: &Value| -> (Vec<String>, u64) {
+        let items = page["items"].as_array().expect("items");
+        let names = items
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_owned());
+        (names.collect(), page["total"].as_u64().expect("total"))
+    };
+    let failing = setup.json(&["pipelines", "--state", "failed"]);
+    assert_eq!(
+        names(&failing),
+        (vec!["broken".to_owned()], 1),
+        "{failing:#}"
+    );
+    let succeeding = setup.json(&["pipelines", "--state", "success", "--paused", "false"]);
+    assert_eq!(names(&succeeding), (vec!["hello".to_owned()], 1));
+    let of_an_app = setup.json(&["pipelines", "--app", "examples"]);
+    assert_eq!(
+        names(&of_an_app),
+        (vec![], 0),
+        "folder pipelines have no app"
+    );
+    let labelled = setup.json(&["pipelines", "--label", "team=data"]);
+    assert_eq!(names(&labelled), (vec![], 0));
+    let wrong = setup.aq(Some(&setup.operator), &["pipelines", "--label", "team"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", describe(&wrong));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("is not key=value"));
     let successes = setup.json(&["runs", "--pipeline", "hello", "--state", "success"]);
     assert_eq!(successes["items"][0]["run_id"], hello_run.as_str());
     assert!(setup.ok(&["runs"]).contains(&hello_run));

@@ -1,10 +1,15 @@
 //! The web UI in a real browser: `aqueduct up` serves it, Debian's `chromedriver` drives a
 //! headless Chromium through WebDriver (fantoccini), and the test clicks through it as a user
 //! would: log in with an operator token, find a pipeline by search, trigger it with a param,
-//! watch its tasks turn green without a reload, open a failing task's log, clear the task with
-//! its downstream and watch it run again, pause a pipeline and filter the list by it; and for a
-//! GitOps app (pipelines named `<app>/<name>`): open its pipeline, plan another commit, roll back,
-//! read the diff, sync. It opens more live pages than a browser keeps
+//! watch its tasks turn green without a reload, open a failing task's log, filter the list by
+//! the latest run's state (the form) and by label (a shared URL), clear the task with its
+//! downstream and watch it run again, with both attempts in the task table and the timeline,
+//! pause a pipeline and filter the list by it, watch the list turn a square green live, walk the
+//! list with Tab and follow a link with Enter, and read a failed run, its log and the list in a
+//! light and in a dark browser (every text at WCAG AA contrast); and for a GitOps app (pipelines
+//! named `<app>/<name>`): open its pipeline, plan another commit, roll back, read the diff,
+//! sync, filter the list by the app, then push a commit, see it in the diff after a refresh,
+//! and sync it. It opens more live pages than a browser keeps
 //! connections to one server (six), so a page that kept its event stream after being left
 //! would stall the later ones past the waits.
 //!
@@ -13,159 +18,40 @@
 //! writes PNGs of the main views there (a relative `DIR` is taken from the workspace root):
 //! `AQ_SCREENSHOTS=docs/screenshots cargo test -p aqueduct --test it ui` refreshes the README's.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+mod access;
+mod browser;
+
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use fantoccini::{Client, Locator};
+use serde_json::json;
 
 use crate::support::{GitRepo, Server, Workspace, token, wait_until, write_pipeline};
-
-#[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
-}
-
-/// The first `names` found on the `PATH` (or at the Debian path).
-fn find_program(names: &[&str]) -> Option<PathBuf> {
-    let path = env("PATH").unwrap_or_default();
-    for name in names {
-        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
-
-/// A `chromedriver` on a free port, killed (by its pid) when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(program: &Path) -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        #[allow(clippy::disallowed_methods)] // the test starts the browser's driver
-        let child = std::process::Command::new(program)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("failed to start {}: {error}", program.display()));
-        let driver = Driver { child, port };
-        let ready = crate::support::wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(ready, "chromedriver did not listen on port {port}");
-        driver
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Where screenshots go, when asked for.
-fn screenshot_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env("AQ_SCREENSHOTS")?);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Some(if dir.is_absolute() {
-        dir
-    } else {
-        root.join(dir)
-    })
-}
-
-async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
-    let Some(dir) = screenshot_dir() else {
-        return Ok(());
-    };
-    std::fs::create_dir_all(&dir)?;
-    let png = client.screenshot().await?;
-    std::fs::write(dir.join(format!("{name}.png")), png)?;
-    Ok(())
-}
-
-/// Evaluates `expression` (JavaScript) in the page.
-async fn eval(client: &Client, expression: &str) -> anyhow::Result<Value> {
-    let script = format!("return ({expression});");
-    Ok(client.execute(&script, Vec::new()).await?)
-}
-
-/// Polls `expression` until it is `true`, for at most `limit`.
-async fn wait_js(client: &Client, expression: &str, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if eval(client, expression).await? == json!(true) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let url = client.current_url().await?;
-            let body = eval(client, "document.body.innerText").await?;
-            anyhow::bail!("timed out waiting for `{expression}` on {url}:\n{body}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Finds and clicks `css`, again when a live refresh replaced the element in between.
-async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
-    let mut tries = 0;
-    loop {
-        let element = client
-            .find(Locator::Css(css))
-            .await
-            .with_context(|| css.to_owned())?;
-        match element.click().await {
-            Ok(()) => return Ok(()),
-            Err(error) if tries < 10 && error.to_string().contains("stale") => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => return Err(error).with_context(|| css.to_owned()),
-        }
-    }
-}
-
-async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
-    // read in one script, so a live refresh cannot replace the element between find and read
-    let selector = serde_json::to_string(css)?;
-    let script = format!("(document.querySelector({selector}) || {{}}).innerText");
-    match eval(client, &script).await? {
-        Value::String(text) => Ok(text),
-        _ => anyhow::bail!("no element {css}"),
-    }
-}
-
-/// The states of the run page's task table, in order.
-async fn task_states(client: &Client) -> anyhow::Result<Value> {
-    eval(
-        client,
-        "Array.from(document.querySelectorAll('#tasks [data-state]')).map(e => e.dataset.state)",
-    )
-    .await
-}
+use access::{Scheme, check_readable, keyboard_scenario, readable_scenario};
+use browser::{
+    browser_programs, click, click_confirmed, eval, follow, in_browser, in_browser_with, listed,
+    log_in, screenshot, task_states, text, wait_js,
+};
 
 /// Writes pipeline `name` with a description and the given `spec:` body.
 fn described(dir: &Path, name: &str, description: &str, spec: &str) {
+    labelled(dir, name, description, &[], spec);
+}
+
+/// Writes pipeline `name` with a description, `metadata.labels` and the given `spec:` body.
+fn labelled(dir: &Path, name: &str, description: &str, labels: &[(&str, &str)], spec: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let text = format!(
-        "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: {name}\n  description: {description}\nspec:\n{spec}"
-    );
+    let mut metadata = format!("  name: {name}\n  description: {description}\n");
+    if !labels.is_empty() {
+        metadata.push_str("  labels:\n");
+        for (key, value) in labels {
+            metadata.push_str(&format!("    {key}: {value}\n"));
+        }
+    }
+    let text =
+        format!("apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n{metadata}spec:\n{spec}");
     std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
 }
 
@@ -186,10 +72,11 @@ fn write_pipelines(ws: &Workspace, marker: &Path) {
             "  tasks:\n    - name: check\n      run: sleep 1; echo checking the marker; test -f {marker} || {{ echo marker missing; exit 3; }}\n    - name: publish\n      needs: [check]\n      run: echo published\n"
         ),
     );
-    described(
+    labelled(
         &dir,
         "warehouse",
         "Load the warehouse every night.",
+        &[("team", "data"), ("tier", "gold")],
         "  schedule: '0 3 * * *'\n  tasks:\n    - name: extract_orders\n      run: 'true'\n    - name: extract_customers\n      run: 'true'\n    - name: load_customers\n      needs: [extract_customers]\n      run: 'true'\n    - name: load_orders\n      needs: [extract_orders]\n      run: 'true'\n    - name: report\n      needs: [load_orders, load_customers]\n      run: 'true'\n",
     );
     for name in ["billing", "cleanup"] {
@@ -201,82 +88,6 @@ fn write_pipelines(ws: &Workspace, marker: &Path) {
     }
     let validate = ws.command().arg("validate").arg(&dir).output().unwrap();
     assert!(validate.status.success(), "{validate:?}");
-}
-
-/// chromedriver and the browser, or `None` when the browser tests are skipped.
-fn browser_programs() -> Option<(PathBuf, PathBuf)> {
-    let Some(driver) = find_program(&["chromedriver"]) else {
-        if env("AQ_SKIP_BROWSER_TESTS").as_deref() == Some("1") {
-            println!("skipped: browser");
-            return None;
-        }
-        panic!(
-            "chromedriver is not installed: install Debian's `chromium chromium-driver` (.ci/run does), \
-             or set AQ_SKIP_BROWSER_TESTS=1 to skip the browser tests"
-        );
-    };
-    let browser = find_program(&["chromium", "chromium-browser", "google-chrome"])
-        .expect("chromedriver is installed but chromium is not: install `chromium`");
-    Some((driver, browser))
-}
-
-/// Runs `scenario` in a fresh headless Chromium against `server`, then closes the browser,
-/// then fails with the scenario's error, if any.
-fn in_browser<Scenario, Outcome>(programs: (PathBuf, PathBuf), server: &Server, scenario: Scenario)
-where
-    Scenario: FnOnce(Client, String) -> Outcome,
-    Outcome: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let (driver_program, browser) = programs;
-    let driver = Driver::start(&driver_program);
-    let profile = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let capabilities = json!({"goog:chromeOptions": {
-            "binary": browser,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--no-first-run", "--disable-quic",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }});
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("an object")
-        };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .expect("a WebDriver session");
-        let base = format!("http://{}", server.address);
-        let outcome = scenario(client.clone(), base).await;
-        let _ = client.close().await;
-        outcome.unwrap();
-    });
-}
-
-/// Logs in with `token` through the login form the first visit lands on.
-async fn log_in(client: &Client, base: &str, token: &str) -> anyhow::Result<()> {
-    client.set_window_size(1280, 900).await?;
-    client.goto(&format!("{base}/")).await?;
-    ensure!(client.current_url().await?.path() == "/login");
-    screenshot(client, "login").await?;
-    client
-        .find(Locator::Css("#token"))
-        .await?
-        .send_keys(token)
-        .await?;
-    click(client, "#login").await?;
-    wait_js(
-        client,
-        "location.pathname === '/' && !!document.getElementById('search')",
-        Duration::from_secs(10),
-    )
-    .await?;
-    ensure!(text(client, "#role").await? == "operator");
-    Ok(())
 }
 
 #[test]
@@ -297,11 +108,41 @@ fn a_user_triggers_watches_and_reruns_in_a_real_browser() {
             release.display()
         ),
     );
+    let hold = ws.path().join("hold");
+    described(
+        &ws.path().join("pipelines"),
+        "held",
+        "Waits for its hold file.",
+        &format!(
+            "  tasks:\n    - name: wait\n      run: while [ ! -f {} ]; do sleep 0.1; done\n",
+            hold.display()
+        ),
+    );
+    described(
+        &ws.path().join("pipelines"),
+        "broken",
+        "Always fails.",
+        "  tasks:\n    - name: fail\n      run: exit 1\n    - name: after\n      needs: [fail]\n      run: 'true'\n",
+    );
     let operator = token(&ws, "operator");
     let server = Server::start(&ws);
-    in_browser(programs, &server, |client, base| async move {
-        scenario(&client, &base, &operator, &marker).await?;
-        follow_scenario(&client, &base, &release).await
+    let light = programs.clone();
+    let light_token = operator.clone();
+    in_browser(light, &server, |client, base| async move {
+        scenario(&client, &base, &light_token, &marker).await?;
+        follow_scenario(&client, &base, &release).await?;
+        live_list_scenario(&client, &base, &hold).await?;
+        keyboard_scenario(&client, &base).await?;
+        readable_scenario(&client, &base, Scheme::Light).await
+    });
+    // a second browser that prefers dark pages
+    let dark = [
+        "--force-dark-mode",
+        "--blink-settings=preferredColorScheme=0",
+    ];
+    in_browser_with(programs, &server, &dark, |client, base| async move {
+        log_in(&client, &base, &operator).await?;
+        readable_scenario(&client, &base, Scheme::Dark).await
     });
 }
 
@@ -315,28 +156,13 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?
         .send_keys("gree")
         .await?;
-    click(client, ".search button").await?;
-    wait_js(
-        client,
-        "location.search.includes('q=gree')",
-        Duration::from_secs(10),
-    )
-    .await?;
-    let names = eval(
-        client,
-        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
-    )
-    .await?;
+    follow(client, ".search button", "/?q=gree").await?;
+    let names = listed(client).await?;
     ensure!(names == json!(["greet"]), "search found {names}");
-    client
-        .find(Locator::LinkText("greet"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
+    follow(
         client,
-        "location.pathname === '/pipelines/greet'",
-        Duration::from_secs(10),
+        r#"a.pipeline-link[href="/pipelines/greet"]"#,
+        "/pipelines/greet",
     )
     .await?;
 
@@ -346,13 +172,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         .await?;
     who.clear().await?;
     who.send_keys("ada").await?;
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/greet/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/greet/runs/").await?;
     let run_url = client.current_url().await?;
     eval(client, "window.aqMarker = 'same page'").await?;
     wait_js(
@@ -380,7 +200,6 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
         text(client, "#run-head").await?.contains("ada"),
         "the param is shown"
     );
-    screenshot(client, "run").await?;
     client.goto(&format!("{base}/pipelines/greet")).await?;
     wait_js(
         client,
@@ -411,13 +230,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
 
     // a failing task: its log says why; clear it with its downstream and see both run again
     client.goto(&format!("{base}/pipelines/flaky")).await?;
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/flaky/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/flaky/runs/").await?;
     let flaky_url = client.current_url().await?;
     wait_js(
         client,
@@ -448,12 +261,52 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     .await?;
     screenshot(client, "log").await?;
 
+    // the list filters by the latest run's state from its form, and the URL keeps the filter
+    client.goto(&format!("{base}/")).await?;
+    client
+        .find(Locator::Css("#state-filter"))
+        .await?
+        .select_by_value("failed")
+        .await?;
+    follow(
+        client,
+        ".search button",
+        "/?q=&paused=&app=&label=&state=failed",
+    )
+    .await?;
+    ensure!(
+        listed(client).await? == json!(["flaky"]),
+        "failed last runs"
+    );
+    ensure!(text(client, "#range").await? == "1–1 of 1");
+    // by label: a pipeline's label links to the list filtered by it, a URL to share
+    client.goto(&format!("{base}/")).await?;
+    follow(
+        client,
+        r#"a.label[href="/?label=team%3Ddata"]"#,
+        "/?label=team%3Ddata",
+    )
+    .await?;
+    ensure!(listed(client).await? == json!(["warehouse"]), "labelled");
+    client
+        .goto(&format!("{base}/?label=team%3Ddata,tier%3Dsilver"))
+        .await?;
+    ensure!(listed(client).await? == json!([]), "every pair must match");
+    let label = eval(client, "document.getElementById('label-filter').value").await?;
+    ensure!(
+        label == json!("team=data,tier=silver"),
+        "the label box shows {label}"
+    );
+
     std::fs::write(marker, "")?;
     client.goto(flaky_url.as_str()).await?;
+    // the clear answers with a redirect to this same URL: wait for the new document, not the
+    // old one, before marking it
+    eval(client, "window.aqOld = true").await?;
     click(client, r#"tr[data-task="check"] button.clear-downstream"#).await?;
     wait_js(
         client,
-        "document.readyState === 'complete' && !!document.getElementById('run-state')",
+        "!window.aqOld && document.readyState === 'complete' && !!document.getElementById('run-state')",
         Duration::from_secs(10),
     )
     .await?;
@@ -472,6 +325,31 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     ensure!(text(client, r#"tr[data-task="check"] td.attempts"#).await? == "2");
     let attempts = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] a.log-link')).map(a => a.textContent)"#).await?;
     ensure!(attempts == json!(["#1", "#2"]), "attempt links {attempts}");
+    // both attempts of `check` are listed and drawn: the failed one in red, then the success
+    let states = eval(client, r#"Array.from(document.querySelectorAll('tr[data-task="check"] .attempt-state')).map(s => s.textContent)"#).await?;
+    ensure!(
+        states == json!(["failed", "success"]),
+        "attempt states {states}"
+    );
+    let bars = eval(
+        client,
+        "Array.from(document.querySelectorAll('#gantt rect.bar')).map(r => r.textContent + ' ' + r.getAttribute('class'))",
+    )
+    .await?;
+    ensure!(
+        bars == json!([
+            "check #1: failed bar state-failed",
+            "check #2: success bar state-success",
+            "publish #1: success bar state-success"
+        ]),
+        "timeline {bars}"
+    );
+    let first_end = eval(client, "(() => { const r = document.querySelectorAll('#gantt rect.bar'); return Number(r[0].getAttribute('x')) + Number(r[0].getAttribute('width')) <= Number(r[1].getAttribute('x')); })()").await?;
+    ensure!(
+        first_end == json!(true),
+        "the retry starts after the first attempt ends"
+    );
+    screenshot(client, "run").await?;
 
     // pause a pipeline from its page; the list filters paused pipelines on the server
     client.goto(&format!("{base}/pipelines/cleanup")).await?;
@@ -483,11 +361,7 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     )
     .await?;
     client.goto(&format!("{base}/?paused=paused")).await?;
-    let names = eval(
-        client,
-        "Array.from(document.querySelectorAll('a.pipeline-link')).map(a => a.textContent)",
-    )
-    .await?;
+    let names = listed(client).await?;
     ensure!(names == json!(["cleanup"]), "paused pipelines {names}");
     client.goto(&format!("{base}/")).await?;
     screenshot(client, "pipelines").await?;
@@ -502,14 +376,55 @@ async fn scenario(client: &Client, base: &str, token: &str, marker: &Path) -> an
     Ok(())
 }
 
-const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
-
-/// Clicks a button whose form asks for confirmation, and confirms.
-async fn click_confirmed(client: &Client, css: &str) -> anyhow::Result<()> {
-    click(client, css).await?;
-    client.accept_alert().await?;
+/// The pipelines list follows the event stream: a run that ends while the list is open turns its
+/// square green without a reload.
+async fn live_list_scenario(client: &Client, base: &str, hold: &Path) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/pipelines/held")).await?;
+    follow(client, "#trigger", "/pipelines/held/runs/").await?;
+    client.goto(&format!("{base}/?q=held")).await?;
+    wait_js(
+        client,
+        "!!document.querySelector('#pipelines .sq.state-running')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    eval(client, "window.aqMarker = 'same list'").await?;
+    // a keyboard user on the row's link keeps the focus there across the refresh
+    eval(
+        client,
+        "document.querySelector('a.pipeline-link[href=\"/pipelines/held\"]').focus() || true",
+    )
+    .await?;
+    let refreshed = eval(client, "Number(document.body.dataset.refreshed || 0)").await?;
+    std::fs::write(hold, "")?;
+    wait_js(
+        client,
+        "!!document.querySelector('#pipelines .sq.state-success') && !document.querySelector('#pipelines .sq.state-running')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(
+        eval(client, "window.aqMarker").await? == json!("same list"),
+        "the list was reloaded"
+    );
+    let after = eval(client, "Number(document.body.dataset.refreshed || 0)").await?;
+    ensure!(
+        after.as_f64() > refreshed.as_f64(),
+        "refreshed {refreshed} -> {after}"
+    );
+    let focused = eval(
+        client,
+        "document.activeElement.isConnected && document.activeElement.getAttribute('href')",
+    )
+    .await?;
+    ensure!(
+        focused == json!("/pipelines/held"),
+        "the focus after the refresh: {focused}"
+    );
     Ok(())
 }
+
+const REPO_HELLO: &str = "apiVersion: aqueduct.dev/v1\nkind: Pipeline\nmetadata:\n  name: hello\nspec:\n  tasks:\n    - name: t\n      run: echo one\n";
 
 #[test]
 fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
@@ -542,7 +457,16 @@ fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
         "second",
     );
     in_browser(programs, &server, |client, base| async move {
-        app_scenario(&client, &base, &operator, &first, &second).await
+        app_scenario(&client, &base, &operator, &first, &second).await?;
+        // a commit while automated sync is off after the rollback: its diff, then a sync
+        let third = repo.commit(
+            &[(
+                "pipelines/hello.yaml",
+                &REPO_HELLO.replace("echo one", "echo three"),
+            )],
+            "third",
+        );
+        commit_scenario(&client, &base, &third).await
     });
 }
 
@@ -554,46 +478,19 @@ async fn app_scenario(
     second: &str,
 ) -> anyhow::Result<()> {
     log_in(client, base, token).await?;
-    client
-        .find(Locator::LinkText("Apps"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
-        client,
-        "!!document.querySelector('a.app-link')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, r#"nav a[href="/apps"]"#, "/apps").await?;
     ensure!(text(client, "a.app-link").await? == "repo");
-    click(client, "a.app-link").await?;
-    wait_js(
-        client,
-        "location.pathname === '/apps/repo'",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "a.app-link", "/apps/repo").await?;
 
     // an app's pipeline has a `/` in its name: its pages and runs work all the same
-    client
-        .find(Locator::LinkText("repo/hello"))
-        .await?
-        .click()
-        .await?;
-    wait_js(
+    follow(
         client,
-        "location.pathname === '/pipelines/repo%2Fhello'",
-        Duration::from_secs(10),
+        r#"a[href="/pipelines/repo%2Fhello"]"#,
+        "/pipelines/repo%2Fhello",
     )
     .await?;
     ensure!(text(client, "#pipeline-name").await? == "repo/hello");
-    click(client, "#trigger").await?;
-    wait_js(
-        client,
-        "location.pathname.startsWith('/pipelines/repo%2Fhello/runs/')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    follow(client, "#trigger", "/pipelines/repo%2Fhello/runs/").await?;
     wait_js(
         client,
         "document.getElementById('run-state').textContent === 'success'",
@@ -628,13 +525,7 @@ async fn app_scenario(
         .await?
         .send_keys(first)
         .await?;
-    click(client, "#plan button").await?;
-    wait_js(
-        client,
-        "location.search.startsWith('?plan=')",
-        Duration::from_secs(20),
-    )
-    .await?;
+    follow(client, "#plan button", "/apps/repo?plan=").await?;
     let plan = text(client, "#plan").await?;
     ensure!(
         plan.contains("repo/hello") && plan.contains("update"),
@@ -659,21 +550,47 @@ async fn app_scenario(
         diff.contains("repo/hello") && diff.contains("echo two"),
         "diff: {diff}"
     );
+    check_readable(client, Scheme::Light, "app").await?;
     screenshot(client, "app").await?;
 
-    // sync again: back on the branch's newest commit
+    Ok(())
+}
+
+/// After a commit to the tracked branch, with automated sync off (since the rollback): refresh
+/// shows the commit's change in the diff, and a sync applies it.
+async fn commit_scenario(client: &Client, base: &str, third: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/apps/repo")).await?;
+    click(client, "#refresh").await?;
+    wait_js(
+        client,
+        "document.getElementById('diff').innerText.includes('echo three')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    ensure!(text(client, "#app-sync").await? == "OutOfSync");
     click_confirmed(client, "#sync").await?;
+    let third_short = &third[..7];
     wait_js(
         client,
         &format!(
-            "document.getElementById('applied-commit').textContent.startsWith('{second_short}')"
+            "document.getElementById('applied-commit').textContent.startsWith('{third_short}')"
         ),
         Duration::from_secs(20),
     )
     .await?;
     ensure!(text(client, "#app-sync").await? == "Synced");
-    // the list shows an app's pipeline with its sync status and health
+    // the list shows an app's pipeline with its sync status and health, and filters by app
     client.goto(&format!("{base}/")).await?;
+    client
+        .find(Locator::Css("#app-filter"))
+        .await?
+        .select_by_value("repo")
+        .await?;
+    follow(client, ".search button", "/?q=&paused=&app=repo").await?;
+    ensure!(
+        listed(client).await? == json!(["repo/hello"]),
+        "the app's pipelines"
+    );
     let status = text(client, "table.pipelines tbody tr:first-child td:last-child").await?;
     ensure!(
         status.contains("Synced") && status.contains("Healthy"),
