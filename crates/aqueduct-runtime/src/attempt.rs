@@ -44,6 +44,9 @@ pub(crate) struct AttemptInput<'a> {
     pub(crate) kill_grace: Duration,
     /// The attempt's W3C `TRACEPARENT`, when runs are traced.
     pub(crate) traceparent: Option<String>,
+    /// Variables of the server's own environment the task must not inherit (the secrets the
+    /// server's configuration names): set to `""` unless the attempt's environment sets them.
+    pub(crate) hidden_env: &'a [String],
 }
 
 /// Paths of one attempt's files.
@@ -292,6 +295,11 @@ fn environment(
         .secrets
         .map_err(|why| format!("cannot read secrets: {why}"))?;
     env.extend(secrets.iter().cloned());
+    for name in input.hidden_env {
+        if !env.iter().any(|(set, _)| set == name) {
+            env.push((name.clone(), String::new()));
+        }
+    }
     let marker = attempt_marker(&run.pipeline, &run.run_id, &task.name, input.attempt);
     env.push((aqueduct_exec::ATTEMPT_MARKER_VAR.to_owned(), marker));
     Ok(env)

@@ -222,6 +222,7 @@ impl Runner {
             logs_dir: &self.options.logs_dir,
             kill_grace: self.options.kill_grace,
             traceparent: None,
+            hidden_env: &[],
         };
         if let Some(started) = attempt::start(input, self.ended.clone(), lines) {
             self.cancellers.insert(task, started.canceller);

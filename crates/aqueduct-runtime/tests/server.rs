@@ -27,6 +27,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         notifications: Default::default(),
         traces: None,
         executors: Default::default(),
+        hidden_env: Vec::new(),
     }
 }
 
@@ -45,6 +46,7 @@ fn traced(home: &Path, pipelines: &Path, spans: &Arc<Mutex<Vec<FinishedSpan>>>) 
     ServerConfig {
         traces: Some(traces),
         executors: Default::default(),
+        hidden_env: Vec::new(),
         ..config(home, pipelines)
     }
 }

@@ -85,6 +85,7 @@ fn config(home: &Path, pipelines: &Path, spans: &Spans) -> ServerConfig {
             sink: Arc::new(move |span| spans.lock().unwrap().push(span)),
         }),
         executors: Default::default(),
+        hidden_env: Vec::new(),
     }
 }
 

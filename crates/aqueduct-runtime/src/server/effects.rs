@@ -264,6 +264,7 @@ impl<S: Store> Server<S> {
             mask: &mask,
             logs_dir: &logs_dir,
             kill_grace: self.config.kill_grace,
+            hidden_env: &self.config.hidden_env,
             traceparent: self.config.traces.as_ref().map(|traces| {
                 let name = &meta.pipeline.tasks[task].name;
                 traces

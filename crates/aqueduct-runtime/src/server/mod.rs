@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub traces: Option<crate::trace_context::TraceConfig>,
     /// Which queues the server's own executor runs, and the remote workers' dispatcher.
     pub executors: Executors,
+    /// Variables of the server's environment that hold its own secrets (the database URL,
+    /// the SMTP login, webhook secrets): tasks see them empty unless their pipeline declares
+    /// them as its secrets.
+    pub hidden_env: Vec<String>,
 }
 
 /// Notifications the server's config declares (issue #7): an app's, for its own events and

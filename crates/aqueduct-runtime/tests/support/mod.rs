@@ -83,6 +83,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         notifications: Default::default(),
         traces: None,
         executors: Default::default(),
+        hidden_env: Vec::new(),
     }
 }
 

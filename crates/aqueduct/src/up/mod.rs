@@ -77,6 +77,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     let executors = ExecutorSettings {
         local_queues,
         lease,
+        hidden_env: hidden_env(&settings, forge_envs.values()),
     };
     runtime.block_on(serve(
         settings,
@@ -87,10 +88,31 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
-/// Which queues the server's own executor runs, and how long remote workers' leases last.
+/// Which queues the server's own executor runs, how long remote workers' leases last, and
+/// which of the server's environment variables its tasks must not see.
 struct ExecutorSettings {
     local_queues: std::collections::BTreeSet<String>,
     lease: Duration,
+    hidden_env: Vec<String>,
+}
+
+/// The variables of the server's environment that hold its own secrets: the database URL, an
+/// API token, the SMTP login and every webhook secret the configuration names. Tasks inherit
+/// the server's environment, and see these empty (unless their pipeline declares one as a
+/// secret of its own).
+fn hidden_env<'a>(
+    settings: &Settings,
+    forge_envs: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    let mut names: std::collections::BTreeSet<String> = ["AQUEDUCT_DATABASE", "AQUEDUCT_TOKEN"]
+        .map(str::to_owned)
+        .into();
+    names.extend(settings.sources.webhook_secret_envs.values().cloned());
+    names.extend(forge_envs.cloned());
+    if let Some(smtp) = &settings.smtp {
+        names.extend(smtp.username_env.iter().chain(&smtp.password_env).cloned());
+    }
+    names.into_iter().collect()
 }
 
 async fn serve(
@@ -163,6 +185,7 @@ async fn serve(
             local_queues: executors.local_queues.clone(),
             remote: Some(dispatcher.clone()),
         },
+        hidden_env: executors.hidden_env.clone(),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;

@@ -155,3 +155,41 @@ fn a_kill_9_mid_run_loses_nothing_after_restart() {
         .clone();
     assert_eq!(first["attempts"], 1);
 }
+
+#[test]
+fn tasks_do_not_see_the_secrets_of_the_server_s_own_configuration() {
+    let ws = Workspace::new();
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "envs",
+        "  tasks:\n    - name: t\n      run: echo \"db=[${AQUEDUCT_DATABASE}] hook=[${GH_HOOK}] token=[${AQUEDUCT_TOKEN}] plain=[${PLAIN_VAR}]\"\n",
+    );
+    let operator = token(&ws, "operator");
+    let database = ws.database.clone().unwrap_or_else(|| {
+        let db = ws.path().join("home/aqueduct.db");
+        format!("sqlite://{}?mode=rwc", db.display())
+    });
+    let mut command = ws.up_command();
+    command
+        .arg("--pipelines")
+        .arg(ws.path().join("pipelines"))
+        .args(["--github-webhook-secret-env", "GH_HOOK"])
+        .env("AQUEDUCT_DATABASE", &database)
+        .env("GH_HOOK", "hook-secret")
+        .env("AQUEDUCT_TOKEN", "token-secret")
+        .env("PLAIN_VAR", "visible")
+        .stderr(std::process::Stdio::null());
+    let server = Server::spawn(command);
+    crate::notify::run_to_end(&server, &operator, "envs", "success");
+    let (_, runs) = server.json("GET", "/api/v1/runs?pipeline=envs", &operator, None);
+    let run_id = runs["items"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .replace('+', "%2B");
+    let path = format!("/api/v1/pipelines/envs/runs/{run_id}/tasks/t/logs");
+    let (_, log) = server.call("GET", &path, Some(&operator), None);
+    assert!(
+        log.contains("db=[] hook=[] token=[] plain=[visible]"),
+        "the server's secrets are hidden, the rest of its environment is not: {log}"
+    );
+}
