@@ -279,20 +279,12 @@ impl Dispatcher {
                         "aqueduct: worker {worker} runs attempt {} (lease {})",
                         work.attempt, picked.lease
                     );
-                    picked
-                        .log
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .note(&text);
+                    locked(&picked.log).note(&text);
                     handouts.push(self.handout(&picked.lease, &work, tree));
                 }
                 Err(error) => {
                     let why = format!("cannot read the files of {}: {error}", work.root.display());
-                    picked
-                        .log
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .note(&format!("aqueduct: {why}"));
+                    locked(&picked.log).note(&format!("aqueduct: {why}"));
                     if self.lock().end_lease(&picked.lease).is_some() {
                         finish_now(&work, AttemptOutcome::NotStarted(why), None);
                     }
@@ -345,7 +337,7 @@ impl Dispatcher {
     /// holds are skipped); answers how many bytes of the lease's log the server holds.
     pub fn append_log(&self, lease: &str, offset: u64, bytes: &[u8]) -> Result<u64, LeaseError> {
         let log = self.lock().log_of(lease)?;
-        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut log = locked(&log);
         Ok(log.append(offset, bytes))
     }
 
@@ -354,7 +346,7 @@ impl Dispatcher {
     pub fn complete(&self, lease: &str, finish: Finish) -> Result<(), LeaseError> {
         let log = self.lock().log_of(lease)?;
         let (received, write_error) = {
-            let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            let log = locked(&log);
             (log.received, log.error.clone())
         };
         // a log the server could not write (a full disk) cannot become whole by resending:
@@ -394,9 +386,7 @@ impl Dispatcher {
                         format!("aqueduct: worker {worker} handed the cancelled attempt back")
                     }
                 };
-                log.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .note(&text);
+                locked(&log).note(&text);
                 match requeued {
                     Ok(()) => self.inner.bell.notify_waiters(),
                     Err(work) => finish_now(&work, AttemptOutcome::Cancelled, None),
@@ -417,9 +407,7 @@ impl Dispatcher {
             let text = format!(
                 "aqueduct: worker {worker} stopped renewing its lease; the attempt is lost"
             );
-            log.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .note(&text);
+            locked(&log).note(&text);
             finish_now(&work, AttemptOutcome::Lost, None);
         }
     }
@@ -443,6 +431,11 @@ impl Dispatcher {
     pub fn queues(&self) -> Vec<QueueView> {
         self.lock().queues(Instant::now(), self.inner.config.lease)
     }
+}
+
+/// A lease's log, whatever a panicking writer left behind.
+fn locked(log: &Mutex<LeaseLog>) -> std::sync::MutexGuard<'_, LeaseLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reports an attempt's end to the loop.
