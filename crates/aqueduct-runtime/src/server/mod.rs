@@ -17,6 +17,7 @@ mod notify;
 mod observe;
 mod records;
 mod remote;
+mod shares;
 mod spans;
 mod status;
 
@@ -42,6 +43,7 @@ pub use aqueduct_store::Reprocess;
 pub use commands::{BackfillRequest, CommandError, ServerHandle};
 pub use observe::{Observer, ServerEvent};
 pub use remote::Executors;
+pub use shares::{Shares, unit_of_app, unit_of_pipeline};
 pub use status::{ServerStatus, StatusSnapshot};
 
 use crate::attempt::Ended;
