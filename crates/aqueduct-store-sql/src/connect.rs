@@ -17,7 +17,7 @@ use crate::error::{Error, Result, redact};
 
 /// Every migration as `(version, description, SQLite text, PostgreSQL text)`: the same
 /// numbering on both backends, only the DDL differs.
-const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 11] = [
     (
         1,
         "init",
@@ -77,6 +77,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
         "task_attempts",
         include_str!("../migrations/sqlite/0010_task_attempts.sql"),
         include_str!("../migrations/postgres/0010_task_attempts.sql"),
+    ),
+    (
+        11,
+        "servers",
+        include_str!("../migrations/sqlite/0011_servers.sql"),
+        include_str!("../migrations/postgres/0011_servers.sql"),
     ),
 ];
 

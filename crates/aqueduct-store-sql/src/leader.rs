@@ -15,6 +15,10 @@ use crate::error::{Error, Result, redact};
 /// The advisory lock's key: "aqueduct" in ASCII.
 const LEADER_KEY: i64 = 0x6171_7565_6475_6374;
 
+/// The key of the notification sender's lock: with several active servers, one sends the
+/// outbox at a time ("aqsender" in ASCII).
+pub const SENDER_KEY: i64 = 0x6171_7365_6e64_6572;
+
 /// The leader lock, held as long as this value lives and its connection is up.
 #[derive(Debug)]
 pub struct LeaderLock {
@@ -60,10 +64,15 @@ impl LeaderCandidate {
     }
 
     /// Waits until the lock is free and takes it.
-    pub async fn take(mut self) -> Result<LeaderLock> {
+    pub async fn take(self) -> Result<LeaderLock> {
+        self.take_key(LEADER_KEY).await
+    }
+
+    /// Waits until the advisory lock `key` (such as [`SENDER_KEY`]) is free and takes it.
+    pub async fn take_key(mut self, key: i64) -> Result<LeaderLock> {
         // `void` has no Any type: read it as text
         sqlx::query("SELECT pg_advisory_lock($1)::text")
-            .bind(LEADER_KEY)
+            .bind(key)
             .fetch_one(&mut self.connection)
             .await?;
         Ok(LeaderLock {

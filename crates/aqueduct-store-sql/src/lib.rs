@@ -28,6 +28,7 @@ mod leader;
 mod outbox;
 mod pipelines;
 mod runs;
+mod shares;
 mod store;
 mod tasks;
 mod tokens;
@@ -39,7 +40,8 @@ use sqlx::AnyPool;
 pub use connect::{Backend, MigrationState};
 pub use copy::CopiedTable;
 pub use error::{Error, Result, redact};
-pub use leader::{LeaderCandidate, LeaderLock};
+pub use leader::{LeaderCandidate, LeaderLock, SENDER_KEY};
+pub use shares::Shares;
 
 /// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]

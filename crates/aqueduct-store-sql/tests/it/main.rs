@@ -4,4 +4,5 @@
 mod copy;
 mod postgres;
 mod restart;
+mod shares;
 mod sqlite;

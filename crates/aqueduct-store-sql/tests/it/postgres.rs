@@ -7,14 +7,14 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 /// The server under test, if configured.
 #[allow(clippy::disallowed_methods)] // a test's configuration, not the product's
-fn postgres_url() -> Option<String> {
+pub(crate) fn postgres_url() -> Option<String> {
     std::env::var("AQ_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())
 }
 
 /// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
+pub(crate) fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (url, String::new()),
@@ -25,7 +25,7 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{}{host}/{database}{query}", &base[..scheme_end])
 }
 
-async fn recreate_database(url: &str, database: &str) {
+pub(crate) async fn recreate_database(url: &str, database: &str) {
     sqlx::any::install_default_drivers();
     let mut admin = AnyConnection::connect(url)
         .await

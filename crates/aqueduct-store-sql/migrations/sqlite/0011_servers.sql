@@ -1,0 +1,8 @@
+-- The servers sharing a PostgreSQL database (issue #6). A SQLite file serves one server, so
+-- this table stays empty; it exists to keep both migration folders numbered alike. Keep in
+-- step with ../postgres/0011_servers.sql.
+CREATE TABLE servers (
+    pid INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    joined_at TEXT NOT NULL
+);

@@ -1,0 +1,182 @@
+//! Several active servers on one PostgreSQL database: who is here, and who holds which unit of
+//! work (issue #6, docs/scaling.md).
+//!
+//! Each server keeps a connection of its own, outside the pool, and holds on it:
+//! - a **membership lock**, the advisory lock `(MEMBER_CLASS, backend pid)`: the live servers
+//!   are the holders of such locks, counted in `pg_locks`;
+//! - one advisory lock per **unit** it schedules (an app, a pipeline of the folder), keyed by a
+//!   64-bit hash of the unit's name.
+//!
+//! Locks of a connection are released by PostgreSQL when the connection ends, so a server that
+//! dies (its process, its host, or its network) gives up everything at once and another one can
+//! claim it, and no two servers ever hold one unit. The `servers` table maps the pid of each
+//! connection to the URL its server answers at, so a request about a unit can be sent to the
+//! server that holds it.
+
+use sqlx::{AnyConnection, Connection, Row};
+use tokio::sync::Mutex;
+
+use crate::connect::Backend;
+use crate::error::{Error, Result, redact};
+
+/// The first key of membership locks: "aqdm" in ASCII. The second is the backend pid.
+const MEMBER_CLASS: i32 = 0x6171_646d;
+
+/// The current database's oid, for reading `pg_locks` (advisory locks are per database); a
+/// macro so that the queries stay string literals.
+macro_rules! this_database {
+    () => {
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    };
+}
+
+/// A server's seat on the database: its membership and its units.
+#[derive(Debug)]
+pub struct Shares {
+    connection: Mutex<AnyConnection>,
+    pid: i64,
+}
+
+impl Shares {
+    /// Joins the servers of the PostgreSQL database at `url`, recording that this server
+    /// answers at `advertise` (its URL as the other servers reach it). `None` for SQLite,
+    /// whose file serves one server.
+    pub async fn join(url: &str, advertise: &str) -> Result<Option<Shares>> {
+        if Backend::of_url(url)? != Backend::Postgres {
+            return Ok(None);
+        }
+        sqlx::any::install_default_drivers();
+        let mut connection = AnyConnection::connect(url)
+            .await
+            .map_err(|source| Error::Open {
+                url: redact(url),
+                source,
+            })?;
+        let row = sqlx::query("SELECT pg_backend_pid()")
+            .fetch_one(&mut connection)
+            .await?;
+        let pid = i64::from(row.try_get::<i32, _>(0)?);
+        // `void` has no Any type: read it as text
+        sqlx::query("SELECT pg_advisory_lock($1, pg_backend_pid())::text")
+            .bind(MEMBER_CLASS)
+            .fetch_one(&mut connection)
+            .await?;
+        // rows of servers that are gone (and one that had this pid before) go
+        let stale = concat!(
+            "DELETE FROM servers WHERE pid = $1 OR pid NOT IN (SELECT objid::bigint FROM pg_locks ",
+            "WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint = $2 ",
+            "AND database = ",
+            this_database!(),
+            ")"
+        );
+        sqlx::query(stale)
+            .bind(pid)
+            .bind(i64::from(MEMBER_CLASS))
+            .execute(&mut connection)
+            .await?;
+        sqlx::query("INSERT INTO servers (pid, url, joined_at) VALUES ($1, $2, $3)")
+            .bind(pid)
+            .bind(advertise)
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut connection)
+            .await?;
+        Ok(Some(Shares {
+            connection: Mutex::new(connection),
+            pid,
+        }))
+    }
+
+    /// How many servers share the database now, this one included.
+    pub async fn members(&self) -> Result<usize> {
+        let query = concat!(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 ",
+            "AND classid::bigint = $1 AND granted AND database = ",
+            this_database!()
+        );
+        let mut connection = self.connection.lock().await;
+        let row = sqlx::query(query)
+            .bind(i64::from(MEMBER_CLASS))
+            .fetch_one(&mut *connection)
+            .await?;
+        let count: i64 = row.try_get(0)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// Takes `unit` unless another server holds it; whether this server holds it now.
+    pub async fn try_claim(&self, unit: &str) -> Result<bool> {
+        let mut connection = self.connection.lock().await;
+        let row = sqlx::query("SELECT pg_try_advisory_lock($1)")
+            .bind(unit_key(unit))
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Gives `unit` up (nothing happens when this server does not hold it).
+    pub async fn release(&self, unit: &str) -> Result<()> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(unit_key(unit))
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(())
+    }
+
+    /// The URL of the server that holds `unit`, when another server than this one does.
+    pub async fn elsewhere(&self, unit: &str) -> Result<Option<String>> {
+        let key = unit_key(unit);
+        // a bigint key shows in pg_locks as its high and low 32 bits
+        let (high, low) = (i64::from((key >> 32) as u32), i64::from(key as u32));
+        let query = concat!(
+            "SELECT l.pid, s.url FROM pg_locks l JOIN servers s ON s.pid = l.pid ",
+            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted ",
+            "AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.database = ",
+            this_database!()
+        );
+        let mut connection = self.connection.lock().await;
+        let row = sqlx::query(query)
+            .bind(high)
+            .bind(low)
+            .fetch_optional(&mut *connection)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let pid = i64::from(row.try_get::<i32, _>(0)?);
+        Ok((pid != self.pid).then(|| row.try_get(1)).transpose()?)
+    }
+
+    /// Whether the connection holding the locks still answers. Once it does not, PostgreSQL
+    /// may have released them and another server may schedule this one's units: the server
+    /// must stop.
+    pub async fn is_held(&self) -> bool {
+        let mut connection = self.connection.lock().await;
+        let probe = sqlx::query("SELECT 1").execute(&mut *connection);
+        probe.await.is_ok()
+    }
+}
+
+/// The advisory lock key of a unit: FNV-1a, 64 bits, of its name. Every server and every
+/// version must compute the same key, so no hasher of the standard library (whose output may
+/// change between releases) is used.
+fn unit_key(unit: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in unit.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_keys_are_fnv_1a_and_differ_between_units() {
+        // FNV-1a's published value for "a"
+        assert_eq!(unit_key("a") as u64, 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(unit_key("app:etl"), unit_key("app:etm"));
+        assert_ne!(unit_key("pipeline:a"), unit_key("app:a"));
+    }
+}
