@@ -100,6 +100,7 @@ pub struct Metrics {
     task_duration: HistogramFamily<PipelineLabels>,
     running_tasks: Gauge,
     queued_tasks: Gauge,
+    units_held: Gauge,
     scheduler_tick: Histogram,
     scheduler_loop_lag: Histogram,
     store_operation: HistogramFamily<OpLabels>,
@@ -136,6 +137,7 @@ impl Metrics {
             task_duration: Family::new_with_constructor(task_buckets),
             running_tasks: Gauge::default(),
             queued_tasks: Gauge::default(),
+            units_held: Gauge::default(),
             scheduler_tick: fast_buckets(),
             scheduler_loop_lag: fast_buckets(),
             store_operation: Family::new_with_constructor(fast_buckets),
@@ -181,6 +183,11 @@ impl Metrics {
             "queued_tasks",
             "Tasks ready to run and waiting for a slot",
             metrics.queued_tasks.clone(),
+        );
+        registry.register(
+            "units_held",
+            "Units of work (apps, pipelines of the folder) this server schedules, with several servers on one database",
+            metrics.units_held.clone(),
         );
         registry.register(
             "scheduler_tick_seconds",
@@ -301,6 +308,11 @@ impl Metrics {
     pub fn task_counts_changed(&self, running: u64, queued: u64) {
         self.running_tasks.set(saturating_i64(running));
         self.queued_tasks.set(saturating_i64(queued));
+    }
+
+    /// The number of units of work this server holds changed (several active servers).
+    pub fn units_held_changed(&self, held: usize) {
+        self.units_held.set(saturating_i64(held as u64));
     }
 
     /// The scheduler handled one input (tick, exit, command) in `elapsed`.

@@ -28,6 +28,7 @@ fn config(home: &Path, pipelines: &Path) -> ServerConfig {
         traces: None,
         executors: Default::default(),
         hidden_env: Vec::new(),
+        shares: None,
     }
 }
 
@@ -47,6 +48,7 @@ fn traced(home: &Path, pipelines: &Path, spans: &Arc<Mutex<Vec<FinishedSpan>>>) 
         traces: Some(traces),
         executors: Default::default(),
         hidden_env: Vec::new(),
+        shares: None,
         ..config(home, pipelines)
     }
 }

@@ -86,6 +86,7 @@ fn config(home: &Path, pipelines: &Path, spans: &Spans) -> ServerConfig {
         }),
         executors: Default::default(),
         hidden_env: Vec::new(),
+        shares: None,
     }
 }
 

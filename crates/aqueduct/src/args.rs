@@ -41,7 +41,7 @@ pub(crate) enum Command {
     /// and the web UI at / (log in with a token from `aqueduct token create`).
     /// State (database and task logs) lives in the home directory. Stops on Ctrl-C or SIGTERM;
     /// running attempts are stopped and retried after the next start.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Run a server's task attempts on this machine: a remote worker.
     ///
     /// Long-polls the server for attempts of its queues while it has free slots, fetches each
@@ -159,6 +159,12 @@ pub(crate) struct UpArgs {
     /// refused. Workers renew three times per lease. [default: 30s] [config: workerLease]
     #[arg(long, env = "AQUEDUCT_WORKER_LEASE", value_name = "DURATION", value_parser = parse_lease)]
     pub(crate) worker_lease: Option<std::time::Duration>,
+    /// With several servers on one PostgreSQL database (they share the work), the URL the
+    /// others reach this one at: requests about a pipeline or app it holds are forwarded
+    /// there. [default: http://LISTEN, with this host's name for 0.0.0.0]
+    /// [config: advertiseUrl]
+    #[arg(long, env = "AQUEDUCT_ADVERTISE_URL", value_name = "URL")]
+    pub(crate) advertise_url: Option<String>,
 }
 
 /// A lease of at least 300 ms.

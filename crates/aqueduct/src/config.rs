@@ -53,6 +53,8 @@ pub(crate) struct ConfigFile {
     pub(crate) local_queues: Option<Vec<String>>,
     /// How long a remote worker's lease lasts without a heartbeat, e.g. `30s`.
     pub(crate) worker_lease: Option<String>,
+    /// The URL the other servers of a shared PostgreSQL database reach this one at.
+    pub(crate) advertise_url: Option<String>,
 }
 
 /// Which queues the server's own executor runs, and how long remote workers' leases last:

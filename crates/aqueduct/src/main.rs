@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Schema => print_schema(),
         Command::NextRuns(args) => next_runs_cmd::next_runs(args),
-        Command::Up(args) => up::up(args),
+        Command::Up(args) => up::up(*args),
         Command::Worker(args) => worker_cmd::worker(args),
         Command::Token(args::TokenCommand::Create { role, database }) => {
             up::create_token(database, &role)

@@ -31,6 +31,11 @@ pub enum CommandError {
     /// is its source of truth, so the edit is refused (edit the file instead).
     #[error("{0}")]
     DefinedInFolder(String),
+    /// Another of several active servers schedules the pipeline or syncs the app (a request is
+    /// sent there before it reaches this loop; this answers one that arrived between a hand-over
+    /// and the next look at who holds what).
+    #[error("{0}")]
+    Elsewhere(String),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
@@ -98,6 +103,47 @@ pub(crate) enum Command {
         initiator: String,
         reply: Reply<super::LiveEdit>,
     },
+}
+
+impl Command {
+    /// The unit of work the command acts on, when only the server holding it may carry it out
+    /// (see [`super::shares`]); inspecting, adding and deleting apps work on any server.
+    pub(crate) fn unit(&self) -> Option<String> {
+        use super::shares::{unit_of_app, unit_of_pipeline};
+        match self {
+            Command::Trigger { pipeline, .. }
+            | Command::SetPaused { pipeline, .. }
+            | Command::ReplacePipeline { pipeline, .. } => Some(unit_of_pipeline(pipeline)),
+            Command::Backfill { request, .. } => Some(unit_of_pipeline(&request.pipeline)),
+            Command::Cancel { run, .. } | Command::Clear { run, .. } => {
+                Some(unit_of_pipeline(&run.pipeline))
+            }
+            Command::SyncApp { app, .. }
+            | Command::RefreshApp { app, .. }
+            | Command::RollbackApp { app, .. } => Some(unit_of_app(app)),
+            Command::AddApp { .. } | Command::DeleteApp { .. } | Command::InspectApp { .. } => None,
+        }
+    }
+
+    /// Answers the command with `error` without carrying it out.
+    pub(crate) fn refuse(self, error: CommandError) {
+        match self {
+            Command::Trigger { reply, .. } => drop(reply.send(Err(error))),
+            Command::SetPaused { reply, .. }
+            | Command::Cancel { reply, .. }
+            | Command::Clear { reply, .. }
+            | Command::DeleteApp { reply, .. } => drop(reply.send(Err(error))),
+            Command::SyncApp { reply, .. } | Command::RollbackApp { reply, .. } => {
+                drop(reply.send(Err(error)))
+            }
+            Command::AddApp { reply, .. } | Command::RefreshApp { reply, .. } => {
+                drop(reply.send(Err(error)))
+            }
+            Command::InspectApp { reply, .. } => drop(reply.send(Err(error))),
+            Command::Backfill { reply, .. } => drop(reply.send(Err(error))),
+            Command::ReplacePipeline { reply, .. } => drop(reply.send(Err(error))),
+        }
+    }
 }
 
 /// A backfill of a date range.

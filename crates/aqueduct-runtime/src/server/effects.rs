@@ -301,6 +301,13 @@ impl<S: Store> Server<S> {
     }
 
     pub(super) async fn command(&mut self, command: Command) -> anyhow::Result<()> {
+        if let Some(unit) = command.unit()
+            && !self.holds(&unit)
+        {
+            let message = format!("{unit} is scheduled by another server; try again");
+            command.refuse(super::CommandError::Elsewhere(message));
+            return Ok(());
+        }
         match command {
             Command::Trigger {
                 pipeline,

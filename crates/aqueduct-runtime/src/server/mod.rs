@@ -86,6 +86,9 @@ pub struct ServerConfig {
     /// the SMTP login, webhook secrets): tasks see them empty unless their pipeline declares
     /// them as its secrets.
     pub hidden_env: Vec<String>,
+    /// With several active servers on one database, the locks on the units of work (see
+    /// [`shares`]); `None`: this server does all the work.
+    pub shares: Option<Arc<dyn Shares>>,
 }
 
 /// Notifications the server's config declares (issue #7): an app's, for its own events and
@@ -178,6 +181,10 @@ struct Server<S: Store> {
     app_health: HashMap<String, aqueduct_core::reconcile::HealthCode>,
     /// Changes of the apps' health not recorded yet (see `app_alerts`).
     health_changes: Vec<app_alerts::HealthChange>,
+    /// The units of work this server holds, with several active servers (see [`shares`]).
+    owned: HashSet<String>,
+    /// Orders the units this server prefers to claim, differently on every server.
+    share_seed: std::hash::RandomState,
 }
 
 /// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
@@ -214,6 +221,8 @@ pub async fn start<S: Store>(
         alert_groups: HashMap::new(),
         app_health: HashMap::new(),
         health_changes: Vec::new(),
+        owned: HashSet::new(),
+        share_seed: std::hash::RandomState::new(),
         config,
     };
     server.startup().await?;
@@ -222,6 +231,9 @@ pub async fn start<S: Store>(
     }
     let join = tokio::spawn(async move {
         let mut reload = tokio::time::interval(server.config.reload_interval);
+        let mut share = tokio::time::interval(shares::SHARE_INTERVAL);
+        share.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let sharing = server.config.shares.is_some();
         loop {
             let wake = server.scheduler.next_wake();
             let deadline = server.next_deadline();
@@ -250,6 +262,7 @@ pub async fn start<S: Store>(
                         server.reload().await?;
                     }
                 }
+                _ = share.tick(), if sharing => server.rebalance().await?,
                 _ = shutdown.changed() => break,
             }
             server.maybe_publish_apps();
@@ -266,6 +279,12 @@ impl<S: Store> Server<S> {
     /// stopped and which runs are active *before* it sees the pipelines, since seeing a pipeline
     /// schedules its due runs at once.
     async fn startup(&mut self) -> anyhow::Result<()> {
+        if self.config.shares.is_some() {
+            // every pipeline is loaded and shown; the units this server claims are scheduled
+            self.load_apps().await?;
+            self.reload().await?;
+            return self.rebalance().await;
+        }
         let scheduled = aqueduct_store::RunType::Scheduled;
         let latest: HashMap<String, Timestamp> = self
             .store
@@ -285,13 +304,13 @@ impl<S: Store> Server<S> {
             .map(|(name, (latest, paused))| (name, latest, paused))
             .collect();
         self.step(Input::ScheduleState(states)).await?;
-        self.restore().await?;
+        self.restore(&|_| true).await?;
         self.load_apps().await?;
         self.reload().await
     }
 
     /// The names of the paused pipelines, read page by page.
-    async fn paused_pipelines(&self) -> anyhow::Result<HashSet<String>> {
+    pub(super) async fn paused_pipelines(&self) -> anyhow::Result<HashSet<String>> {
         let mut paused = HashSet::new();
         let mut page = aqueduct_store::Page::first(10_000);
         loop {
@@ -349,16 +368,24 @@ impl<S: Store> Server<S> {
         }
         let diagnostics = self.folder_diagnostics.clone();
         self.status.set_pipelines(&defs, files, diagnostics);
+        if self.config.shares.is_some() {
+            // the others' pipelines are shown, and scheduled by the servers holding them
+            defs.retain(|def| self.holds_pipeline(&def.pipeline.name));
+        }
         self.step(Input::Pipelines(defs)).await?;
         status::free_off_loop(self.scheduler.take_retired());
         Ok(())
     }
 
-    /// Rebuilds active runs after a restart; attempts that were running are stopped and lost.
-    async fn restore(&mut self) -> anyhow::Result<()> {
+    /// Rebuilds the active runs of the pipelines `ours` names after a restart or a take-over;
+    /// attempts that were running are stopped and lost.
+    async fn restore(&mut self, ours: &(dyn Fn(&str) -> bool + Sync)) -> anyhow::Result<()> {
         let mut restored = Vec::new();
         let mut lost = Vec::new();
         for (record, tasks) in self.store.active_runs().await? {
+            if !ours(&record.pipeline) {
+                continue;
+            }
             let version = self.store.get_version(record.version_id).await?;
             let Some(pipeline) = load::run_definition(&record, &version) else {
                 continue;

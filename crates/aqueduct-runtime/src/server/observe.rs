@@ -26,6 +26,8 @@ pub enum ServerEvent {
     WokeLate { lag: Duration },
     /// Tasks running and waiting for a slot, after a step.
     TaskCounts { running: u64, queued: u64 },
+    /// How many units of work this server holds (several active servers), after a change.
+    UnitsHeld { count: usize },
     /// Slots in use per pool, after a step (every known pool, so an emptied one reads 0).
     PoolSlots { used: BTreeMap<String, u32> },
     /// Some of an attempt's output could not be written to its log file (a full disk, an

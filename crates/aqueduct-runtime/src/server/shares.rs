@@ -37,3 +37,140 @@ pub trait Shares: Send + Sync + 'static {
     /// Gives `unit` up.
     fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
 }
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+
+use aqueduct_store::Store;
+
+use super::Server;
+
+/// How often the loop looks at its share of the work.
+pub(super) const SHARE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl<S: Store> Server<S> {
+    /// Whether this server carries out the work of `unit`: always without [`Shares`].
+    pub(super) fn holds(&self, unit: &str) -> bool {
+        self.config.shares.is_none() || self.owned.contains(unit)
+    }
+
+    pub(super) fn holds_pipeline(&self, pipeline: &str) -> bool {
+        self.config.shares.is_none() || self.owned.contains(&unit_of_pipeline(pipeline))
+    }
+
+    pub(super) fn holds_app(&self, app: &str) -> bool {
+        self.config.shares.is_none() || self.owned.contains(&unit_of_app(app))
+    }
+
+    /// Every unit this server knows: each app, and each pipeline of the folder.
+    fn units(&self) -> BTreeSet<String> {
+        let folder = self.defs_by_file.values().flatten();
+        let pipelines = folder.map(|def| unit_of_pipeline(&def.pipeline.name));
+        let apps = self.apps.keys().map(|app| unit_of_app(app));
+        pipelines.chain(apps).collect()
+    }
+
+    /// Whether no run of the unit is active here, so it can be handed over.
+    fn idle(&self, unit: &str) -> bool {
+        !self
+            .scheduler
+            .runs()
+            .any(|run| unit_of_pipeline(&run.info.pipeline) == unit)
+    }
+
+    /// Compares this server's share with a fair one (units over live servers, rounded up):
+    /// hands over idle units above it and claims free ones up to it. A unit whose holder died
+    /// is free, so this is also how a dead server's work is taken over.
+    pub(super) async fn rebalance(&mut self) -> anyhow::Result<()> {
+        let Some(shares) = self.config.shares.clone() else {
+            return Ok(());
+        };
+        self.follow_app_list().await?;
+        let units = self.units();
+        let members = shares.members().await?.max(1);
+        let fair = units.len().div_ceil(members);
+        let seed = self.share_seed.clone();
+        // the units this server prefers least are handed over first
+        let mut held: Vec<String> = self.owned.iter().cloned().collect();
+        held.sort_by_key(|unit| std::cmp::Reverse(seed.hash_one(unit)));
+        let mut keep = held.iter().filter(|unit| units.contains(*unit)).count();
+        let mut handed = Vec::new();
+        for unit in held {
+            let gone = !units.contains(&unit);
+            if (gone || keep > fair) && self.idle(&unit) {
+                self.owned.remove(&unit);
+                keep -= usize::from(!gone);
+                handed.push(unit);
+            }
+        }
+        if !handed.is_empty() {
+            // out of the scheduler before another server can take them
+            self.publish_pipelines().await?;
+            for unit in &handed {
+                shares.release(unit).await?;
+                tracing::info!(%unit, "handed over to another server");
+            }
+        }
+        let mut free: Vec<&String> = units.iter().filter(|u| !self.owned.contains(*u)).collect();
+        free.sort_by_key(|unit| seed.hash_one(unit));
+        let mut gained = Vec::new();
+        for unit in free {
+            if self.owned.len() + gained.len() >= fair {
+                break;
+            }
+            if shares.try_claim(unit).await? {
+                gained.push(unit.clone());
+            }
+        }
+        let changed = !handed.is_empty() || !gained.is_empty();
+        if !gained.is_empty() {
+            self.adopt(gained).await?;
+        }
+        if changed {
+            let count = self.owned.len();
+            self.observe(super::ServerEvent::UnitsHeld { count });
+        }
+        Ok(())
+    }
+
+    /// Starts scheduling `units`, just claimed: where each schedule stopped and which runs are
+    /// active come from the store (attempts that were running under their previous holder are
+    /// lost and retried per policy), apps come to the commit the store says they applied.
+    async fn adopt(&mut self, units: Vec<String>) -> anyhow::Result<()> {
+        for unit in &units {
+            tracing::info!(%unit, "took over");
+        }
+        let gained: BTreeSet<String> = units.into_iter().collect();
+        let ours = |pipeline: &str| gained.contains(&unit_of_pipeline(pipeline));
+        let paused = self.paused_pipelines().await?;
+        let scheduled = aqueduct_store::RunType::Scheduled;
+        let mut states: Vec<(String, Option<jiff::Timestamp>, bool)> = Vec::new();
+        for (name, latest) in self.store.latest_logical_dates(scheduled).await? {
+            if ours(&name) {
+                let is_paused = paused.contains(&name);
+                states.push((name, Some(latest), is_paused));
+            }
+        }
+        for name in paused.iter().filter(|name| ours(name)) {
+            if !states.iter().any(|(known, ..)| known == name) {
+                states.push((name.clone(), None, true));
+            }
+        }
+        self.step(aqueduct_core::scheduler::Input::ScheduleState(states))
+            .await?;
+        self.restore(&ours).await?;
+        let apps: Vec<String> = self
+            .apps
+            .keys()
+            .filter(|app| gained.contains(&unit_of_app(app)))
+            .cloned()
+            .collect();
+        for app in apps {
+            self.follow_app(&app).await?;
+        }
+        self.owned.extend(gained);
+        self.publish_pipelines().await?;
+        self.publish_apps();
+        Ok(())
+    }
+}

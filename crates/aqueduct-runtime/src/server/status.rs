@@ -45,7 +45,9 @@ impl ServerStatus {
         self.events.subscribe()
     }
 
-    pub(crate) fn ring_event_bell(&self) {
+    /// Wakes the event streams: each reads the store again. With several servers, events
+    /// other servers commit ring no bell here, so the binary rings it every second.
+    pub fn ring_event_bell(&self) {
         self.events
             .send_modify(|count| *count = count.wrapping_add(1));
     }

@@ -84,6 +84,7 @@ pub(crate) fn config(home: &Path, apps: Vec<AppSpec>, folder: Option<PathBuf>) -
         traces: None,
         executors: Default::default(),
         hidden_env: Vec::new(),
+        shares: None,
     }
 }
 

@@ -34,12 +34,19 @@ async fn a_unit_is_held_by_one_server_and_taken_over_when_it_leaves() {
     assert_eq!(first.members().await.unwrap(), 2);
     assert!(first.try_claim("app:etl").await.unwrap());
     assert!(!second.try_claim("app:etl").await.unwrap());
-    assert!(second.try_claim("pipeline:etl").await.unwrap(), "another unit is free");
+    assert!(
+        second.try_claim("pipeline:etl").await.unwrap(),
+        "another unit is free"
+    );
     // who holds what, as each server sees it
     let held_by = second.elsewhere("app:etl").await.unwrap();
     assert_eq!(held_by.as_deref(), Some("http://first:8080"));
     assert_eq!(first.elsewhere("app:etl").await.unwrap(), None, "its own");
-    assert_eq!(first.elsewhere("app:nobody").await.unwrap(), None, "held by none");
+    assert_eq!(
+        first.elsewhere("app:nobody").await.unwrap(),
+        None,
+        "held by none"
+    );
     // a released unit is free at once
     second.release("pipeline:etl").await.unwrap();
     assert!(first.try_claim("pipeline:etl").await.unwrap());

@@ -61,7 +61,9 @@ pub(super) fn command_error(error: CommandError) -> BackendError {
         CommandError::Internal(what) => BackendError::Internal(what),
         CommandError::UnknownApp(what) => BackendError::AppNotFound(what),
         CommandError::UnknownRevision(what) => BackendError::UnknownRevision(what),
-        CommandError::SourceUnreadable(what) => BackendError::Unavailable(what),
+        CommandError::SourceUnreadable(what) | CommandError::Elsewhere(what) => {
+            BackendError::Unavailable(what)
+        }
         CommandError::DefinedInFolder(what) => BackendError::DefinedInFolder(what),
     }
 }

@@ -5,7 +5,9 @@ mod backend;
 mod convert;
 mod events;
 mod follow;
+mod forward;
 mod notifications;
+mod sharing;
 mod traces;
 mod workers;
 
@@ -48,6 +50,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         args.worker_lease,
         &file,
     )?;
+    let advertise_url = args.advertise_url.or_else(|| file.advertise_url.clone());
     let settings = Settings::resolve(
         args.listen,
         args.state,
@@ -78,6 +81,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<u8> {
         local_queues,
         lease,
         hidden_env: hidden_env(&settings, forge_envs.values()),
+        advertise_url,
     };
     runtime.block_on(serve(
         settings,
@@ -94,6 +98,8 @@ struct ExecutorSettings {
     local_queues: std::collections::BTreeSet<String>,
     lease: Duration,
     hidden_env: Vec<String>,
+    /// The URL other servers of the database reach this one at (`--advertise-url`).
+    advertise_url: Option<String>,
 }
 
 /// The variables of the server's environment that hold its own secrets: the database URL, an
@@ -135,11 +141,12 @@ async fn serve(
         let url = aqueduct_store_sql::redact(url);
         format!("failed to open database {url}")
     })?);
-    let leader = lead(url).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let advertise = sharing::advertise_url(executors.advertise_url.clone(), address);
+    let seat = sharing::join(url, &advertise).await?;
     let (stop, shutdown) = watch::channel(false);
     let metrics = Arc::new(aqueduct_api::Metrics::new());
     let traces = match settings.otlp_endpoint.clone() {
@@ -186,10 +193,15 @@ async fn serve(
             remote: Some(dispatcher.clone()),
         },
         hidden_env: executors.hidden_env.clone(),
+        shares: seat
+            .clone()
+            .map(|seat| seat as Arc<dyn aqueduct_runtime::server::Shares>),
     };
     let (handle, status, loop_task) =
         server::start(store.clone(), config, shutdown.clone()).await?;
-    tokio::spawn(aqueduct_runtime::notify::run_sender(
+    let stop = Arc::new(stop);
+    let lost_locks = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = aqueduct_runtime::notify::run_sender(
         store.clone(),
         status.event_bell(),
         shutdown.clone(),
@@ -199,7 +211,28 @@ async fn serve(
             observer: Some(sender_observer(metrics.clone())),
             smtp: settings.smtp.clone(),
         },
+    );
+    tokio::spawn(send_notifications(
+        url.clone(),
+        sender,
+        stop.clone(),
+        lost_locks.clone(),
     ));
+    if let Some(seat) = &seat {
+        tokio::spawn(sharing::watch_seat(
+            seat.clone(),
+            stop.clone(),
+            lost_locks.clone(),
+        ));
+        // events other servers commit reach this one's streams within a second
+        let bell = status.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bell.ring_event_bell();
+            }
+        });
+    }
     let backend = backend::ServerBackend {
         store: store.clone(),
         handle,
@@ -213,7 +246,14 @@ async fn serve(
     let backend = Arc::new(backend);
     // the web UI beside the API: its own cookie sessions; the API's bearer-token layer covers
     // only the API's routes (ARCHITECTURE.md, aqueduct-ui)
-    let app = aqueduct_api::app(backend.clone(), metrics).merge(aqueduct_ui::router(backend));
+    let mut app = aqueduct_api::app(backend.clone(), metrics).merge(aqueduct_ui::router(backend));
+    if let Some(seat) = &seat {
+        let forwarder = forward::Forwarder::new(seat.clone());
+        app = app.layer(axum::middleware::from_fn_with_state(
+            forwarder,
+            forward::forward,
+        ));
+    }
     anstream::println!("aqueduct listening on http://{address}");
     let folder = settings.sources.folder.as_deref().map(Path::display);
     let apps: Vec<&str> = settings
@@ -234,15 +274,6 @@ async fn serve(
         settings.event_retention_days,
     ));
     let mut shutdown_http = shutdown.clone();
-    let stop = Arc::new(stop);
-    let lost_leadership = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(lock) = leader {
-        tokio::spawn(watch_leadership(
-            lock,
-            stop.clone(),
-            lost_leadership.clone(),
-        ));
-    }
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop.send(true);
@@ -259,51 +290,33 @@ async fn serve(
     }
     stopped.context("the server loop panicked")??;
     anyhow::ensure!(
-        !lost_leadership.load(std::sync::atomic::Ordering::SeqCst),
-        "stopped: the connection holding the leader lock was lost, so another server may lead"
+        !lost_locks.load(std::sync::atomic::Ordering::SeqCst),
+        "stopped: the connection holding this server's locks was lost, so another server may hold its work"
     );
     tracing::info!("server stopped");
     Ok(())
 }
 
-/// How often the leader checks that it still holds its lock.
-const LEADERSHIP_CHECK: Duration = Duration::from_secs(2);
-
-/// On PostgreSQL, waits until this server holds the database's leader lock: one server
-/// schedules, the others wait to take over (docs/scaling.md). `None` on SQLite.
-async fn lead(url: &str) -> anyhow::Result<Option<aqueduct_store_sql::LeaderLock>> {
-    let Some(candidate) = aqueduct_store_sql::LeaderCandidate::connect(url).await? else {
-        return Ok(None);
-    };
-    let lock = match candidate.try_take().await? {
-        Ok(lock) => lock,
-        Err(candidate) => {
-            tracing::info!("another server leads on this database; waiting to take over");
-            let lock = candidate.take().await?;
-            tracing::info!("took over as the leader");
-            lock
-        }
-    };
-    Ok(Some(lock))
-}
-
-/// Stops the server once the leader lock's connection stops answering: another server may
-/// lead by then, and two must never schedule at once.
-async fn watch_leadership(
-    mut lock: aqueduct_store_sql::LeaderLock,
+/// Sends the notification outbox: at once on SQLite; on PostgreSQL once this server holds the
+/// sender's lock, so one of several servers sends at a time (and another takes over when it
+/// dies).
+async fn send_notifications(
+    database: String,
+    sender: impl std::future::Future<Output = ()>,
     stop: Arc<watch::Sender<bool>>,
     lost: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    loop {
-        tokio::time::sleep(LEADERSHIP_CHECK).await;
-        let held = tokio::time::timeout(LEADERSHIP_CHECK, lock.is_held()).await;
-        if held != Ok(true) {
-            tracing::error!("lost the connection holding the leader lock; stopping");
+    match sharing::sender_lock(&database).await {
+        Ok(Some(lock)) => drop(tokio::spawn(sharing::watch_sender(lock, stop, lost))),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot take the notification sender's lock; stopping");
             lost.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = stop.send(true);
             return;
         }
     }
+    sender.await;
 }
 
 async fn wait_for_signal() {
@@ -373,6 +386,7 @@ fn observer(metrics: Arc<aqueduct_api::Metrics>) -> Observer {
         ServerEvent::Step { took } => metrics.scheduler_tick_finished(took),
         ServerEvent::WokeLate { lag } => metrics.scheduler_woke_late(lag),
         ServerEvent::TaskCounts { running, queued } => metrics.task_counts_changed(running, queued),
+        ServerEvent::UnitsHeld { count } => metrics.units_held_changed(count),
         ServerEvent::Store { operation, took } => metrics.store_operation_finished(operation, took),
         ServerEvent::PoolSlots { used } => {
             for (pool, slots) in used {

@@ -173,64 +173,98 @@ fn spawn_server(
     (child, received)
 }
 
+/// `aqueduct up` on the workspace's database with its own home, once it listens.
+fn start_sharing(ws: &Workspace, home: &str) -> Server {
+    let mut command = ws.up_command();
+    command
+        .arg("--pipelines")
+        .arg(ws.path().join("pipelines"))
+        .env("AQUEDUCT_HOME", ws.path().join(home))
+        .stderr(std::process::Stdio::null());
+    Server::spawn(command)
+}
+
+/// The value of a gauge without labels on a server's `/metrics`.
+fn gauge(server: &Server, name: &str) -> Option<f64> {
+    let (_, text) = server.call("GET", "/metrics", None, None);
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 #[test]
-fn a_second_server_on_the_database_waits_and_takes_over_when_the_leader_dies() {
+fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_it_dies() {
     let Some(url) = postgres_url() else {
         println!("skipped: AQ_TEST_POSTGRES_URL is not set");
         return;
     };
     let ws = Workspace::on_sqlite();
-    write_pipeline(
-        &ws.path().join("pipelines"),
-        "hello",
-        "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      run: 'true'\n",
-    );
-    let database = fresh_database(&url, "aq_e2e_leader");
+    let names = ["p1", "p2", "p3", "p4"];
+    for name in names {
+        write_pipeline(
+            &ws.path().join("pipelines"),
+            name,
+            "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      run: 'true'\n",
+        );
+    }
     let ws = Workspace {
-        database: Some(database),
+        database: Some(fresh_database(&url, "aq_e2e_sharing")),
         ..ws
     };
     let operator = token(&ws, "operator");
-    let (mut leader, leader_lines) = spawn_server(&ws, "a");
-    let listening = leader_lines.recv_timeout(Duration::from_secs(30)).unwrap();
-    let leader_address = listening.rsplit("http://").next().unwrap().to_owned();
+    let first = start_sharing(&ws, "a");
+    let mut second = start_sharing(&ws, "b");
 
-    // the second server waits: it neither schedules nor listens while the first leads
-    let (mut standby, standby_lines) = spawn_server(&ws, "b");
-    assert!(
-        standby_lines.recv_timeout(Duration::from_secs(3)).is_err(),
-        "the standby must not serve while another server leads"
-    );
-
-    // a run starts on the leader, which then dies in the middle of it
-    let (status, run) = crate::support::http_json(
-        &leader_address,
-        "POST",
-        "/api/v1/pipelines/hello/runs",
-        &operator,
-        Some("{}"),
-    );
-    assert_eq!(status, 201, "{run}");
-    let run_id = run["run_id"].as_str().unwrap().replace('+', "%2B");
-    std::thread::sleep(Duration::from_millis(500));
-    leader.kill().unwrap();
-    leader.wait().unwrap();
-
-    // the standby takes over at once and finishes the run
-    let listening = standby_lines.recv_timeout(Duration::from_secs(30)).unwrap();
-    let address = listening.rsplit("http://").next().unwrap().to_owned();
-    let path = format!("/api/v1/pipelines/hello/runs/{run_id}");
-    let finished = crate::support::wait_until(Duration::from_secs(30), || {
-        crate::support::http_json(&address, "GET", &path, &operator, None).1["state"] == "success"
+    // the four pipelines are shared, two each, once the first hands over what it took alone
+    let shared = crate::support::wait_until(Duration::from_secs(30), || {
+        gauge(&first, "aqueduct_units_held") == Some(2.0)
+            && gauge(&second, "aqueduct_units_held") == Some(2.0)
     });
-    let (_, run) = crate::support::http_json(&address, "GET", &path, &operator, None);
-    assert!(finished, "{run:#}");
-    let _ = standby.kill();
-    let _ = standby.wait();
+    let held = (
+        gauge(&first, "aqueduct_units_held"),
+        gauge(&second, "aqueduct_units_held"),
+    );
+    assert!(shared, "{held:?}");
+
+    // every run is triggered through the first server: the second's are forwarded to it
+    let mut runs = Vec::new();
+    for name in names {
+        let path = format!("/api/v1/pipelines/{name}/runs");
+        let (status, run) = first.json("POST", &path, &operator, Some("{}"));
+        assert_eq!(status, 201, "{name}: {run}");
+        let run_id = run["run_id"].as_str().unwrap().replace('+', "%2B");
+        runs.push(format!("/api/v1/pipelines/{name}/runs/{run_id}"));
+    }
+    // the second server dies in the middle of its runs
+    std::thread::sleep(Duration::from_millis(700));
+    second.kill9();
+
+    // the first takes its pipelines over and finishes all four runs, each once
+    for path in &runs {
+        let finished = crate::support::wait_until(Duration::from_secs(40), || {
+            first.json("GET", path, &operator, None).1["state"] == "success"
+        });
+        let (_, run) = first.json("GET", path, &operator, None);
+        assert!(finished, "{run:#}");
+    }
+    assert_eq!(gauge(&first, "aqueduct_units_held"), Some(4.0));
+    for name in names {
+        let (_, page) = first.json(
+            "GET",
+            &format!("/api/v1/pipelines/{name}/runs"),
+            &operator,
+            None,
+        );
+        assert_eq!(page["total"], 1, "{name}: {page:#}");
+    }
 }
 
 #[test]
-fn a_leader_cut_off_from_its_lock_stops_scheduling() {
+fn a_server_cut_off_from_its_locks_stops_scheduling() {
     let Some(url) = postgres_url() else {
         println!("skipped: AQ_TEST_POSTGRES_URL is not set");
         return;
@@ -248,24 +282,33 @@ fn a_leader_cut_off_from_its_lock_stops_scheduling() {
     let (mut leader, lines) = spawn_server(&ws, "a");
     lines.recv_timeout(Duration::from_secs(30)).unwrap();
 
-    // the connection holding the lock is cut (as by a network partition or a failover)
+    // the connections holding its locks are cut (as by a network partition or a failover):
+    // the server's seat (its membership and its units) and the notification sender's lock,
+    // which it takes once it listens
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let cut = runtime.block_on(async {
-        let mut admin = AnyConnection::connect(&url).await.unwrap();
-        let query = "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_locks \
-                     WHERE locktype = 'advisory' AND granted \
-                     AND database = (SELECT oid FROM pg_database WHERE datname = 'aq_e2e_cut_off')";
-        let row = sqlx::query(query).fetch_one(&mut admin).await.unwrap();
-        sqlx::Row::try_get::<i64, _>(&row, 0).unwrap()
-    });
-    assert_eq!(cut, 1, "one connection held the lock");
+    let holders = "FROM (SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = 'aq_e2e_cut_off')) AS holders";
+    let count = |what: &str| {
+        runtime.block_on(async {
+            let mut admin = AnyConnection::connect(&url).await.unwrap();
+            let query = format!("SELECT COUNT({what}) {holders}");
+            let row = sqlx::query(AssertSqlSafe(query))
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            sqlx::Row::try_get::<i64, _>(&row, 0).unwrap()
+        })
+    };
+    let both = crate::support::wait_until(Duration::from_secs(20), || count("pid") == 2);
+    assert!(both, "two connections hold its locks");
+    assert_eq!(count("pg_terminate_backend(pid)"), 2);
     let stopped = crate::support::wait_until(Duration::from_secs(20), || {
         leader.try_wait().unwrap().is_some()
     });
-    assert!(stopped, "a server that lost its lock must stop");
+    assert!(stopped, "a server that lost its locks must stop");
     let status = leader.wait().unwrap();
     assert!(!status.success(), "{status:?}");
 }

@@ -113,6 +113,83 @@ impl<S: Store> Server<S> {
         Ok(())
     }
 
+    /// Brings an app this server does not sync (another of several servers does) to what the
+    /// store says it applied: its commit, and whether automated sync is suspended.
+    pub(in crate::server) async fn follow_app(&mut self, name: &str) -> anyhow::Result<()> {
+        let Some(state) = self.apps.get(name) else {
+            return Ok(());
+        };
+        let record = match self.store.get_app(name).await {
+            Ok(record) => record,
+            Err(aqueduct_store::Error::NotFound(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let current = state.applied.as_ref().map(|a| a.commit.id.to_string());
+        let spec = state.spec.clone();
+        let mut applied = None;
+        if let Some(commit) = record.applied_commit.as_deref()
+            && current.as_deref() != Some(commit)
+        {
+            applied = self.reapply(&spec, commit).await?;
+        }
+        let Some(state) = self.apps.get_mut(name) else {
+            return Ok(());
+        };
+        state.auto_sync_suspended = record.auto_sync_suspended;
+        if let Some(applied) = applied {
+            tracing::info!(app = %name, commit = %applied.commit.id, "following the commit another server applied");
+            state.applied = Some(applied);
+            self.publish_pipelines().await?;
+        }
+        Ok(())
+    }
+
+    /// Learns the apps that another of several servers added or deleted through the API.
+    pub(in crate::server) async fn follow_app_list(&mut self) -> anyhow::Result<()> {
+        let records = self.store.list_apps().await?;
+        let mut changed = false;
+        for record in &records {
+            if record.origin != "api" || self.apps.contains_key(&record.name) {
+                continue;
+            }
+            let Some(spec) = spec_from_json(&record.name, &record.spec_json) else {
+                continue;
+            };
+            let mut state = AppState::new(spec.clone(), "api", record.auto_sync_suspended);
+            self.share_mirror_lock(&mut state);
+            if let Some(commit) = &record.applied_commit {
+                state.applied = self.reapply(&spec, commit).await?;
+            }
+            spawn_poller(&state, self.git.clone(), self.app_tx.clone());
+            tracing::info!(app = %spec.name, "app added on another server");
+            self.apps.insert(spec.name.clone(), state);
+            changed = true;
+        }
+        let deleted: Vec<String> = self
+            .apps
+            .iter()
+            .filter(|(name, state)| {
+                state.origin == "api" && !records.iter().any(|record| &record.name == *name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in deleted {
+            if let Some(state) = self.apps.remove(&name) {
+                state
+                    .alive
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                state.refresh.notify_one();
+                tracing::info!(app = %name, "app deleted on another server");
+            }
+            changed = true;
+        }
+        if changed {
+            self.publish_pipelines().await?;
+            self.publish_apps();
+        }
+        Ok(())
+    }
+
     /// Apps of one repository share its mirror, so they share one fetch lock: two fetches into
     /// one bare repository at once fail on its ref updates.
     fn share_mirror_lock(&self, state: &mut AppState) {

@@ -277,6 +277,10 @@ impl<S: Store> Server<S> {
         purpose: FetchPurpose,
     ) -> anyhow::Result<()> {
         match purpose {
+            FetchPurpose::Sync { reply, .. } if !self.holds_app(app) => {
+                let message = format!("app {app} is synced by another server; try again");
+                let _ = reply.send(Err(CommandError::Elsewhere(message)));
+            }
             FetchPurpose::Sync {
                 initiator,
                 rollback_of,
@@ -295,9 +299,13 @@ impl<S: Store> Server<S> {
                 };
                 let _ = reply.send(inspection);
             }
+            FetchPurpose::Poll if !self.holds_app(app) => self.follow_app(app).await?,
             FetchPurpose::Poll => self.auto_sync(app).await?,
             FetchPurpose::Refresh(reply) => {
-                self.auto_sync(app).await?;
+                match self.holds_app(app) {
+                    true => self.auto_sync(app).await?,
+                    false => self.follow_app(app).await?,
+                }
                 // published before the reply, so a client's next read sees what it got
                 let views = self.publish_apps();
                 let view = views.iter().find(|view| view.spec.name == app).cloned();

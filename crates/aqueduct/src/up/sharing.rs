@@ -1,0 +1,108 @@
+//! Several active servers on one PostgreSQL database (docs/scaling.md): this server's seat
+//! among them, the watch on the connection holding its locks, and the notification sender,
+//! which runs on one server at a time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::watch;
+
+/// How often the server checks that the connection holding its locks still answers.
+const SEAT_CHECK: Duration = Duration::from_secs(2);
+
+/// This server's seat: its membership and its units, as the server loop claims them.
+pub(super) struct Seat(pub(super) aqueduct_store_sql::Shares);
+
+impl aqueduct_runtime::server::Shares for Seat {
+    fn members(&self) -> BoxFuture<'_, anyhow::Result<usize>> {
+        Box::pin(async move { Ok(self.0.members().await?) })
+    }
+
+    fn try_claim<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move { Ok(self.0.try_claim(unit).await?) })
+    }
+
+    fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.0.release(unit).await?) })
+    }
+}
+
+/// On PostgreSQL, joins the servers sharing the database; `None` on SQLite.
+pub(super) async fn join(database: &str, advertise: &str) -> anyhow::Result<Option<Arc<Seat>>> {
+    let shares = aqueduct_store_sql::Shares::join(database, advertise).await?;
+    Ok(shares.map(|shares| {
+        tracing::info!(%advertise, "sharing the work with the other servers of this database");
+        Arc::new(Seat(shares))
+    }))
+}
+
+/// The URL the other servers reach this one at: the flag or config, else the listening address
+/// (with this host's name when it listens on every address).
+pub(super) fn advertise_url(configured: Option<String>, listening: SocketAddr) -> String {
+    if let Some(url) = configured {
+        return url.trim_end_matches('/').to_owned();
+    }
+    if !listening.ip().is_unspecified() {
+        return format!("http://{listening}");
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("http://{host}:{}", listening.port())
+}
+
+/// Stops the server once the connection holding its locks stops answering: PostgreSQL may
+/// have released them, and another server may be scheduling its units by now.
+pub(super) async fn watch_seat(
+    seat: Arc<Seat>,
+    stop: Arc<watch::Sender<bool>>,
+    lost: Arc<AtomicBool>,
+) {
+    loop {
+        tokio::time::sleep(SEAT_CHECK).await;
+        let held = tokio::time::timeout(SEAT_CHECK, seat.0.is_held()).await;
+        if held != Ok(true) {
+            tracing::error!("lost the connection holding this server's locks; stopping");
+            lost.store(true, Ordering::SeqCst);
+            let _ = stop.send(true);
+            return;
+        }
+    }
+}
+
+/// On PostgreSQL, waits until this server holds the notification sender's lock (one server
+/// sends the outbox at a time), then keeps watching it like the seat. `Ok(None)` on SQLite:
+/// send at once.
+pub(super) async fn sender_lock(
+    database: &str,
+) -> anyhow::Result<Option<aqueduct_store_sql::LeaderLock>> {
+    let Some(candidate) = aqueduct_store_sql::LeaderCandidate::connect(database).await? else {
+        return Ok(None);
+    };
+    let lock = candidate.take_key(aqueduct_store_sql::SENDER_KEY).await?;
+    tracing::info!("this server sends the notifications");
+    Ok(Some(lock))
+}
+
+/// Stops the server once the sender lock's connection stops answering.
+pub(super) async fn watch_sender(
+    mut lock: aqueduct_store_sql::LeaderLock,
+    stop: Arc<watch::Sender<bool>>,
+    lost: Arc<AtomicBool>,
+) {
+    loop {
+        tokio::time::sleep(SEAT_CHECK).await;
+        let held = tokio::time::timeout(SEAT_CHECK, lock.is_held()).await;
+        if held != Ok(true) {
+            tracing::error!("lost the connection holding the notification sender's lock; stopping");
+            lost.store(true, Ordering::SeqCst);
+            let _ = stop.send(true);
+            return;
+        }
+    }
+}
