@@ -1,5 +1,6 @@
 //! One assignment from claim to completion: the tree, the spawn, the heartbeat, the log
-//! shipping and the end (complete, release, or nothing when the lease is gone).
+//! shipping and the end (complete, release, or nothing when the lease is gone). Every call
+//! goes to the server that issued the lease (no other knows it), retried there with backoff.
 //!
 //! Three things can stop a running attempt besides its own end, each seen by the heartbeat or
 //! the shipper and passed on through [`Control`]: the server's `cancel` (stopped, completed
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
-use crate::client::{Client, error_chain};
+use crate::client::{Server, error_chain};
 use crate::home::{Home, attempt_marker, lease_dir_name, remove_tree};
 use crate::shipper::{Shipper, file_size};
 use crate::tree::{Trees, check_workdir};
@@ -32,7 +33,6 @@ const LOG_STUCK_LIMIT: Duration = Duration::from_secs(120);
 /// What an attempt shares with the rest of the worker.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) client: Arc<Client>,
     pub(crate) home: Arc<Home>,
     pub(crate) trees: Trees,
     /// Turns true when running attempts are to be handed back (the drain's grace is over).
@@ -76,9 +76,15 @@ enum End {
     Gone,
 }
 
-/// Runs the assignment to its end. `assigned_at` is when the claim that returned it was
-/// answered: the lease counts from then.
-pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, assigned_at: Instant) {
+/// Runs the assignment to its end. `server` issued its lease: every call about the attempt
+/// (heartbeats, the log, its end, its tree and blobs) goes there and nowhere else.
+/// `assigned_at` is when the claim that returned it was answered: the lease counts from then.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    server: Arc<Server>,
+    assignment: Assignment,
+    assigned_at: Instant,
+) {
     let lease = assignment.lease.clone();
     let dir = shared.home.attempt_dir(&lease);
     if let Err(error) = tokio::fs::create_dir_all(&dir).await {
@@ -88,7 +94,7 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, assigned_at
     let (control_tx, control) = watch::channel(Control::default());
     let heartbeat = tokio::spawn(
         heartbeat_loop(
-            shared.client.clone(),
+            server.clone(),
             lease.clone(),
             Duration::from_millis(assignment.heartbeat_ms.max(50)),
             Duration::from_millis(assignment.lease_ms.max(100)),
@@ -97,23 +103,24 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, assigned_at
         )
         .instrument(tracing::Span::current()),
     );
-    let mut shipper = Shipper::new(shared.client.clone(), lease.clone(), log_path.clone());
-    let end = execute(&shared, &assignment, &dir, &mut shipper, &control_tx).await;
+    let mut shipper = Shipper::new(server.clone(), lease.clone(), log_path.clone());
+    let end = execute(
+        &shared,
+        &server,
+        &assignment,
+        &dir,
+        &mut shipper,
+        &control_tx,
+    )
+    .await;
     let mut control = control;
     match end {
         End::Gone => report_gone(*control.borrow()),
         End::Complete(completion) => {
             tracing::info!(outcome = ?completion.outcome, "attempt ended");
-            finish(
-                &shared.client,
-                &lease,
-                &mut shipper,
-                completion,
-                &mut control,
-            )
-            .await;
+            finish(&server, &lease, &mut shipper, completion, &mut control).await;
         }
-        End::HandBack => hand_back(&shared.client, &lease, &mut shipper, &mut control).await,
+        End::HandBack => hand_back(&server, &lease, &mut shipper, &mut control).await,
     }
     heartbeat.abort();
     let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
@@ -122,6 +129,7 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, assigned_at
 /// Fetches the tree, spawns, and waits for the process, stopping it when asked to.
 async fn execute(
     shared: &Shared,
+    server: &Server,
     assignment: &Assignment,
     dir: &Path,
     shipper: &mut Shipper,
@@ -135,7 +143,7 @@ async fn execute(
         biased;
         Ok(_) = control.wait_for(|control| control.gone()) => return End::Gone,
         Ok(_) = hand_back.wait_for(|hand_back| *hand_back) => return End::HandBack,
-        tree = fetch_tree(shared, assignment) => tree,
+        tree = fetch_tree(shared, server, assignment) => tree,
     };
     if control.borrow().cancel {
         return End::Complete(not_run(WorkerOutcome::Cancelled));
@@ -228,15 +236,15 @@ async fn execute(
 
 /// The tree's directory, retrying transient failures a few times; `Err` is the reason the
 /// attempt did not start.
-async fn fetch_tree(shared: &Shared, assignment: &Assignment) -> Result<PathBuf, String> {
+async fn fetch_tree(
+    shared: &Shared,
+    server: &Server,
+    assignment: &Assignment,
+) -> Result<PathBuf, String> {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     let mut tries = 0;
     loop {
-        match shared
-            .trees
-            .materialize(&shared.client, &assignment.tree)
-            .await
-        {
+        match shared.trees.materialize(server, &assignment.tree).await {
             Ok(tree) => return Ok(tree),
             Err(error) if error.is_transient() && tries < 4 => {
                 tries += 1;
@@ -349,7 +357,7 @@ fn report_gone(control: Control) {
 /// Renews the lease every `every`; records the server's cancel, `lease_lost`, and the
 /// self-fence when nothing succeeded for `lease_for`.
 async fn heartbeat_loop(
-    client: Arc<Client>,
+    server: Arc<Server>,
     lease: String,
     every: Duration,
     lease_for: Duration,
@@ -363,7 +371,7 @@ async fn heartbeat_loop(
     loop {
         tokio::time::sleep(delay).await;
         let sent_at = Instant::now();
-        match client.heartbeat(&lease, request_timeout).await {
+        match server.heartbeat(&lease, request_timeout).await {
             Ok(answer) => {
                 renewed_at = sent_at;
                 backoff.reset();
@@ -393,7 +401,7 @@ async fn heartbeat_loop(
 
 /// Ships the rest of the log and completes, until the server has it or the lease is gone.
 async fn finish(
-    client: &Client,
+    server: &Server,
     lease: &str,
     shipper: &mut Shipper,
     mut completion: Completion,
@@ -433,7 +441,7 @@ async fn finish(
             }
             Ok(()) => {
                 completion.log_bytes = log_bytes;
-                match client.complete(lease, &completion).await {
+                match server.complete(lease, &completion).await {
                     Ok(()) => {
                         tracing::debug!(log_bytes = completion.log_bytes, "attempt completed");
                         return;
@@ -471,7 +479,7 @@ async fn finish(
 
 /// Ships the log and releases the lease, until done or the lease is gone.
 async fn hand_back(
-    client: &Client,
+    server: &Server,
     lease: &str,
     shipper: &mut Shipper,
     control: &mut watch::Receiver<Control>,
@@ -483,7 +491,7 @@ async fn hand_back(
             return;
         }
         let result = match shipper.ship_available().await {
-            Ok(()) => client.release(lease).await,
+            Ok(()) => server.release(lease).await,
             Err(error) => Err(error),
         };
         match result {

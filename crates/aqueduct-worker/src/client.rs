@@ -1,13 +1,17 @@
-//! The worker's HTTP client of `/api/v1/worker/...`: one typed method per route, the bearer
-//! token on every request, and failover between several servers.
+//! The worker's HTTP client of `/api/v1/worker/...`: one [`Server`] per `--server` URL, one
+//! typed method per route, the bearer token on every request.
 //!
-//! Several `--server` URLs name an active/standby group where only the leader listens: a
-//! request whose connection is refused goes to the next URL, and the URL that answered is
-//! tried first from then on. Any other failure (a timeout, a reset mid-request, a 5xx) is
-//! returned to the caller, which retries with backoff and so lands on the next URL if the
-//! current one stopped listening.
+//! Several `--server` URLs are servers that share the work (active/active on one PostgreSQL):
+//! the worker claims from each and talks to the server that issued a lease about it; a server
+//! that is down (or a standby that does not listen) is skipped and tried again later. Each
+//! server keeps its own queues and leases in memory, so a lease is only known to the server
+//! that issued it (another answers `409 lease_lost`) and the attempt's tree and blobs are
+//! served by that server too: an attempt holds the [`Server`] of its claim and never fails over
+//! to another URL. A failed call is returned to its caller, which retries it against the same
+//! server with backoff (and an attempt whose lease goes unrenewed for a whole lease fences
+//! itself). How the claims of several servers share the worker's slots is in `main_loop`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aqueduct_api::dto::{ClaimRequest, ClaimResponse, Completion, HeartbeatResponse, LogAck};
@@ -25,7 +29,7 @@ const BLOB_TIMEOUT: Duration = Duration::from_secs(600);
 /// Why a call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum CallError {
-    /// No server could be reached, the request timed out, or the connection broke.
+    /// The server could not be reached, the request timed out, or the connection broke.
     #[error("server unreachable: {0}")]
     Network(String),
     /// The server answered an error (`{"code", "message"}`).
@@ -101,43 +105,49 @@ enum Body {
     Octets(Vec<u8>),
 }
 
-/// The client of one worker.
-pub(crate) struct Client {
+/// The client of one server (one `--server` URL); the connection pool is shared by every
+/// server of a worker.
+pub(crate) struct Server {
     http: reqwest::Client,
-    /// Base URLs without a trailing slash.
-    servers: Vec<String>,
-    /// The server that answered last.
-    current: AtomicUsize,
-    token: String,
+    /// The base URL without a trailing slash.
+    url: String,
+    token: Arc<str>,
 }
 
-impl std::fmt::Debug for Client {
+impl std::fmt::Debug for Server {
     /// Leaves out the token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("servers", &self.servers)
+        f.debug_struct("Server")
+            .field("url", &self.url)
             .finish_non_exhaustive()
     }
 }
 
-impl Client {
-    pub(crate) fn new(servers: Vec<String>, token: String) -> Result<Client, reqwest::Error> {
-        // reqwest is built with `rustls-no-provider`: https needs the process-wide provider
-        let _already_installed = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("aqueduct-worker/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let servers = servers
-            .into_iter()
-            .map(|url| url.trim_end_matches('/').to_owned())
-            .collect();
-        Ok(Client {
-            http,
-            servers,
-            current: AtomicUsize::new(0),
-            token,
+/// One [`Server`] per base URL, in their order, sharing one HTTP client.
+pub(crate) fn connect(urls: &[String], token: &str) -> Result<Vec<Arc<Server>>, reqwest::Error> {
+    // reqwest is built with `rustls-no-provider`: https needs the process-wide provider
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("aqueduct-worker/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let token: Arc<str> = Arc::from(token);
+    Ok(urls
+        .iter()
+        .map(|url| {
+            Arc::new(Server {
+                http: http.clone(),
+                url: url.trim_end_matches('/').to_owned(),
+                token: token.clone(),
+            })
         })
+        .collect())
+}
+
+impl Server {
+    /// The base URL, for logs.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub(crate) async fn claim(
@@ -219,8 +229,8 @@ impl Client {
             .await
     }
 
-    /// Sends one request, to the next server when a connection is refused; a 2xx response
-    /// is returned, anything else becomes a [`CallError`].
+    /// Sends one request to this server; a 2xx response is returned, anything else becomes a
+    /// [`CallError`].
     async fn call(
         &self,
         method: Method,
@@ -228,36 +238,25 @@ impl Client {
         body: Body,
         timeout: Duration,
     ) -> Result<reqwest::Response, CallError> {
-        let count = self.servers.len();
-        let first = self.current.load(Ordering::Relaxed);
-        let mut last_error = String::from("no server configured");
-        for step in 0..count {
-            let index = (first + step) % count;
-            let url = format!("{}/api/v1{path}", self.servers[index]);
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&self.token)
-                .timeout(timeout);
-            request = match &body {
-                Body::Empty => request,
-                Body::Json(bytes) => request
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(bytes.clone()),
-                Body::Octets(bytes) => request
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(bytes.clone()),
-            };
-            match request.send().await {
-                Ok(response) => {
-                    self.current.store(index, Ordering::Relaxed);
-                    return check_status(response).await;
-                }
-                Err(error) if error.is_connect() => last_error = error_chain(&error),
-                Err(error) => return Err(CallError::Network(error_chain(&error))),
-            }
+        let url = format!("{}/api/v1{path}", self.url);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(&*self.token)
+            .timeout(timeout);
+        request = match body {
+            Body::Empty => request,
+            Body::Json(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+            Body::Octets(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes),
+        };
+        match request.send().await {
+            Ok(response) => check_status(response).await,
+            Err(error) => Err(CallError::Network(error_chain(&error))),
         }
-        Err(CallError::Network(last_error))
     }
 }
 

@@ -1,16 +1,22 @@
 //! `aqueduct worker`: runs a server's task attempts on another machine.
 //!
 //! A worker long-polls `POST /api/v1/worker/claim` for attempts of its queues while it has
-//! free slots. For each assignment it fetches the task's files (a tree of content-addressed
-//! blobs, verified and cached under its home, [`tree`](crate::tree)), runs the already
-//! rendered command with `aqueduct_exec::spawn`, renews the lease with heartbeats, streams the
-//! log by byte offset, and completes with the outcome and the outputs of `$AQUEDUCT_OUTPUT`.
+//! free slots. Several `--server` URLs are servers that share the work (active/active on one
+//! PostgreSQL): the worker claims from each, its slots shared by their claims, and talks to the
+//! server that issued a lease about it; a server that is down (or a standby that does not
+//! listen) is skipped and tried again later (`main_loop` shares the slots, `client` says which
+//! server is asked what). For each assignment it fetches the task's files (a tree of
+//! content-addressed blobs, verified and cached under its home, [`tree`](crate::tree)) from
+//! the server that issued it, runs the already rendered command with `aqueduct_exec::spawn`,
+//! renews the lease with heartbeats, streams the log by byte offset, and completes with the
+//! outcome and the outputs of `$AQUEDUCT_OUTPUT`.
 //! The protocol is `aqueduct_api::dto::worker`.
 //!
 //! [`run`] is the whole worker; the binary only parses flags and turns signals into [`Drain`]
 //! steps. Draining stops claiming and lets running attempts finish within
 //! [`WorkerConfig::grace`]; after it (or at [`Drain::Now`]) the rest are stopped, their logs
-//! shipped and their leases released, so the server gives them to another worker.
+//! shipped and their leases released, each to its own server, which gives them to another
+//! worker.
 
 mod attempt;
 mod backoff;
@@ -29,8 +35,10 @@ pub use main_loop::run;
 /// How a worker runs.
 #[derive(Clone)]
 pub struct WorkerConfig {
-    /// Base URLs of the server (several: an active/standby group; a refused connection tries
-    /// the next).
+    /// Base URLs of the servers. Several are servers that share the work (active/active on
+    /// one PostgreSQL): the worker claims from each and talks to the server that issued a
+    /// lease about it; a server that is down (or a standby that does not listen) is skipped
+    /// and tried again later.
     pub servers: Vec<String>,
     /// A token of role `worker`.
     pub token: String,
@@ -45,7 +53,8 @@ pub struct WorkerConfig {
     pub home: PathBuf,
     /// How long a drain waits for running attempts before handing them back.
     pub grace: Duration,
-    /// How long the server may hold a claim open (`wait_ms`); 20 s.
+    /// How long the server may hold a claim open (`wait_ms`); 20 s. With several servers, at
+    /// most 2 s (see `main_loop`).
     pub claim_wait: Duration,
     /// Variables of the worker's own environment that tasks must not inherit (the token's):
     /// set to `""` in a task's environment unless its assignment sets them. Tasks otherwise

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
-use crate::client::{CallError, Client};
+use crate::client::{CallError, Server};
 
 /// The most bytes per request (the server takes bodies of at most 1 MiB).
 pub(crate) const MAX_CHUNK: u64 = 512 * 1024;
@@ -26,7 +26,7 @@ pub(crate) const SHIP_INTERVAL: Duration = Duration::from_millis(200);
 /// Ships one lease's log.
 #[derive(Debug)]
 pub(crate) struct Shipper {
-    client: Arc<Client>,
+    server: Arc<Server>,
     lease: String,
     path: PathBuf,
     /// The server's last `received`.
@@ -34,9 +34,9 @@ pub(crate) struct Shipper {
 }
 
 impl Shipper {
-    pub(crate) fn new(client: Arc<Client>, lease: String, path: PathBuf) -> Shipper {
+    pub(crate) fn new(server: Arc<Server>, lease: String, path: PathBuf) -> Shipper {
         Shipper {
-            client,
+            server,
             lease,
             path,
             acked: 0,
@@ -66,7 +66,7 @@ impl Shipper {
                 .await
                 .map_err(|error| CallError::Decode(format!("cannot read the log: {error}")))?;
             let before = self.acked;
-            let ack = self.client.append_log(&self.lease, before, chunk).await?;
+            let ack = self.server.append_log(&self.lease, before, chunk).await?;
             self.acked = ack.received;
             if ack.received <= before {
                 // the server holds less than we sent from: the next round resends from there;
@@ -87,7 +87,7 @@ impl Shipper {
     /// Asks the server how much it holds (an empty append at offset 0), after it answered
     /// `log_incomplete` to a completion.
     pub(crate) async fn resync(&mut self) -> Result<(), CallError> {
-        let ack = self.client.append_log(&self.lease, 0, Vec::new()).await?;
+        let ack = self.server.append_log(&self.lease, 0, Vec::new()).await?;
         self.acked = ack.received;
         Ok(())
     }

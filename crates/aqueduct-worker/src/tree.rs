@@ -21,7 +21,7 @@ use aqueduct_api::dto::{TreeFile, TreeManifest};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::client::{CallError, Client};
+use crate::client::{CallError, Server};
 use crate::home::{Home, hex, remove_tree};
 
 /// Why a tree could not be materialized.
@@ -69,10 +69,12 @@ impl Trees {
         }
     }
 
-    /// The tree's directory, fetched and written first unless it is already there.
+    /// The tree's directory, fetched from `server` (the one that leased the attempt needing it)
+    /// and written first unless it is already there. Trees and blobs are content-addressed, so
+    /// one cached from another server is the same.
     pub(crate) async fn materialize(
         &self,
-        client: &Client,
+        server: &Server,
         tree: &str,
     ) -> Result<PathBuf, TreeError> {
         if !is_sha256(tree) {
@@ -90,13 +92,13 @@ impl Trees {
         if target.is_dir() {
             return Ok(target);
         }
-        let document = client.tree(tree).await.map_err(|source| TreeError::Fetch {
+        let document = server.tree(tree).await.map_err(|source| TreeError::Fetch {
             what: format!("tree {tree}"),
             source,
         })?;
         let manifest = parse_manifest(tree, &document).map_err(TreeError::Invalid)?;
         for file in &manifest.files {
-            self.ensure_blob(client, file).await?;
+            self.ensure_blob(server, file).await?;
         }
         let blobs = self.home.blobs();
         let staging = self.staging_path("tree");
@@ -116,11 +118,11 @@ impl Trees {
 
     /// Downloads the file's blob into the cache unless it is there, verifying size and hash;
     /// for an executable file, also its `.x` copy.
-    async fn ensure_blob(&self, client: &Client, file: &TreeFile) -> Result<(), TreeError> {
+    async fn ensure_blob(&self, server: &Server, file: &TreeFile) -> Result<(), TreeError> {
         let cached = self.home.blobs().join(&file.sha256);
         if !cached.exists() {
             let staging = self.staging_path("blob");
-            let result = download(client, file, &staging).await;
+            let result = download(server, file, &staging).await;
             if result.is_err() {
                 let _ = tokio::fs::remove_file(&staging).await;
             }
@@ -145,7 +147,7 @@ impl Trees {
 }
 
 /// Streams one blob to `staging`, hashing as it goes.
-async fn download(client: &Client, file: &TreeFile, staging: &Path) -> Result<(), TreeError> {
+async fn download(server: &Server, file: &TreeFile, staging: &Path) -> Result<(), TreeError> {
     let fetch_error = |source: CallError| TreeError::Fetch {
         what: format!("blob {} of {}", file.sha256, file.path),
         source,
@@ -154,7 +156,7 @@ async fn download(client: &Client, file: &TreeFile, staging: &Path) -> Result<()
         path: staging.to_path_buf(),
         source,
     };
-    let mut response = client.blob(&file.sha256).await.map_err(fetch_error)?;
+    let mut response = server.blob(&file.sha256).await.map_err(fetch_error)?;
     let mut output = tokio::fs::File::create(staging).await.map_err(io_error)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;

@@ -178,8 +178,10 @@ pub(crate) fn parse_lease(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct WorkerArgs {
-    /// Base URL of the server (http:// or https://); repeat for an active/standby group.
-    /// The environment variable takes a comma-separated list.
+    /// Base URL of a server (http:// or https://). Repeat for servers that share the work
+    /// (active/active on one PostgreSQL): the worker claims from each and talks to the server
+    /// that issued a lease about it; a server that is down (or a standby that does not listen)
+    /// is skipped and tried again later. The environment variable takes a comma-separated list.
     #[arg(long = "server", env = "AQUEDUCT_SERVERS", value_name = "URL", required = true,
           value_delimiter = ',', value_parser = parse_server_url)]
     pub(crate) servers: Vec<String>,

@@ -1,10 +1,12 @@
 //! A fake server of the worker protocol (axum): scripted assignments, trees and blobs, and
 //! the lease routes with the faults the tests ask for (refused or truncated log posts, lost
 //! answers, `lease_lost`, `cancel`, failing heartbeats, a server that forgets a log's tail).
+//! As a real server, it knows only the leases it handed out: a call about another answers
+//! `lease_lost` and is recorded in `foreign`.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aqueduct_api::dto::{
     Assignment, ClaimRequest, ClaimResponse, Completion, EnvVar, HeartbeatResponse, LogAck,
@@ -28,6 +30,15 @@ pub(crate) const VIEWER_TOKEN: &str = "aq_viewer_secret";
 pub(crate) struct FakeState {
     pub(crate) queued: VecDeque<Assignment>,
     pub(crate) claims: Vec<ClaimRequest>,
+    /// The leases handed out.
+    pub(crate) issued: HashSet<String>,
+    /// Calls about a lease this fake did not hand out: `"<route> <lease>"`.
+    pub(crate) foreign: Vec<String>,
+    /// When a lease was handed out (+1) and completed or released (-1).
+    pub(crate) timeline: Vec<(Instant, i32)>,
+    /// The trees and blobs asked for, by id.
+    pub(crate) tree_requests: Vec<String>,
+    pub(crate) blob_requests: Vec<String>,
     pub(crate) trees: HashMap<String, TreeManifest>,
     pub(crate) blobs: HashMap<String, Vec<u8>>,
     pub(crate) logs: HashMap<String, Vec<u8>>,
@@ -98,8 +109,12 @@ fn refusal(headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-/// `lease_lost` for a lease the fake was told to forget.
-fn unknown(state: &FakeState, lease: &str) -> Option<Response> {
+/// `lease_lost` for a lease the fake did not hand out (recorded) or was told to forget.
+fn unknown(state: &mut FakeState, route: &str, lease: &str) -> Option<Response> {
+    if !state.issued.contains(lease) {
+        state.foreign.push(format!("{route} {lease}"));
+        return Some(error(StatusCode::CONFLICT, "lease_lost", "not my lease"));
+    }
     state
         .lost
         .contains(lease)
@@ -122,7 +137,11 @@ async fn claim(
             state.claims.push(request.clone());
             let take = (request.free as usize).min(state.queued.len());
             if take > 0 {
-                let assignments = state.queued.drain(..take).collect();
+                let assignments: Vec<Assignment> = state.queued.drain(..take).collect();
+                for assignment in &assignments {
+                    state.issued.insert(assignment.lease.clone());
+                    state.timeline.push((Instant::now(), 1));
+                }
                 return Json(ClaimResponse { assignments }).into_response();
             }
         }
@@ -145,7 +164,7 @@ async fn heartbeat(
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Some(lost) = unknown(&state, &lease) {
+    if let Some(lost) = unknown(&mut state, "heartbeat", &lease) {
         return lost;
     }
     if state.heartbeats_fail {
@@ -177,7 +196,7 @@ async fn append_log(
     );
     let offset = query["offset"] as usize;
     let mut state = state.lock().unwrap();
-    if let Some(lost) = unknown(&state, &lease) {
+    if let Some(lost) = unknown(&mut state, "log", &lease) {
         return lost;
     }
     state.log_posts += 1;
@@ -214,7 +233,7 @@ async fn complete(
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Some(lost) = unknown(&state, &lease) {
+    if let Some(lost) = unknown(&mut state, "complete", &lease) {
         return lost;
     }
     state.complete_calls += 1;
@@ -231,7 +250,9 @@ async fn complete(
             "ship the rest of the log",
         );
     }
-    state.completions.insert(lease, completion);
+    if state.completions.insert(lease, completion).is_none() {
+        state.timeline.push((Instant::now(), -1));
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -244,10 +265,11 @@ async fn release(
         return refused;
     }
     let mut state = state.lock().unwrap();
-    if let Some(lost) = unknown(&state, &lease) {
+    if let Some(lost) = unknown(&mut state, "release", &lease) {
         return lost;
     }
     state.releases.push(lease);
+    state.timeline.push((Instant::now(), -1));
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -259,7 +281,9 @@ async fn tree(
     if let Some(refused) = refusal(&headers) {
         return refused;
     }
-    match state.lock().unwrap().trees.get(&tree) {
+    let mut state = state.lock().unwrap();
+    state.tree_requests.push(tree.clone());
+    match state.trees.get(&tree) {
         Some(manifest) => Json(manifest.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, "not_found", "no such tree"),
     }
@@ -273,7 +297,9 @@ async fn blob(
     if let Some(refused) = refusal(&headers) {
         return refused;
     }
-    match state.lock().unwrap().blobs.get(&sha) {
+    let mut state = state.lock().unwrap();
+    state.blob_requests.push(sha.clone());
+    match state.blobs.get(&sha) {
         Some(bytes) => bytes.clone().into_response(),
         None => error(StatusCode::NOT_FOUND, "not_found", "no such blob"),
     }
