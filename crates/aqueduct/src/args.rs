@@ -47,8 +47,8 @@ pub(crate) enum Command {
     /// Long-polls the server for attempts of its queues while it has free slots, fetches each
     /// task's files into a verified cache under --home, runs the command there, renews the
     /// attempt's lease, streams its log and reports how it ended. Needs a token of role
-    /// `worker`. With several --server URLs (an active/standby group) a refused connection
-    /// tries the next. SIGTERM or Ctrl-C drains: no new attempts; running ones get --grace to
+    /// `worker`. With several --server URLs (servers sharing one database) it claims from each
+    /// and reports an attempt to the server that leased it; one that is down is skipped. SIGTERM or Ctrl-C drains: no new attempts; running ones get --grace to
     /// finish, then are stopped and handed back to the server to run elsewhere. A second
     /// signal hands back at once.
     ///

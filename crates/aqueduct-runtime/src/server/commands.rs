@@ -107,7 +107,8 @@ pub(crate) enum Command {
 
 impl Command {
     /// The unit of work the command acts on, when only the server holding it may carry it out
-    /// (see [`super::shares`]); inspecting, adding and deleting apps work on any server.
+    /// (see [`super::shares`]); inspecting, refreshing, adding and deleting apps work on any
+    /// server.
     pub(crate) fn unit(&self) -> Option<String> {
         use super::shares::{unit_of_app, unit_of_pipeline};
         match self {
@@ -118,10 +119,15 @@ impl Command {
             Command::Cancel { run, .. } | Command::Clear { run, .. } => {
                 Some(unit_of_pipeline(&run.pipeline))
             }
-            Command::SyncApp { app, .. }
-            | Command::RefreshApp { app, .. }
-            | Command::RollbackApp { app, .. } => Some(unit_of_app(app)),
-            Command::AddApp { .. } | Command::DeleteApp { .. } | Command::InspectApp { .. } => None,
+            Command::SyncApp { app, .. } | Command::RollbackApp { app, .. } => {
+                Some(unit_of_app(app))
+            }
+            // a refresh elsewhere fetches and follows the holder (a push webhook may reach any
+            // server; the holder syncs at its next poll)
+            Command::RefreshApp { .. }
+            | Command::AddApp { .. }
+            | Command::DeleteApp { .. }
+            | Command::InspectApp { .. } => None,
         }
     }
 

@@ -303,8 +303,9 @@ impl<S: Store> Server<S> {
     pub(super) async fn command(&mut self, command: Command) -> anyhow::Result<()> {
         if let Some(unit) = command.unit()
             && !self.holds(&unit)
+            && self.knows(&unit)
         {
-            let message = format!("{unit} is scheduled by another server; try again");
+            let message = super::shares::elsewhere(&unit);
             command.refuse(super::CommandError::Elsewhere(message));
             return Ok(());
         }

@@ -28,6 +28,17 @@ pub fn unit_of_app(app: &str) -> String {
     format!("app:{app}")
 }
 
+/// Why a command on `unit` is not carried out here.
+pub(super) fn elsewhere(unit: &str) -> String {
+    match unit.split_once(':') {
+        Some(("app", app)) => format!("app {app} is synced by another server; try again"),
+        Some((_, pipeline)) => {
+            format!("pipeline {pipeline} is scheduled by another server; try again")
+        }
+        None => format!("{unit} is held by another server; try again"),
+    }
+}
+
 /// The database's locks on units, as the server loop needs them.
 pub trait Shares: Send + Sync + 'static {
     /// How many servers share the database now (this one included).
@@ -60,6 +71,19 @@ impl<S: Store> Server<S> {
 
     pub(super) fn holds_app(&self, app: &str) -> bool {
         self.config.shares.is_none() || self.owned.contains(&unit_of_app(app))
+    }
+
+    /// Whether `unit` is an app or a pipeline of the folder this server knows (a command on an
+    /// unknown one is answered here: not found).
+    pub(super) fn knows(&self, unit: &str) -> bool {
+        if let Some(app) = unit.strip_prefix("app:") {
+            return self.apps.contains_key(app);
+        }
+        let Some(pipeline) = unit.strip_prefix("pipeline:") else {
+            return false;
+        };
+        let mut folder = self.defs_by_file.values().flatten();
+        folder.any(|def| def.pipeline.name == pipeline)
     }
 
     /// Every unit this server knows: each app, and each pipeline of the folder.
@@ -165,11 +189,15 @@ impl<S: Store> Server<S> {
             .filter(|app| gained.contains(&unit_of_app(app)))
             .cloned()
             .collect();
-        for app in apps {
-            self.follow_app(&app).await?;
+        for app in &apps {
+            self.follow_app(app).await?;
         }
         self.owned.extend(gained);
         self.publish_pipelines().await?;
+        // an app's latest fetch may wait for a sync its previous holder (or nobody) did not do
+        for app in &apps {
+            self.auto_sync(app).await?;
+        }
         self.publish_apps();
         Ok(())
     }

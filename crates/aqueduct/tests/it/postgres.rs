@@ -185,7 +185,7 @@ fn start_sharing(ws: &Workspace, home: &str) -> Server {
 }
 
 /// The value of a gauge without labels on a server's `/metrics`.
-fn gauge(server: &Server, name: &str) -> Option<f64> {
+pub(crate) fn gauge(server: &Server, name: &str) -> Option<f64> {
     let (_, text) = server.call("GET", "/metrics", None, None);
     text.lines().find_map(|line| {
         line.strip_prefix(name)?

@@ -2,8 +2,8 @@
 //! processes on this machine (on PostgreSQL when the suite runs there). A worker killed in the
 //! middle of a task has it retried on another with the log it had sent; a worker cut off for
 //! longer than its lease has its late result refused; a draining worker hands its task back;
-//! tokens of the wrong kind are refused; and with two servers on one PostgreSQL, killing the
-//! leader mid-run lets the run finish through the other.
+//! tokens of the wrong kind are refused; and with two servers sharing one PostgreSQL, one worker
+//! serves both, and killing one mid-run lets its run finish through the other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -418,7 +418,7 @@ fn only_a_worker_token_may_work_and_it_may_do_nothing_else() {
 }
 
 #[test]
-fn with_two_servers_on_postgres_killing_the_leader_mid_run_lets_the_run_finish() {
+fn two_servers_share_the_pipelines_one_worker_serves_both_and_a_killed_server_s_run_finishes() {
     let Some(database) = crate::postgres::e2e_database_always() else {
         println!("skipped: AQ_TEST_POSTGRES_URL is not set");
         return;
@@ -427,70 +427,63 @@ fn with_two_servers_on_postgres_killing_the_leader_mid_run_lets_the_run_finish()
         database: Some(database),
         ..Workspace::on_sqlite()
     };
-    write_pipeline(
-        &ws.path().join("pipelines"),
-        "ha",
-        "  tasks:\n    - name: first\n      queue: remote\n      retries: 2\n      retryDelay: 0s\n      run: sleep 2\n    - name: second\n      queue: remote\n      needs: [first]\n      run: echo second ran\n",
-    );
+    for name in ["ha1", "ha2"] {
+        write_pipeline(
+            &ws.path().join("pipelines"),
+            name,
+            "  tasks:\n    - name: first\n      queue: remote\n      retries: 2\n      retryDelay: 0s\n      run: sleep 2\n    - name: second\n      queue: remote\n      needs: [first]\n      run: sleep 1 && echo second ran\n",
+        );
+    }
     let operator = token(&ws, "operator");
     let worker_token = token(&ws, "worker");
-    let ports: Vec<String> = (0..2).map(|_| free_address()).collect();
-    let start = |home: &str, listen: &str| {
-        let mut command = ws.command();
+    let start = |home: &str| {
+        let mut command = ws.up_command();
         command
-            .args([
-                "up",
-                "--listen",
-                listen,
-                "--worker-lease",
-                "2s",
-                "--pipelines",
-            ])
+            .args(["--worker-lease", "2s", "--pipelines"])
             .arg(ws.path().join("pipelines"))
             .env("AQUEDUCT_HOME", ws.path().join(home))
             .env("RUST_LOG", "warn");
         Server::spawn(command)
     };
-    let mut leader = start("a", &ports[0]);
-    let standby = std::thread::spawn({
-        let mut command = ws.command();
-        command
-            .args([
-                "up",
-                "--listen",
-                &ports[1],
-                "--worker-lease",
-                "2s",
-                "--pipelines",
-            ])
-            .arg(ws.path().join("pipelines"))
-            .env("AQUEDUCT_HOME", ws.path().join("b"))
-            .env("RUST_LOG", "warn");
-        move || Server::spawn(command)
+    let first = start("a");
+    let mut second = start("b");
+    let shared = wait_until(Duration::from_secs(30), || {
+        crate::postgres::gauge(&first, "aqueduct_units_held") == Some(1.0)
+            && crate::postgres::gauge(&second, "aqueduct_units_held") == Some(1.0)
     });
-    let servers: Vec<&str> = ports.iter().map(String::as_str).collect();
+    assert!(shared, "each server holds one of the two pipelines");
+    let servers = [first.address.as_str(), second.address.as_str()];
     let _worker = Worker::start(&ws, &servers, &worker_token, "w", &[]);
-    let run_id = trigger(&leader, &operator, "ha");
-    let running = wait_until(Duration::from_secs(30), || {
-        task_of(
-            &run_detail(&leader.address, &operator, "ha", &run_id),
-            "first",
-        )["state"]
-            == "running"
-    });
-    assert!(running);
-    leader.kill9();
 
-    let standby = standby.join().unwrap();
-    assert_eq!(standby.address, ports[1]);
-    let done = wait_for_run(&standby.address, &operator, "ha", &run_id, "success");
-    assert_eq!(task_of(&done, "second")["state"], "success", "{done:#}");
-}
+    // both runs are triggered through the first server; each server queues its own pipeline's
+    // attempts, and the one worker claims from both
+    let runs: Vec<(&str, String)> = ["ha1", "ha2"]
+        .into_iter()
+        .map(|name| (name, trigger(&first, &operator, name)))
+        .collect();
+    for (name, run_id) in &runs {
+        // the log of the other server's attempt is read through this one
+        let claimed = wait_until(Duration::from_secs(30), || {
+            let log = attempt_log(&first, &operator, (name, run_id), "first", 1);
+            worker_of(&log).as_deref() == Some("w")
+        });
+        assert!(
+            claimed,
+            "{name}: {}",
+            attempt_log(&first, &operator, (name, run_id), "first", 1)
+        );
+    }
 
-/// An address on 127.0.0.1 nothing listens on now.
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
+    // the second server dies mid-run: the first takes its pipeline over and both runs finish
+    second.kill9();
+    for (name, run_id) in &runs {
+        let done = wait_for_run(&first.address, &operator, name, run_id, "success");
+        assert_eq!(task_of(&done, "second")["state"], "success", "{done:#}");
+    }
+    assert_eq!(
+        crate::postgres::gauge(&first, "aqueduct_units_held"),
+        Some(2.0)
+    );
 }
 
 #[test]

@@ -278,7 +278,7 @@ impl<S: Store> Server<S> {
     ) -> anyhow::Result<()> {
         match purpose {
             FetchPurpose::Sync { reply, .. } if !self.holds_app(app) => {
-                let message = format!("app {app} is synced by another server; try again");
+                let message = super::shares::elsewhere(&super::shares::unit_of_app(app));
                 let _ = reply.send(Err(CommandError::Elsewhere(message)));
             }
             FetchPurpose::Sync {
