@@ -30,6 +30,18 @@ macro_rules! this_database {
     };
 }
 
+/// The backend pids of the live servers' lock connections, as a subquery.
+macro_rules! live_pids {
+    () => {
+        concat!(
+            "(SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 ",
+            "AND classid::bigint = 1634821229 AND granted AND database = ",
+            this_database!(),
+            ")"
+        )
+    };
+}
+
 /// A server's seat on the database: its membership and its units.
 #[derive(Debug)]
 pub struct Shares {
@@ -72,6 +84,15 @@ impl Shares {
         sqlx::query(stale)
             .bind(pid)
             .bind(i64::from(MEMBER_CLASS))
+            .execute(&mut connection)
+            .await?;
+        // slots and waits a server with this pid held before are no one's now
+        sqlx::query("UPDATE pool_slots SET holder = NULL WHERE holder = $1")
+            .bind(pid)
+            .execute(&mut connection)
+            .await?;
+        sqlx::query("DELETE FROM pool_waits WHERE pid = $1")
+            .bind(pid)
             .execute(&mut connection)
             .await?;
         sqlx::query("INSERT INTO servers (pid, url, joined_at) VALUES ($1, $2, $3)")
@@ -146,6 +167,102 @@ impl Shares {
         Ok((pid != self.pid).then(|| row.try_get(1)).transpose()?)
     }
 
+    /// Takes up to `count` free slots of the first `size` of `pool` (free: held by no live
+    /// server) and returns how many it took. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
+    /// so servers claiming at once never take one slot twice nor wait for each other.
+    pub async fn claim_pool_slots(&self, pool: &str, size: u32, count: u32) -> Result<u32> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query(
+            "INSERT INTO pool_slots (pool, slot) SELECT $1, g FROM generate_series(0, $2 - 1) AS g \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(pool)
+        .bind(i64::from(size))
+        .execute(&mut *connection)
+        .await?;
+        let claim = concat!(
+            "UPDATE pool_slots SET holder = $1 WHERE (pool, slot) IN (",
+            "SELECT pool, slot FROM pool_slots WHERE pool = $2 AND slot < $3 ",
+            "AND (holder IS NULL OR holder NOT IN ",
+            live_pids!(),
+            ") ORDER BY slot LIMIT $4 FOR UPDATE SKIP LOCKED)"
+        );
+        let claimed = sqlx::query(claim)
+            .bind(self.pid)
+            .bind(pool)
+            .bind(i64::from(size))
+            .bind(i64::from(count))
+            .execute(&mut *connection)
+            .await?;
+        Ok(u32::try_from(claimed.rows_affected()).unwrap_or(u32::MAX))
+    }
+
+    /// Gives `count` of this server's slots of `pool` back.
+    pub async fn release_pool_slots(&self, pool: &str, count: u32) -> Result<()> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query(
+            "UPDATE pool_slots SET holder = NULL WHERE (pool, slot) IN (SELECT pool, slot \
+             FROM pool_slots WHERE pool = $1 AND holder = $2 ORDER BY slot DESC LIMIT $3)",
+        )
+        .bind(pool)
+        .bind(self.pid)
+        .bind(i64::from(count))
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
+    /// Records how many slots of each pool this server's ready tasks wait for (replacing what
+    /// it recorded before) and returns the pools another live server's tasks wait for.
+    pub async fn pool_waits(
+        &self,
+        waiting: &std::collections::BTreeMap<String, u32>,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let mut connection = self.connection.lock().await;
+        let mut transaction = connection.begin().await?;
+        sqlx::query("DELETE FROM pool_waits WHERE pid = $1")
+            .bind(self.pid)
+            .execute(&mut *transaction)
+            .await?;
+        for (pool, slots) in waiting.iter().filter(|(_, slots)| **slots > 0) {
+            sqlx::query("INSERT INTO pool_waits (pool, pid, waiting) VALUES ($1, $2, $3)")
+                .bind(pool)
+                .bind(self.pid)
+                .bind(i64::from(*slots))
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        let others = concat!(
+            "SELECT DISTINCT pool FROM pool_waits WHERE pid <> $1 AND waiting > 0 AND pid IN ",
+            live_pids!()
+        );
+        let rows = sqlx::query(others)
+            .bind(self.pid)
+            .fetch_all(&mut *connection)
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(Error::from))
+            .collect()
+    }
+
+    /// The URLs of the other live servers.
+    pub async fn other_servers(&self) -> Result<Vec<String>> {
+        let query = concat!(
+            "SELECT url FROM servers WHERE pid <> $1 AND pid IN ",
+            live_pids!(),
+            " ORDER BY pid"
+        );
+        let mut connection = self.connection.lock().await;
+        let rows = sqlx::query(query)
+            .bind(self.pid)
+            .fetch_all(&mut *connection)
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(Error::from))
+            .collect()
+    }
+
     /// Whether the connection holding the locks still answers. Once it does not, PostgreSQL
     /// may have released them and another server may schedule this one's units: the server
     /// must stop.
@@ -171,6 +288,11 @@ fn unit_key(unit: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_live_pids_query_names_the_membership_class() {
+        assert!(live_pids!().contains(&MEMBER_CLASS.to_string()));
+    }
 
     #[test]
     fn unit_keys_are_fnv_1a_and_differ_between_units() {

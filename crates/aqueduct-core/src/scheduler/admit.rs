@@ -21,6 +21,9 @@ pub struct Limits {
     pub parallelism: usize,
     /// Pool sizes by name.
     pub pools: BTreeMap<String, u32>,
+    /// The size of a pool `pools` does not name ([`DEFAULT_POOL_SLOTS`], Airflow's; 0 while
+    /// several servers share the pools and this one holds none of an unnamed pool's slots).
+    pub unnamed_pool_size: u32,
 }
 
 impl Limits {
@@ -29,12 +32,29 @@ impl Limits {
         Limits {
             parallelism: parallelism.max(1),
             pools: BTreeMap::new(),
+            unnamed_pool_size: DEFAULT_POOL_SLOTS,
         }
     }
 
-    fn pool_size(&self, pool: &str) -> u32 {
-        self.pools.get(pool).copied().unwrap_or(DEFAULT_POOL_SLOTS)
+    /// How many slots `pool` has.
+    pub fn pool_size(&self, pool: &str) -> u32 {
+        self.pools
+            .get(pool)
+            .copied()
+            .unwrap_or(self.unnamed_pool_size)
     }
+}
+
+/// What a pool's tasks take and want on this scheduler ([`Scheduler::pool_demand`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolDemand {
+    /// Slots its running tasks use.
+    pub used: u32,
+    /// Slots its ready tasks wait for (they may wait for another limit too).
+    pub waiting: u32,
+    /// Whether a task of a pipeline this scheduler knows names the pool (or leaves it to
+    /// `default_pool`), not only the configuration.
+    pub named: bool,
 }
 
 /// What is in use right now.
@@ -86,6 +106,48 @@ impl Scheduler {
             pools.insert(pool, used);
         }
         pools
+    }
+
+    /// For every pool [`Scheduler::pool_usage`] lists: the slots in use and the slots ready
+    /// tasks wait for. Several servers sharing a pool's slots decide with it how many to hold.
+    pub fn pool_demand(&self) -> BTreeMap<String, PoolDemand> {
+        let mut demand: BTreeMap<String, PoolDemand> = self
+            .pool_usage()
+            .into_iter()
+            .map(|(pool, used)| {
+                let at = PoolDemand {
+                    used,
+                    ..PoolDemand::default()
+                };
+                (pool, at)
+            })
+            .collect();
+        for entry in self.pipelines.values() {
+            for task in &entry.def.pipeline.tasks {
+                let pool = task.pool.as_deref().unwrap_or(DEFAULT_POOL);
+                demand.entry(pool.to_owned()).or_default().named = true;
+            }
+        }
+        for run in self.runs.values() {
+            if run.machine.state() != RunState::Running {
+                continue;
+            }
+            for task in run.machine.ready() {
+                let spec = &run.pipeline.tasks[task];
+                let pool = spec.pool.as_deref().unwrap_or(DEFAULT_POOL);
+                let at = demand.entry(pool.to_owned()).or_default();
+                at.waiting += spec.pool_slots;
+                at.named = true;
+            }
+        }
+        demand
+    }
+
+    /// Replaces the pools' sizes: `sizes` by name, `unnamed` for the others. Tasks already
+    /// running keep their slots; a smaller pool admits nothing until its use drops below it.
+    pub fn set_pool_sizes(&mut self, sizes: BTreeMap<String, u32>, unnamed: u32) {
+        self.limits.pools = sizes;
+        self.limits.unnamed_pool_size = unnamed;
     }
 
     /// Launches ready tasks of running runs while the limits allow.

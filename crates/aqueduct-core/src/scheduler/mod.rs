@@ -21,7 +21,7 @@ use crate::run::{AttemptOutcome, RunMachine, TaskIndex, TaskInstance};
 use crate::schedule::Timetable;
 use crate::state::{RunState, TaskState};
 
-pub use admit::{DEFAULT_POOL, DEFAULT_POOL_SLOTS, Limits};
+pub use admit::{DEFAULT_POOL, DEFAULT_POOL_SLOTS, Limits, PoolDemand};
 
 /// A pipeline definition as the store versioned it.
 #[derive(Debug, Clone)]

@@ -241,6 +241,41 @@ fn max_active_tasks_and_pools_limit_launches() {
 }
 
 #[test]
+fn pool_demand_counts_used_and_waiting_slots_and_new_sizes_admit_at_the_next_step() {
+    let def = pipeline("wide", &["a", "b", "c"], |p| {
+        for task in &mut p.tasks {
+            task.pool = Some("db".into());
+            task.pool_slots = 2;
+        }
+    });
+    let mut limits = Limits::new(16);
+    limits.pools.insert("db".into(), 2);
+    let mut sim = Sim::new(limits, "2026-01-01T00:00:00Z");
+    sim.input(Input::Pipelines(vec![def.clone()]));
+    sim.input(Input::Trigger(manual(&def, "r", sim.now)));
+    let demand = sim.scheduler.pool_demand();
+    let db = demand["db"];
+    assert_eq!((db.used, db.waiting, db.named), (2, 4, true), "{demand:?}");
+    let default = demand["default_pool"];
+    assert_eq!(
+        (default.used, default.named),
+        (0, false),
+        "no task uses default_pool"
+    );
+    // a server that holds fewer slots shrinks the pool: nothing more starts
+    sim.scheduler
+        .set_pool_sizes([("db".to_owned(), 0)].into(), 0);
+    sim.run_until("2026-01-01T00:00:10Z");
+    assert!(sim.running.is_empty(), "{}", sim.trace);
+    // one that holds more grows it: two tasks start at once at the next step
+    sim.scheduler
+        .set_pool_sizes([("db".to_owned(), 4)].into(), 0);
+    sim.input(Input::Tick);
+    assert_eq!(sim.running.len(), 2, "{}", sim.trace);
+    assert_eq!(sim.scheduler.pool_demand()["db"].waiting, 0);
+}
+
+#[test]
 fn max_active_runs_queues_later_runs() {
     let def = pipeline("serial", &["a"], |p| p.schedule.max_active_runs = 1);
     let mut sim = Sim::new(Limits::new(8), "2026-01-01T00:00:00Z");

@@ -15,6 +15,7 @@ mod events;
 mod load;
 mod notify;
 mod observe;
+mod pools;
 mod records;
 mod remote;
 mod shares;
@@ -185,6 +186,10 @@ struct Server<S: Store> {
     owned: HashSet<String>,
     /// Orders the units this server prefers to claim, differently on every server.
     share_seed: std::hash::RandomState,
+    /// The slots of each pool this server holds, with several active servers (see `pools`).
+    pool_held: BTreeMap<String, u32>,
+    /// The pool sizes its scheduler admits within, with several active servers.
+    pool_sizes: BTreeMap<String, u32>,
 }
 
 /// Starts the server loop on the current tokio runtime. It runs until `shutdown` turns true;
@@ -202,9 +207,15 @@ pub async fn start<S: Store>(
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let (app_tx, mut app_rx) = mpsc::unbounded_channel();
     let status = ServerStatus::default();
+    let mut limits = config.limits.clone();
+    if config.shares.is_some() {
+        // no slot of any pool until this server claims some (`pools`)
+        limits.pools.clear();
+        limits.unnamed_pool_size = 0;
+    }
     let mut server = Server {
         store,
-        scheduler: Scheduler::new(config.limits.clone()),
+        scheduler: Scheduler::new(limits),
         templates: Templates::new(),
         runs: HashMap::new(),
         cancellers: HashMap::new(),
@@ -223,6 +234,8 @@ pub async fn start<S: Store>(
         health_changes: Vec::new(),
         owned: HashSet::new(),
         share_seed: std::hash::RandomState::new(),
+        pool_held: BTreeMap::new(),
+        pool_sizes: BTreeMap::new(),
         config,
     };
     server.startup().await?;

@@ -10,7 +10,10 @@
 //! new server gets work and a dead server's units are taken over at once (their active runs
 //! restored from the store, their running attempts lost and retried per policy).
 //!
-//! Without [`Shares`] (SQLite, or one server) the server holds every unit.
+//! The pools' slots are shared too: each server holds some of every pool's slots (rows claimed
+//! with `FOR UPDATE SKIP LOCKED`) and admits its tasks within them; see `pools.rs`.
+//!
+//! Without [`Shares`] (SQLite) the server holds every unit and every slot.
 
 use futures_util::future::BoxFuture;
 
@@ -47,9 +50,28 @@ pub trait Shares: Send + Sync + 'static {
     fn try_claim<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<bool>>;
     /// Gives `unit` up.
     fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Takes up to `count` free slots of the first `size` of `pool`; how many it took.
+    fn claim_pool_slots<'a>(
+        &'a self,
+        pool: &'a str,
+        size: u32,
+        count: u32,
+    ) -> BoxFuture<'a, anyhow::Result<u32>>;
+    /// Gives `count` of this server's slots of `pool` back.
+    fn release_pool_slots<'a>(
+        &'a self,
+        pool: &'a str,
+        count: u32,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Records the slots this server's ready tasks wait for, per pool; returns the pools
+    /// another server's tasks wait for.
+    fn pool_waits<'a>(
+        &'a self,
+        waiting: &'a BTreeMap<String, u32>,
+    ) -> BoxFuture<'a, anyhow::Result<BTreeSet<String>>>;
 }
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 
 use aqueduct_store::Store;
@@ -150,6 +172,7 @@ impl<S: Store> Server<S> {
         if !gained.is_empty() {
             self.adopt(gained).await?;
         }
+        self.share_pools(&*shares, members).await?;
         if changed {
             let count = self.owned.len();
             self.observe(super::ServerEvent::UnitsHeld { count });

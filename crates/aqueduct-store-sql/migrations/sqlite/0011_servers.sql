@@ -6,3 +6,17 @@ CREATE TABLE servers (
     url TEXT NOT NULL,
     joined_at TEXT NOT NULL
 );
+
+CREATE TABLE pool_slots (
+    pool TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    holder INTEGER,
+    PRIMARY KEY (pool, slot)
+);
+
+CREATE TABLE pool_waits (
+    pool TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    waiting INTEGER NOT NULL,
+    PRIMARY KEY (pool, pid)
+);

@@ -47,6 +47,8 @@ async fn a_unit_is_held_by_one_server_and_taken_over_when_it_leaves() {
         None,
         "held by none"
     );
+    let others = first.other_servers().await.unwrap();
+    assert_eq!(others, ["http://second:8080"]);
     // a released unit is free at once
     second.release("pipeline:etl").await.unwrap();
     assert!(first.try_claim("pipeline:etl").await.unwrap());
@@ -84,4 +86,75 @@ async fn sqlite_has_no_shares() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("aq.db").display());
     assert!(Shares::join(&url, "http://x").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn pool_slots_are_claimed_once_given_back_and_freed_by_a_server_that_leaves() {
+    let Some(url) = database("shares_pool_slots").await else {
+        return;
+    };
+    let first = join(&url, "http://first:8080").await;
+    let second = join(&url, "http://second:8080").await;
+    assert_eq!(first.claim_pool_slots("db", 4, 3).await.unwrap(), 3);
+    assert_eq!(
+        second.claim_pool_slots("db", 4, 3).await.unwrap(),
+        1,
+        "one is left"
+    );
+    assert_eq!(second.claim_pool_slots("db", 4, 1).await.unwrap(), 0);
+    first.release_pool_slots("db", 2).await.unwrap();
+    assert_eq!(second.claim_pool_slots("db", 4, 5).await.unwrap(), 2);
+    // other pools are counted apart
+    assert_eq!(first.claim_pool_slots("gpu", 1, 1).await.unwrap(), 1);
+    // the slots of a server that leaves are free again
+    drop(first);
+    let mut freed = 0;
+    for _ in 0..100 {
+        freed += second.claim_pool_slots("db", 4, 1).await.unwrap();
+        if freed == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(freed, 1, "the slot the first still held");
+    assert_eq!(second.claim_pool_slots("gpu", 1, 1).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_server_learns_which_pools_the_others_wait_for() {
+    let Some(url) = database("shares_pool_waits").await else {
+        return;
+    };
+    let first = join(&url, "http://first:8080").await;
+    let second = join(&url, "http://second:8080").await;
+    let waiting = [("db".to_owned(), 2)].into();
+    assert!(first.pool_waits(&waiting).await.unwrap().is_empty());
+    let others = second.pool_waits(&Default::default()).await.unwrap();
+    assert_eq!(others, ["db".to_owned()].into());
+    // a wait is replaced, not added to
+    first.pool_waits(&Default::default()).await.unwrap();
+    assert!(
+        second
+            .pool_waits(&Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    first.pool_waits(&waiting).await.unwrap();
+    drop(first);
+    let gone = async {
+        for _ in 0..100 {
+            if second
+                .pool_waits(&Default::default())
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(gone.await, "a server that left waits for nothing");
 }

@@ -6,6 +6,11 @@
 //!
 //! A forwarded request carries [`FORWARDED`], and is never forwarded again: a unit that changed
 //! hands in between is answered by the loop (`503 unavailable`, try again).
+//!
+//! A push to the one webhook URL of every app (`POST /api/v1/webhooks/git`) names a repository,
+//! not an app, and the apps of one repository may be held by different servers: it is sent on to
+//! every other live server as well (each verifies its signature and refreshes its apps of that
+//! repository; the holders sync them) and answered here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +29,9 @@ use super::sharing::Seat;
 
 /// Marks a request one server forwarded to another.
 pub(super) const FORWARDED: HeaderName = HeaderName::from_static("x-aqueduct-forwarded");
+
+/// The webhook every app's pushes may arrive at.
+const GIT_WEBHOOK: &str = "/api/v1/webhooks/git";
 
 /// How long opening a connection to another server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,6 +59,9 @@ pub(super) async fn forward(
 ) -> Response {
     if request.headers().contains_key(FORWARDED) {
         return next.run(request).await;
+    }
+    if request.method() == Method::POST && request.uri().path() == GIT_WEBHOOK {
+        return broadcast(&forwarder, request, next).await;
     }
     let Some(unit) = unit_of_request(request.method(), request.uri().path()) else {
         return next.run(request).await;
@@ -93,6 +104,54 @@ fn unit_of_request(method: &Method, path: &str) -> Option<String> {
         ["apps", name, ..] => command.then(|| unit_of_app(name)),
         _ => None,
     }
+}
+
+/// Sends a push webhook on to every other live server, then answers it here.
+async fn broadcast(forwarder: &Forwarder, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, aqueduct_api::BODY_LIMIT_BYTES).await else {
+        let body = serde_json::json!({
+            "code": "payload_too_large",
+            "message": format!("the body is larger than {} bytes", aqueduct_api::BODY_LIMIT_BYTES),
+        });
+        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+    };
+    let others = match forwarder.seat.0.other_servers().await {
+        Ok(others) => others,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the other servers; the push webhook is handled here only");
+            Vec::new()
+        }
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(GIT_WEBHOOK, |path| path.as_str());
+    for server in others {
+        let Ok(uri) = format!("{server}{path}").parse::<Uri>() else {
+            continue;
+        };
+        let mut copy = Request::new(Body::from(bytes.clone()));
+        *copy.method_mut() = Method::POST;
+        *copy.uri_mut() = uri;
+        *copy.headers_mut() = parts.headers.clone();
+        copy.headers_mut()
+            .insert(FORWARDED, axum::http::HeaderValue::from_static("1"));
+        let client = forwarder.client.clone();
+        tokio::spawn(async move {
+            match client.request(copy).await {
+                Ok(answer) if answer.status().is_success() => {}
+                Ok(answer) => {
+                    tracing::warn!(%server, status = %answer.status(), "another server refused a push webhook sent on")
+                }
+                Err(error) => {
+                    tracing::warn!(%server, %error, "cannot send a push webhook on to another server")
+                }
+            }
+        });
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Sends `request` to the server at `holder` and streams its answer back.

@@ -2,6 +2,7 @@
 //! among them, the watch on the connection holding its locks, and the notification sender,
 //! which runs on one server at a time.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,30 @@ impl aqueduct_runtime::server::Shares for Seat {
 
     fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { Ok(self.0.release(unit).await?) })
+    }
+
+    fn claim_pool_slots<'a>(
+        &'a self,
+        pool: &'a str,
+        size: u32,
+        count: u32,
+    ) -> BoxFuture<'a, anyhow::Result<u32>> {
+        Box::pin(async move { Ok(self.0.claim_pool_slots(pool, size, count).await?) })
+    }
+
+    fn release_pool_slots<'a>(
+        &'a self,
+        pool: &'a str,
+        count: u32,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.0.release_pool_slots(pool, count).await?) })
+    }
+
+    fn pool_waits<'a>(
+        &'a self,
+        waiting: &'a BTreeMap<String, u32>,
+    ) -> BoxFuture<'a, anyhow::Result<BTreeSet<String>>> {
+        Box::pin(async move { Ok(self.0.pool_waits(waiting).await?) })
     }
 }
 

@@ -312,3 +312,77 @@ fn a_server_cut_off_from_its_locks_stops_scheduling() {
     let status = leader.wait().unwrap();
     assert!(!status.success(), "{status:?}");
 }
+
+#[test]
+fn a_pool_admits_no_more_tasks_across_servers_than_its_slots() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::on_sqlite();
+    for name in ["left", "right"] {
+        write_pipeline(
+            &ws.path().join("pipelines"),
+            name,
+            "  tasks:\n    - name: query\n      pool: db\n      run: sleep 1.5\n",
+        );
+    }
+    let config = ws.write("aqueduct.yaml", "pools:\n  db: 1\n");
+    let ws = Workspace {
+        database: Some(fresh_database(&url, "aq_e2e_pools")),
+        ..ws
+    };
+    let operator = token(&ws, "operator");
+    let start = |home: &str| {
+        let mut command = ws.up_command();
+        command
+            .arg("--pipelines")
+            .arg(ws.path().join("pipelines"))
+            .arg("--config")
+            .arg(&config)
+            .env("AQUEDUCT_HOME", ws.path().join(home))
+            .stderr(std::process::Stdio::null());
+        Server::spawn(command)
+    };
+    let first = start("a");
+    let second = start("b");
+    let shared = crate::support::wait_until(Duration::from_secs(30), || {
+        gauge(&first, "aqueduct_units_held") == Some(1.0)
+            && gauge(&second, "aqueduct_units_held") == Some(1.0)
+    });
+    assert!(shared, "each server schedules one of the two pipelines");
+
+    // both want the pool's one slot at once, each on its own server
+    let runs: Vec<String> = ["left", "right"]
+        .iter()
+        .map(|name| {
+            let path = format!("/api/v1/pipelines/{name}/runs");
+            let (status, run) = first.json("POST", &path, &operator, Some("{}"));
+            assert_eq!(status, 201, "{run}");
+            let run_id = run["run_id"].as_str().unwrap().replace('+', "%2B");
+            format!("/api/v1/pipelines/{name}/runs/{run_id}")
+        })
+        .collect();
+    let mut spans = Vec::new();
+    for path in &runs {
+        let done = crate::support::wait_until(Duration::from_secs(30), || {
+            first.json("GET", path, &operator, None).1["state"] == "success"
+        });
+        let (_, run) = first.json("GET", path, &operator, None);
+        assert!(done, "{run:#}");
+        let task = &run["tasks"][0];
+        let at = |field: &str| {
+            task[field]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+        };
+        spans.push((at("started_at"), at("ended_at")));
+    }
+    spans.sort();
+    assert!(
+        spans[0].1 <= spans[1].0,
+        "the pool's one slot ran one task at a time across servers: {spans:?}"
+    );
+}

@@ -180,7 +180,15 @@ const GITLAB_SECRET: &str = "server-gitlab-secret-for-tests";
 
 /// `aqueduct up --repo` with a server-wide secret per forge and no app secret.
 fn start_with_forge_secrets(ws: &Workspace, repo: &GitRepo, log: &Path) -> Server {
-    let mut command = ws.up_command();
+    start_with_forge_secrets_using(ws.up_command(), repo, log)
+}
+
+/// [`start_with_forge_secrets`] from an `aqueduct up` command of the caller's.
+fn start_with_forge_secrets_using(
+    mut command: std::process::Command,
+    repo: &GitRepo,
+    log: &Path,
+) -> Server {
     command
         .arg("--repo")
         .arg(&repo.dir)
@@ -353,4 +361,57 @@ fn an_unset_forge_secret_variable_stops_the_server_at_startup() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty(), "it never listened: {output:?}");
+}
+
+#[test]
+fn with_two_servers_a_push_to_either_brings_it_live_in_apps_the_other_holds() {
+    let Some(database) = crate::postgres::e2e_database_always() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace {
+        database: Some(database),
+        ..Workspace::new()
+    };
+    let repo = GitRepo::new(ws.path());
+    let first_commit = repo.commit(&[("pipelines/hello.yaml", HELLO)], "first");
+    let admin = token(&ws, "admin");
+    let (log_a, log_b) = (ws.path().join("a.log"), ws.path().join("b.log"));
+    let first = {
+        let mut command = ws.up_command();
+        command.env("AQUEDUCT_HOME", ws.path().join("a"));
+        start_with_forge_secrets_using(command, &repo, &log_a)
+    };
+    let body = serde_json::json!({"name": "added", "repo": repo.dir.display().to_string(),
+        "path": "pipelines", "automated": true});
+    let (status, added) = first.json("POST", "/api/v1/apps", &admin, Some(&body.to_string()));
+    assert_eq!(status, 201, "{added}");
+    let second = {
+        let mut command = ws.up_command();
+        command.env("AQUEDUCT_HOME", ws.path().join("b"));
+        start_with_forge_secrets_using(command, &repo, &log_b)
+    };
+    // one app each, both at the first commit
+    let shared = wait_until(Duration::from_secs(30), || {
+        crate::postgres::gauge(&first, "aqueduct_units_held") == Some(1.0)
+            && crate::postgres::gauge(&second, "aqueduct_units_held") == Some(1.0)
+    });
+    assert!(shared, "each server holds one of the two apps");
+    assert_both_apply(&first, &admin, &first_commit, "the first sync");
+
+    // a push delivered to the first server only reaches the app the second holds too
+    let two = HELLO.replace("echo one", "echo two");
+    let pushed = repo.commit(&[("pipelines/hello.yaml", &two)], "second");
+    let push = serde_json::json!({"ref": "refs/heads/main", "after": pushed, "repository": {
+        "clone_url": repo.dir.display().to_string()}})
+    .to_string();
+    let signature = github_signature(GITHUB_SECRET, &push);
+    let headers = [
+        ("x-github-event", "push"),
+        ("x-hub-signature-256", signature.as_str()),
+    ];
+    let (status, body) = deliver_git(&first, &headers, &push);
+    assert_eq!(status, 202, "{body}");
+    assert_both_apply(&first, &admin, &pushed, "a push to one server");
+    assert_both_apply(&second, &admin, &pushed, "read on the other");
 }
