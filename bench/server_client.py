@@ -1,5 +1,5 @@
 """The benchmarks' HTTP client of `aqueduct up` (keep-alive, standard library only), shared by
-bench/run-server.sh and bench/run-workers.sh: `python3 server_client.py COMMAND ARGS...`."""
+bench/run-server.sh, bench/run-workers.sh and bench/run-servers.sh: `python3 server_client.py COMMAND ARGS...`."""
 import calendar, http.client, json, os, re, socket, sys, time
 from urllib.parse import quote
 POLL = float(os.environ.get('POLL_MS', '2')) / 1000
@@ -82,4 +82,25 @@ def throughput(addr, token, pipeline, n):  # prints ALL_US TRIGGERS_US
         time.sleep(0.01)
     print((time.time_ns() - t0) // 1000, (t_trig - t0) // 1000)
 
-{'listen': listen, 'run': run, 'throughput': throughput, 'kernel_gaps': kernel_gaps}[sys.argv[1]](*sys.argv[2:])
+def throughput_many(addr, token, n, *pipelines):  # N runs of each, interleaved; prints ALL_US TRIGGERS_US
+    api, n = Api(addr, token), int(n)
+    api.req('GET', '/api/v1/pipelines?limit=1')
+    t0, total = time.time_ns(), n * len(pipelines)
+    for _ in range(n):
+        for pipeline in pipelines: api.req('POST', f'/api/v1/pipelines/{pipeline}/runs', b'{}')
+    t_trig, polls = time.time_ns(), 0
+    while api.req('GET', '/api/v1/runs?limit=1&state=success')['total'] < total:
+        if (polls := polls + 1) % 20 == 0 and api.req('GET', '/api/v1/runs?limit=1&state=failed')['total']:
+            sys.exit('a run failed')
+        if time.time_ns() - t0 > 600e9: sys.exit('throughput: not finished in 600 s')
+        time.sleep(0.01)
+    print((time.time_ns() - t0) // 1000, (t_trig - t0) // 1000)
+
+def gauge(addr, name):  # prints a gauge of /metrics (no labels), or 0
+    host, port = addr.rsplit(':', 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10); conn.request('GET', '/metrics')
+    text = conn.getresponse().read().decode()
+    print(next((line.split()[1] for line in text.splitlines() if line.startswith(name + ' ')), '0'))
+
+{'listen': listen, 'run': run, 'throughput': throughput, 'throughput_many': throughput_many,
+ 'gauge': gauge, 'kernel_gaps': kernel_gaps}[sys.argv[1]](*sys.argv[2:])

@@ -241,9 +241,7 @@ impl Shares {
             .bind(self.pid)
             .fetch_all(&mut *connection)
             .await?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>(0).map_err(Error::from))
-            .collect()
+        first_column(&rows)
     }
 
     /// The URLs of the other live servers.
@@ -258,9 +256,7 @@ impl Shares {
             .bind(self.pid)
             .fetch_all(&mut *connection)
             .await?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>(0).map_err(Error::from))
-            .collect()
+        first_column(&rows)
     }
 
     /// Whether the connection holding the locks still answers. Once it does not, PostgreSQL
@@ -271,6 +267,13 @@ impl Shares {
         let probe = sqlx::query("SELECT 1").execute(&mut *connection);
         probe.await.is_ok()
     }
+}
+
+/// The text of the first column of `rows`, collected.
+fn first_column<C: FromIterator<String>>(rows: &[sqlx::any::AnyRow]) -> Result<C> {
+    rows.iter()
+        .map(|row| row.try_get::<String, _>(0).map_err(Error::from))
+        .collect()
 }
 
 /// The advisory lock key of a unit: FNV-1a, 64 bits, of its name. Every server and every

@@ -88,11 +88,23 @@ pub(super) async fn watch_seat(
     stop: Arc<watch::Sender<bool>>,
     lost: Arc<AtomicBool>,
 ) {
+    let what = "this server's locks";
+    watch_lock(|| seat.0.is_held(), what, &stop, &lost).await;
+}
+
+/// Probes a lock's connection every [`SEAT_CHECK`]; once it does not answer in time, marks the
+/// lock lost and stops the server.
+async fn watch_lock<F: std::future::Future<Output = bool>>(
+    mut probe: impl FnMut() -> F,
+    what: &str,
+    stop: &watch::Sender<bool>,
+    lost: &AtomicBool,
+) {
     loop {
         tokio::time::sleep(SEAT_CHECK).await;
-        let held = tokio::time::timeout(SEAT_CHECK, seat.0.is_held()).await;
+        let held = tokio::time::timeout(SEAT_CHECK, probe()).await;
         if held != Ok(true) {
-            tracing::error!("lost the connection holding this server's locks; stopping");
+            tracing::error!("lost the connection holding {what}; stopping");
             lost.store(true, Ordering::SeqCst);
             let _ = stop.send(true);
             return;
@@ -116,18 +128,11 @@ pub(super) async fn sender_lock(
 
 /// Stops the server once the sender lock's connection stops answering.
 pub(super) async fn watch_sender(
-    mut lock: aqueduct_store_sql::LeaderLock,
+    lock: aqueduct_store_sql::LeaderLock,
     stop: Arc<watch::Sender<bool>>,
     lost: Arc<AtomicBool>,
 ) {
-    loop {
-        tokio::time::sleep(SEAT_CHECK).await;
-        let held = tokio::time::timeout(SEAT_CHECK, lock.is_held()).await;
-        if held != Ok(true) {
-            tracing::error!("lost the connection holding the notification sender's lock; stopping");
-            lost.store(true, Ordering::SeqCst);
-            let _ = stop.send(true);
-            return;
-        }
-    }
+    let lock = tokio::sync::Mutex::new(lock);
+    let probe = || async { lock.lock().await.is_held().await };
+    watch_lock(probe, "the notification sender's lock", &stop, &lost).await;
 }
