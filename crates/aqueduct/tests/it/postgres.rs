@@ -208,7 +208,7 @@ fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_i
         write_pipeline(
             &ws.path().join("pipelines"),
             name,
-            "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      run: 'true'\n",
+            "  tasks:\n    - name: slow\n      run: sleep 2\n      retries: 2\n      retryDelay: 0s\n    - name: after\n      needs: [slow]\n      retries: 2\n      retryDelay: 0s\n      run: 'true'\n",
         );
     }
     let ws = Workspace {

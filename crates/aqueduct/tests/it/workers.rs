@@ -431,7 +431,7 @@ fn two_servers_share_the_pipelines_one_worker_serves_both_and_a_killed_server_s_
         write_pipeline(
             &ws.path().join("pipelines"),
             name,
-            "  tasks:\n    - name: first\n      queue: remote\n      retries: 2\n      retryDelay: 0s\n      run: sleep 2\n    - name: second\n      queue: remote\n      needs: [first]\n      run: sleep 1 && echo second ran\n",
+            "  tasks:\n    - name: first\n      queue: remote\n      retries: 2\n      retryDelay: 0s\n      run: sleep 2\n    - name: second\n      queue: remote\n      needs: [first]\n      retries: 2\n      retryDelay: 0s\n      run: sleep 1 && echo second ran\n",
         );
     }
     let operator = token(&ws, "operator");
