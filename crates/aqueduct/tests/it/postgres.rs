@@ -386,3 +386,66 @@ fn a_pool_admits_no_more_tasks_across_servers_than_its_slots() {
         "the pool's one slot ran one task at a time across servers: {spans:?}"
     );
 }
+
+#[test]
+fn two_servers_starting_at_once_create_each_cron_slot_once() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::on_sqlite();
+    // five hourly slots each, all in the past: catch-up creates them at once
+    let hour = jiff::Timestamp::now().as_second() / 3600 * 3600;
+    let at = |hours_ago: i64| jiff::Timestamp::from_second(hour - hours_ago * 3600).unwrap();
+    let names = ["c1", "c2", "c3", "c4", "c5", "c6"];
+    for name in names {
+        let spec = format!(
+            "  schedule: '@hourly'\n  startDate: '{}'\n  endDate: '{}'\n  catchup: true\n  tasks:\n    - name: t\n      run: 'true'\n",
+            at(6),
+            at(2)
+        );
+        write_pipeline(&ws.path().join("pipelines"), name, &spec);
+    }
+    let ws = Workspace {
+        database: Some(fresh_database(&url, "aq_e2e_cron_once")),
+        ..ws
+    };
+    let operator = token(&ws, "operator");
+    let spawn = |home: &str| {
+        let mut command = ws.up_command();
+        command
+            .arg("--pipelines")
+            .arg(ws.path().join("pipelines"))
+            .env("AQUEDUCT_HOME", ws.path().join(home))
+            .stderr(std::process::Stdio::null());
+        std::thread::spawn(move || Server::spawn(command))
+    };
+    let (first, second) = (spawn("a"), spawn("b"));
+    let (first, mut second) = (first.join().unwrap(), second.join().unwrap());
+    let total = || first.json("GET", "/api/v1/runs?limit=1", &operator, None).1["total"].clone();
+    let created = crate::support::wait_until(Duration::from_secs(30), || total() == 30);
+    assert!(created, "6 pipelines x 5 slots: {}", total());
+    // nothing more comes, and neither server tripped over the other's runs
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(total(), 30);
+    for name in names {
+        let path = format!("/api/v1/pipelines/{name}/runs?limit=100");
+        let (_, page) = first.json("GET", &path, &operator, None);
+        let mut dates: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["logical_date"].as_str().unwrap().to_owned())
+            .collect();
+        dates.sort();
+        dates.dedup();
+        assert_eq!(dates.len(), 5, "{name}: {page:#}");
+    }
+    assert!(
+        second.child.try_wait().unwrap().is_none(),
+        "the second server runs on"
+    );
+    let (status, _) = second.call("GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    second.kill9();
+}

@@ -156,7 +156,7 @@ pub(crate) fn read_pid(path: &Path) -> i32 {
 
 /// A running `aqueduct up`, killed (SIGKILL) when dropped.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) address: String,
 }
 
