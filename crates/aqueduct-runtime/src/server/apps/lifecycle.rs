@@ -222,6 +222,11 @@ impl<S: Store> Server<S> {
                 self.git.trees.write_in_background(commit.to_owned());
                 fetched
             }
+            Err(error) if self.config.shares.is_some() => {
+                // another server applied it; this one's mirror has it after its next fetch
+                tracing::info!(app = %spec.name, commit, %error, "the applied commit is not readable here yet; the app follows it after its next fetch");
+                return Ok(None);
+            }
             Err(error) => {
                 tracing::error!(app = %spec.name, commit, %error, "cannot read the applied commit; the app's pipelines wait for its next sync (check the repository, then `aqueduct app sync`)");
                 return Ok(None);
