@@ -449,3 +449,57 @@ fn two_servers_starting_at_once_create_each_cron_slot_once() {
     assert_eq!(status, 200);
     second.kill9();
 }
+
+#[test]
+fn when_the_server_sending_notifications_dies_another_sends_them() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (port, accepted) = crate::notify::sink(0);
+    let ws = Workspace::on_sqlite();
+    write_pipeline(
+        &ws.path().join("pipelines"),
+        "boom",
+        &format!(
+            "  notifications:\n    - on: [failure]\n      webhook: {{ url: \"http://127.0.0.1:{port}/hook\", secretEnv: HOOK_KEY }}\n  tasks:\n    - name: t\n      run: exit 3\n"
+        ),
+    );
+    let ws = Workspace {
+        database: Some(fresh_database(&url, "aq_e2e_sender")),
+        ..ws
+    };
+    let operator = token(&ws, "operator");
+    let start = |home: &str| {
+        let mut command = ws.up_command();
+        command
+            .arg("--pipelines")
+            .arg(ws.path().join("pipelines"))
+            .env("AQUEDUCT_HOME", ws.path().join(home))
+            .env("HOOK_KEY", "hook-key")
+            .stderr(std::process::Stdio::null());
+        Server::spawn(command)
+    };
+    let alerts = |count: usize| {
+        crate::support::wait_until(Duration::from_secs(30), || {
+            accepted.lock().unwrap().len() >= count
+        })
+    };
+
+    // alone, the first server sends the notifications
+    let mut first = start("a");
+    run_to_end(&first, &operator, "boom", "failed");
+    assert!(alerts(1), "the first server sends");
+    let second = start("b");
+
+    // it dies: the second takes its pipeline and the sender's lock over, and sends
+    first.kill9();
+    let taken = crate::support::wait_until(Duration::from_secs(30), || {
+        gauge(&second, "aqueduct_units_held") == Some(1.0)
+    });
+    assert!(taken, "the second holds the pipeline");
+    run_to_end(&second, &operator, "boom", "failed");
+    assert!(alerts(2), "the second server sends once the first is gone");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(accepted.lock().unwrap().len(), 2, "each alert once");
+}
