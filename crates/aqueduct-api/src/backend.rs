@@ -462,6 +462,16 @@ pub trait Backend: Send + Sync + 'static {
         id: i64,
     ) -> impl Future<Output = Result<crate::dto::Notification, BackendError>> + Send;
 
+    // ---- several servers ----
+
+    /// The live servers sharing the database and the units each holds; empty when this
+    /// server does all the work (SQLite).
+    fn list_servers(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::dto::ServerInfo>, BackendError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
     // ---- remote workers ----
 
     /// The remote workers' queues and leases, when the server takes remote workers.

@@ -50,6 +50,7 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     fn next_runs<'a>(&'a self, pipeline: &'a str, count: u32) -> BoxFuture<'a, Vec<NextRun>>;
     fn verify_token<'a>(&'a self, presented: &'a str) -> BoxFuture<'a, Option<Role>>;
     fn workers(&self) -> Option<std::sync::Arc<dyn crate::workers::WorkerPort>>;
+    fn list_servers(&self) -> BoxFuture<'_, Vec<crate::dto::ServerInfo>>;
     fn list_events(&self, after: i64, limit: u32) -> BoxFuture<'_, Vec<crate::dto::Event>>;
     fn follow_events(&self, after: i64) -> BoxFuture<'_, mpsc::Receiver<crate::dto::Event>>;
     fn list_notifications<'a>(
@@ -133,6 +134,9 @@ impl<B: Backend> DynBackend for B {
     }
     fn workers(&self) -> Option<std::sync::Arc<dyn crate::workers::WorkerPort>> {
         Backend::workers(self)
+    }
+    fn list_servers(&self) -> BoxFuture<'_, Vec<crate::dto::ServerInfo>> {
+        Box::pin(Backend::list_servers(self))
     }
     fn list_apps(&self) -> BoxFuture<'_, Vec<AppSummary>> {
         Box::pin(Backend::list_apps(self))

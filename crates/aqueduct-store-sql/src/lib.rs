@@ -41,7 +41,7 @@ pub use connect::{Backend, MigrationState};
 pub use copy::CopiedTable;
 pub use error::{Error, Result, redact};
 pub use leader::{LeaderCandidate, LeaderLock, SENDER_KEY};
-pub use shares::Shares;
+pub use shares::{ServerRow, Shares};
 
 /// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]

@@ -42,6 +42,19 @@ macro_rules! live_pids {
     };
 }
 
+/// A live server as the `servers` table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRow {
+    /// Where it answers (`--advertise-url`).
+    pub url: String,
+    /// When it joined (RFC 3339).
+    pub joined_at: String,
+    /// The units it holds, sorted.
+    pub units: Vec<String>,
+    /// Whether it is the server asking.
+    pub this_server: bool,
+}
+
 /// A server's seat on the database: its membership and its units.
 #[derive(Debug)]
 pub struct Shares {
@@ -242,6 +255,42 @@ impl Shares {
             .fetch_all(&mut *connection)
             .await?;
         first_column(&rows)
+    }
+
+    /// Records the units this server holds, for [`Shares::servers`].
+    pub async fn record_units(&self, units: &[String]) -> Result<()> {
+        // one per line: a unit's name never holds a line break
+        let lines = units.join("\n");
+        let mut connection = self.connection.lock().await;
+        sqlx::query("UPDATE servers SET units = $1 WHERE pid = $2")
+            .bind(lines)
+            .bind(self.pid)
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
+    }
+
+    /// The live servers, oldest first: each one's URL, when it joined, the units it holds and
+    /// whether it is this one.
+    pub async fn servers(&self) -> Result<Vec<ServerRow>> {
+        let query = concat!(
+            "SELECT pid, url, joined_at, units FROM servers WHERE pid IN ",
+            live_pids!(),
+            " ORDER BY joined_at, pid"
+        );
+        let mut connection = self.connection.lock().await;
+        let rows = sqlx::query(query).fetch_all(&mut *connection).await?;
+        rows.iter()
+            .map(|row| {
+                let units: String = row.try_get(3)?;
+                Ok(ServerRow {
+                    url: row.try_get(1)?,
+                    joined_at: row.try_get(2)?,
+                    units: units.lines().map(str::to_owned).collect(),
+                    this_server: row.try_get::<i64, _>(0)? == self.pid,
+                })
+            })
+            .collect()
     }
 
     /// The URLs of the other live servers.

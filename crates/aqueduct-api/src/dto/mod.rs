@@ -11,6 +11,7 @@ mod notification;
 mod pipeline;
 mod request;
 mod run;
+mod server;
 mod worker;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,7 @@ pub use request::{
 };
 pub use run::TaskAttempt;
 pub use run::{AttemptOutcome, BackfillResult, RunDetail, RunSummary, RunType, TaskInstance};
+pub use server::ServerInfo;
 pub use worker::{
     Assignment, ClaimRequest, ClaimResponse, Completion, EnvVar, HeartbeatResponse, LogAck,
     TreeFile, TreeManifest, WorkerInfo, WorkerOutcome,

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::Health;
+use crate::dto::{Health, ServerInfo};
 use crate::error::ApiError;
 use crate::metrics::OPENMETRICS_CONTENT_TYPE;
 
@@ -19,9 +19,11 @@ pub(super) fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// Routes inside `/api/v1` that are about the API itself.
+/// Routes inside `/api/v1` that are about the API and its servers.
 pub(super) fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(list_servers))
 }
 
 /// Liveness: answers while the process serves HTTP.
@@ -40,6 +42,14 @@ async fn healthz() -> Json<Health> {
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.metrics.render().map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response())
+}
+
+/// The servers sharing this server's PostgreSQL database and the units of work each holds
+/// (docs/scaling.md), oldest first; empty when one server does all the work (SQLite).
+#[utoipa::path(get, path = "/servers", tag = "system",
+    responses((status = 200, description = "The live servers", body = Vec<ServerInfo>)))]
+async fn list_servers(State(state): State<AppState>) -> Result<Json<Vec<ServerInfo>>, ApiError> {
+    Ok(Json(state.backend.list_servers().await?))
 }
 
 /// This document: OpenAPI 3.1 for every route.

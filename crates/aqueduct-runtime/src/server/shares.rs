@@ -50,6 +50,8 @@ pub trait Shares: Send + Sync + 'static {
     fn try_claim<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<bool>>;
     /// Gives `unit` up.
     fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Records which units this server holds, for the list of servers (`GET /api/v1/servers`).
+    fn record_units<'a>(&'a self, units: &'a [String]) -> BoxFuture<'a, anyhow::Result<()>>;
     /// Takes up to `count` free slots of the first `size` of `pool`; how many it took.
     fn claim_pool_slots<'a>(
         &'a self,
@@ -176,6 +178,9 @@ impl<S: Store> Server<S> {
         if changed {
             let count = self.owned.len();
             self.observe(super::ServerEvent::UnitsHeld { count });
+            let mut held: Vec<String> = self.owned.iter().cloned().collect();
+            held.sort();
+            shares.record_units(&held).await?;
         }
         Ok(())
     }

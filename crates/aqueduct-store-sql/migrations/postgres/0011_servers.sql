@@ -4,7 +4,9 @@
 CREATE TABLE servers (
     pid BIGINT PRIMARY KEY,
     url TEXT NOT NULL,
-    joined_at TEXT NOT NULL
+    joined_at TEXT NOT NULL,
+    -- the units it holds, one name per line, rewritten when they change
+    units TEXT NOT NULL DEFAULT ''
 );
 
 -- The slots of each pool, shared by the servers: a slot is held by the server whose pid is in

@@ -4,7 +4,9 @@
 CREATE TABLE servers (
     pid INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
-    joined_at TEXT NOT NULL
+    joined_at TEXT NOT NULL,
+    -- the units it holds, one name per line, rewritten when they change
+    units TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE pool_slots (

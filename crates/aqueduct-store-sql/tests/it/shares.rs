@@ -49,6 +49,26 @@ async fn a_unit_is_held_by_one_server_and_taken_over_when_it_leaves() {
     );
     let others = first.other_servers().await.unwrap();
     assert_eq!(others, ["http://second:8080"]);
+    first.record_units(&["app:etl".to_owned()]).await.unwrap();
+    let servers = second.servers().await.unwrap();
+    let seen: Vec<(&str, &[String], bool)> = servers
+        .iter()
+        .map(|server| {
+            (
+                server.url.as_str(),
+                server.units.as_slice(),
+                server.this_server,
+            )
+        })
+        .collect();
+    let etl = ["app:etl".to_owned()];
+    assert_eq!(
+        seen,
+        [
+            ("http://first:8080", &etl[..], false),
+            ("http://second:8080", &[][..], true)
+        ]
+    );
     // a released unit is free at once
     second.release("pipeline:etl").await.unwrap();
     assert!(first.try_claim("pipeline:etl").await.unwrap());

@@ -81,8 +81,13 @@ pub(crate) enum ClientCommand {
     /// attempts, labels and when each was last seen.
     #[command(after_help = EXIT_STATUS)]
     Workers(WorkersArgs),
+    /// List the servers sharing the server's PostgreSQL database and the units of work each
+    /// schedules (`app:<name>`, `pipeline:<name>`); none on SQLite, where one server does all.
+    #[command(after_help = EXIT_STATUS)]
+    Servers(WorkersArgs),
 }
 
+/// The flags of `aqueduct workers` and `aqueduct servers`: the connection only.
 #[derive(Debug, Args)]
 pub(crate) struct WorkersArgs {
     #[command(flatten)]

@@ -16,6 +16,7 @@ mod notifications;
 mod pipelines;
 mod replace;
 mod runs;
+mod servers;
 mod table;
 mod trigger;
 mod wire;
@@ -68,6 +69,7 @@ pub(crate) fn run(command: ClientCommand) -> u8 {
             notifications::run(command).map(|()| exit::SUCCESS)
         }
         ClientCommand::Workers(args) => workers::list(args).map(|()| exit::SUCCESS),
+        ClientCommand::Servers(args) => servers::list(args).map(|()| exit::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         report(&error);

@@ -39,6 +39,8 @@ pub(crate) struct ServerBackend<S: Store> {
     pub(crate) forge_webhook_secrets: BTreeMap<aqueduct_api::Forge, WebhookSecret>,
     /// The remote workers' queues and leases.
     pub(crate) workers: Arc<dyn aqueduct_api::workers::WorkerPort>,
+    /// This server's seat among the servers sharing a PostgreSQL database.
+    pub(crate) seat: Option<Arc<super::sharing::Seat>>,
 }
 
 fn store_error(error: aqueduct_store::Error) -> BackendError {
@@ -567,6 +569,21 @@ impl<S: Store> Backend for ServerBackend<S> {
             changed_live: edit.changed_live,
             self_heal: edit.self_heal,
         })
+    }
+
+    async fn list_servers(&self) -> Result<Vec<aqueduct_api::dto::ServerInfo>, BackendError> {
+        let Some(seat) = &self.seat else {
+            return Ok(Vec::new());
+        };
+        let rows = seat.0.servers().await;
+        let rows = rows.map_err(|error| BackendError::Internal(error.to_string()))?;
+        let servers = rows.into_iter().map(|row| aqueduct_api::dto::ServerInfo {
+            url: row.url,
+            joined_at: row.joined_at,
+            units: row.units,
+            this_server: row.this_server,
+        });
+        Ok(servers.collect())
     }
 
     fn workers(&self) -> Option<Arc<dyn aqueduct_api::workers::WorkerPort>> {

@@ -242,6 +242,7 @@ async fn serve(
         webhook_secrets,
         forge_webhook_secrets,
         workers: Arc::new(workers::Workers(dispatcher)),
+        seat: seat.clone(),
     };
     let backend = Arc::new(backend);
     // the web UI beside the API: its own cookie sessions; the API's bearer-token layer covers

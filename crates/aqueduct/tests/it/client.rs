@@ -118,6 +118,19 @@ fn lists_shows_pauses_and_unpauses_pipelines() {
         .map(|pipeline| pipeline["name"].as_str().unwrap())
         .collect();
     assert_eq!((names, &page["total"]), (vec!["daily", "hello"], &2.into()));
+    // one server: on SQLite it does all the work; on PostgreSQL it holds both pipelines
+    let servers = setup.json(&["servers"]);
+    if setup.ws.database.is_some() {
+        let units = serde_json::json!(["pipeline:daily", "pipeline:hello"]);
+        let held = wait_until(Duration::from_secs(10), || {
+            setup.json(&["servers"])[0]["units"] == units
+        });
+        assert!(held, "{servers:#}");
+    } else {
+        assert_eq!(servers, serde_json::json!([]));
+        let said = setup.ok(&["servers"]);
+        assert!(said.contains("one server does all the work"), "{said}");
+    }
     let searched = setup.json(&["pipelines", "--search", "HEL", "--limit", "1"]);
     assert_eq!(searched["items"][0]["name"], "hello", "{searched:#}");
     assert_eq!(

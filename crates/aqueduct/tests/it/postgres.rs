@@ -229,6 +229,31 @@ fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_i
         gauge(&second, "aqueduct_units_held"),
     );
     assert!(shared, "{held:?}");
+    // `aqueduct servers` (GET /api/v1/servers) shows who schedules what
+    let (_, servers) = first.json("GET", "/api/v1/servers", &operator, None);
+    let listed = servers.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{servers:#}");
+    let mut units: Vec<&str> = listed
+        .iter()
+        .flat_map(|server| server["units"].as_array().unwrap())
+        .map(|unit| unit.as_str().unwrap())
+        .collect();
+    units.sort_unstable();
+    assert_eq!(
+        units,
+        ["pipeline:p1", "pipeline:p2", "pipeline:p3", "pipeline:p4"]
+    );
+    assert_eq!(servers[0]["this_server"], true, "the first joined first");
+    let printed = ws
+        .command()
+        .args(["servers", "--url", &format!("http://{}", second.address)])
+        .env("AQUEDUCT_TOKEN", &operator)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    for server in [&first, &second] {
+        assert!(printed.contains(&server.address), "{printed}");
+    }
 
     // every run is triggered through the first server: the second's are forwarded to it
     let mut runs = Vec::new();
@@ -252,6 +277,9 @@ fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_i
         assert!(finished, "{run:#}");
     }
     assert_eq!(gauge(&first, "aqueduct_units_held"), Some(4.0));
+    let (_, servers) = first.json("GET", "/api/v1/servers", &operator, None);
+    assert_eq!(servers.as_array().unwrap().len(), 1, "{servers:#}");
+    assert_eq!(servers[0]["units"].as_array().unwrap().len(), 4);
     for name in names {
         let (_, page) = first.json(
             "GET",
