@@ -24,7 +24,7 @@ mod connect;
 mod copy;
 mod error;
 mod events;
-mod leader;
+mod lock;
 mod outbox;
 mod pipelines;
 mod runs;
@@ -40,7 +40,7 @@ use sqlx::AnyPool;
 pub use connect::{Backend, MigrationState};
 pub use copy::CopiedTable;
 pub use error::{Error, Result, redact};
-pub use leader::{LeaderCandidate, LeaderLock, SENDER_KEY};
+pub use lock::{HeldLock, LockCandidate, SENDER_KEY};
 pub use shares::{ServerRow, Shares};
 
 /// A [`aqueduct_store::Store`] on a SQL database. Cheap to clone (a connection pool).

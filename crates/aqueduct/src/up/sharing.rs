@@ -121,18 +121,18 @@ async fn watch_lock<F: std::future::Future<Output = bool>>(
 /// send at once.
 pub(super) async fn sender_lock(
     database: &str,
-) -> anyhow::Result<Option<aqueduct_store_sql::LeaderLock>> {
-    let Some(candidate) = aqueduct_store_sql::LeaderCandidate::connect(database).await? else {
+) -> anyhow::Result<Option<aqueduct_store_sql::HeldLock>> {
+    let Some(candidate) = aqueduct_store_sql::LockCandidate::connect(database).await? else {
         return Ok(None);
     };
-    let lock = candidate.take_key(aqueduct_store_sql::SENDER_KEY).await?;
+    let lock = candidate.take(aqueduct_store_sql::SENDER_KEY).await?;
     tracing::info!("this server sends the notifications");
     Ok(Some(lock))
 }
 
 /// Stops the server once the sender lock's connection stops answering.
 pub(super) async fn watch_sender(
-    lock: aqueduct_store_sql::LeaderLock,
+    lock: aqueduct_store_sql::HeldLock,
     stop: Arc<watch::Sender<bool>>,
     lost: Arc<AtomicBool>,
 ) {
