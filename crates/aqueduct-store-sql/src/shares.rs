@@ -146,6 +146,25 @@ impl Shares {
         Ok(row.try_get(0)?)
     }
 
+    /// Those of `units` no server holds now, in their order: one read of `pg_locks`, so a
+    /// server looking for work does not try every unit of a large installation in turn.
+    pub async fn free_units(&self, units: &[String]) -> Result<Vec<String>> {
+        let query = concat!(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' ",
+            "AND objsubid = 1 AND granted AND database = ",
+            this_database!()
+        );
+        let mut connection = self.connection.lock().await;
+        let rows = sqlx::query(query).fetch_all(&mut *connection).await?;
+        let mut held = std::collections::HashSet::with_capacity(rows.len());
+        for row in &rows {
+            let (high, low): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            held.insert(((high as u64) << 32 | (low as u64 & 0xffff_ffff)) as i64);
+        }
+        let free = units.iter().filter(|unit| !held.contains(&unit_key(unit)));
+        Ok(free.cloned().collect())
+    }
+
     /// Gives `unit` up (nothing happens when this server does not hold it).
     pub async fn release(&self, unit: &str) -> Result<()> {
         let mut connection = self.connection.lock().await;

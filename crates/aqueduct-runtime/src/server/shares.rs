@@ -50,6 +50,8 @@ pub trait Shares: Send + Sync + 'static {
     fn try_claim<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<bool>>;
     /// Gives `unit` up.
     fn release<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Those of `units` no server holds now, in their order.
+    fn free_units<'a>(&'a self, units: &'a [String]) -> BoxFuture<'a, anyhow::Result<Vec<String>>>;
     /// Records which units this server holds, for the list of servers (`GET /api/v1/servers`).
     fn record_units<'a>(&'a self, units: &'a [String]) -> BoxFuture<'a, anyhow::Result<()>>;
     /// Takes up to `count` free slots of the first `size` of `pool`; how many it took.
@@ -159,15 +161,21 @@ impl<S: Store> Server<S> {
                 tracing::info!(%unit, "handed over to another server");
             }
         }
-        let mut free: Vec<&String> = units.iter().filter(|u| !self.owned.contains(*u)).collect();
-        free.sort_by_key(|unit| seed.hash_one(unit));
         let mut gained = Vec::new();
-        for unit in free {
-            if self.owned.len() + gained.len() >= fair {
-                break;
-            }
-            if shares.try_claim(unit).await? {
-                gained.push(unit.clone());
+        if self.owned.len() < fair {
+            let others: Vec<String> = units
+                .difference(&self.owned.iter().cloned().collect())
+                .cloned()
+                .collect();
+            let mut free = shares.free_units(&others).await?;
+            free.sort_by_key(|unit| seed.hash_one(unit));
+            for unit in free {
+                if self.owned.len() + gained.len() >= fair {
+                    break;
+                }
+                if shares.try_claim(&unit).await? {
+                    gained.push(unit);
+                }
             }
         }
         let changed = !handed.is_empty() || !gained.is_empty();

@@ -34,6 +34,13 @@ async fn a_unit_is_held_by_one_server_and_taken_over_when_it_leaves() {
     assert_eq!(first.members().await.unwrap(), 2);
     assert!(first.try_claim("app:etl").await.unwrap());
     assert!(!second.try_claim("app:etl").await.unwrap());
+    let units = [
+        "app:etl".to_owned(),
+        "app:crm".to_owned(),
+        "pipeline:etl".to_owned(),
+    ];
+    let free = second.free_units(&units).await.unwrap();
+    assert_eq!(free, ["app:crm", "pipeline:etl"], "the first holds app:etl");
     assert!(
         second.try_claim("pipeline:etl").await.unwrap(),
         "another unit is free"

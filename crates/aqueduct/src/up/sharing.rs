@@ -30,6 +30,10 @@ impl aqueduct_runtime::server::Shares for Seat {
         Box::pin(async move { Ok(self.0.release(unit).await?) })
     }
 
+    fn free_units<'a>(&'a self, units: &'a [String]) -> BoxFuture<'a, anyhow::Result<Vec<String>>> {
+        Box::pin(async move { Ok(self.0.free_units(units).await?) })
+    }
+
     fn record_units<'a>(&'a self, units: &'a [String]) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { Ok(self.0.record_units(units).await?) })
     }
