@@ -312,6 +312,24 @@ impl Shares {
             .collect()
     }
 
+    /// The value every server of the database uses for `name`: `proposed` when no server
+    /// recorded one before, else the one recorded first.
+    pub async fn shared_value(&self, name: &str, proposed: &str) -> Result<String> {
+        let mut connection = self.connection.lock().await;
+        sqlx::query(
+            "INSERT INTO shared_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(proposed)
+        .execute(&mut *connection)
+        .await?;
+        let row = sqlx::query("SELECT value FROM shared_settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// The URLs of the other live servers.
     pub async fn other_servers(&self) -> Result<Vec<String>> {
         let query = concat!(

@@ -26,3 +26,10 @@ CREATE TABLE pool_waits (
     waiting BIGINT NOT NULL,
     PRIMARY KEY (pool, pid)
 );
+
+-- Values every server of the database must agree on (the trace key): the first server's
+-- proposal wins.
+CREATE TABLE shared_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

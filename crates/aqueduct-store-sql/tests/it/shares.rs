@@ -185,3 +185,21 @@ async fn a_server_learns_which_pools_the_others_wait_for() {
     };
     assert!(gone.await, "a server that left waits for nothing");
 }
+
+#[tokio::test]
+async fn the_first_proposal_of_a_shared_value_is_every_server_s() {
+    let Some(url) = database("shares_shared_value").await else {
+        return;
+    };
+    let first = join(&url, "http://first:8080").await;
+    let second = join(&url, "http://second:8080").await;
+    assert_eq!(
+        first.shared_value("trace-key", "aaaa").await.unwrap(),
+        "aaaa"
+    );
+    assert_eq!(
+        second.shared_value("trace-key", "bbbb").await.unwrap(),
+        "aaaa"
+    );
+    assert_eq!(second.shared_value("other", "cccc").await.unwrap(), "cccc");
+}

@@ -152,6 +152,7 @@ async fn serve(
     let traces = match settings.otlp_endpoint.clone() {
         Some(endpoint) => {
             let key = traces::load_or_create_key(&settings.home)?;
+            let key = sharing::shared_trace_key(seat.as_deref(), key).await?;
             let start = move || traces::TraceExport::start(&endpoint);
             let export = tokio::task::spawn_blocking(start).await??;
             Some((export, key))

@@ -72,6 +72,18 @@ pub(super) async fn join(database: &str, advertise: &str) -> anyhow::Result<Opti
     }))
 }
 
+/// The trace key of the installation: with several servers, the one the first of them recorded
+/// in the database (its home's key), so a run handed over mid-way stays one trace; alone, this
+/// server's `key`.
+pub(super) async fn shared_trace_key(seat: Option<&Seat>, key: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    let Some(seat) = seat else {
+        return Ok(key);
+    };
+    let proposed = String::from_utf8_lossy(&key).into_owned();
+    let shared = seat.0.shared_value("trace-key", &proposed).await?;
+    Ok(shared.into_bytes())
+}
+
 /// The URL the other servers reach this one at: the flag or config, else the listening address
 /// (with this host's name when it listens on every address).
 pub(super) fn advertise_url(configured: Option<String>, listening: SocketAddr) -> String {

@@ -531,3 +531,73 @@ fn when_the_server_sending_notifications_dies_another_sends_them() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(accepted.lock().unwrap().len(), 2, "each alert once");
 }
+
+#[test]
+fn servers_sharing_a_database_trace_runs_with_the_first_server_s_key() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: AQ_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let ws = Workspace::on_sqlite();
+    for name in ["left", "right"] {
+        let out = ws.path().join(format!("{name}.traceparent"));
+        let spec = format!(
+            "  tasks:\n    - name: t\n      run: echo \"$TRACEPARENT\" > '{}'\n",
+            out.display()
+        );
+        write_pipeline(&ws.path().join("pipelines"), name, &spec);
+    }
+    let ws = Workspace {
+        database: Some(fresh_database(&url, "aq_e2e_trace_key")),
+        ..ws
+    };
+    let operator = token(&ws, "operator");
+    // each home has a key of its own; the first server's becomes everyone's
+    let (key_a, key_b) = ("a".repeat(32), "b".repeat(32));
+    for (home, key) in [("a", &key_a), ("b", &key_b)] {
+        std::fs::create_dir_all(ws.path().join(home)).unwrap();
+        std::fs::write(ws.path().join(home).join("trace-key"), format!("{key}\n")).unwrap();
+    }
+    let collector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", collector.local_addr().unwrap());
+    let start = |home: &str| {
+        let mut command = ws.up_command();
+        command
+            .arg("--pipelines")
+            .arg(ws.path().join("pipelines"))
+            .args(["--otlp-endpoint", &endpoint])
+            .env("AQUEDUCT_HOME", ws.path().join(home))
+            .stderr(std::process::Stdio::null());
+        Server::spawn(command)
+    };
+    let first = start("a");
+    let second = start("b");
+    let shared = crate::support::wait_until(Duration::from_secs(30), || {
+        gauge(&first, "aqueduct_units_held") == Some(1.0)
+            && gauge(&second, "aqueduct_units_held") == Some(1.0)
+    });
+    assert!(shared, "one pipeline each");
+    let ids = aqueduct_runtime::trace_context::TraceIds::new(key_a.as_bytes());
+    for name in ["left", "right"] {
+        let path = format!("/api/v1/pipelines/{name}/runs");
+        let (status, run) = first.json("POST", &path, &operator, Some("{}"));
+        assert_eq!(status, 201, "{run}");
+        let run_id = run["run_id"].as_str().unwrap();
+        let out = ws.path().join(format!("{name}.traceparent"));
+        let written = crate::support::wait_until(Duration::from_secs(30), || {
+            std::fs::read_to_string(&out).is_ok_and(|text| text.ends_with('\n'))
+        });
+        assert!(written, "{name} ran");
+        let traceparent = std::fs::read_to_string(&out).unwrap();
+        let expected: String = ids
+            .trace_id(name, run_id)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(
+            traceparent.split('-').nth(1),
+            Some(expected.as_str()),
+            "{name}: {traceparent}"
+        );
+    }
+}
