@@ -34,15 +34,7 @@ fn an_app_from_a_repository_syncs_refuses_a_broken_commit_and_rolls_back() {
         "first",
     );
     let operator = token(&ws, "operator");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--repo".as_ref(),
-            repo.dir.as_os_str(),
-            "--path".as_ref(),
-            "pipelines".as_ref(),
-        ],
-    );
+    let server = Server::start_on_repo(&ws, &repo);
     let client = Client {
         ws: &ws,
         url: format!("http://{}", server.address),
@@ -204,15 +196,7 @@ fn plan_shows_a_branch_s_changes_and_where_the_next_run_moves() {
     repo.commit(&[("pipelines/hello.yaml", &hourly)], "hourly");
     repo.git(&["checkout", "-q", "main"]);
     let operator = token(&ws, "operator");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--repo".as_ref(),
-            repo.dir.as_os_str(),
-            "--path".as_ref(),
-            "pipelines".as_ref(),
-        ],
-    );
+    let server = Server::start_on_repo(&ws, &repo);
     let client = Client {
         ws: &ws,
         url: format!("http://{}", server.address),
@@ -273,15 +257,7 @@ fn a_live_edit_through_the_cli_is_drift_kept_without_self_heal_and_reverted_with
     let admin = token(&ws, "admin");
     let operator = token(&ws, "operator");
     // `repo` (from --repo) has selfHeal on; `dev` (added below) has automated sync without it
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--repo".as_ref(),
-            repo.dir.as_os_str(),
-            "--path".as_ref(),
-            "pipelines".as_ref(),
-        ],
-    );
+    let server = Server::start_on_repo(&ws, &repo);
     let client = Client {
         ws: &ws,
         url: format!("http://{}", server.address),

@@ -173,15 +173,37 @@ fn spawn_server(
     (child, received)
 }
 
-/// `aqueduct up` on the workspace's database with its own home, once it listens.
-fn start_sharing(ws: &Workspace, home: &str) -> Server {
+/// `aqueduct up --pipelines <ws>/pipelines ARGS...` on the workspace's database with a home of
+/// its own (`<ws>/HOME`) and `ENV`, once it listens: one of several servers sharing it.
+pub(crate) fn start_sharing(
+    ws: &Workspace,
+    home: &str,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> Server {
     let mut command = ws.up_command();
     command
         .arg("--pipelines")
         .arg(ws.path().join("pipelines"))
+        .args(args)
+        .envs(env.iter().copied())
         .env("AQUEDUCT_HOME", ws.path().join(home))
         .stderr(std::process::Stdio::null());
     Server::spawn(command)
+}
+
+/// Waits until each of `servers` holds as many units as `units` says at its place, and fails
+/// the test with what they hold otherwise.
+pub(crate) fn assert_units_held(servers: &[&Server], units: &[f64]) {
+    let held = || -> Vec<Option<f64>> {
+        let held = servers
+            .iter()
+            .map(|server| gauge(server, "aqueduct_units_held"));
+        held.collect()
+    };
+    let expected: Vec<Option<f64>> = units.iter().copied().map(Some).collect();
+    let shared = crate::support::wait_until(Duration::from_secs(30), || held() == expected);
+    assert!(shared, "units held: {:?}, expected {units:?}", held());
 }
 
 /// The value of a gauge without labels on a server's `/metrics`.
@@ -216,19 +238,11 @@ fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_i
         ..ws
     };
     let operator = token(&ws, "operator");
-    let first = start_sharing(&ws, "a");
-    let mut second = start_sharing(&ws, "b");
+    let first = start_sharing(&ws, "a", &[], &[]);
+    let mut second = start_sharing(&ws, "b", &[], &[]);
 
     // the four pipelines are shared, two each, once the first hands over what it took alone
-    let shared = crate::support::wait_until(Duration::from_secs(30), || {
-        gauge(&first, "aqueduct_units_held") == Some(2.0)
-            && gauge(&second, "aqueduct_units_held") == Some(2.0)
-    });
-    let held = (
-        gauge(&first, "aqueduct_units_held"),
-        gauge(&second, "aqueduct_units_held"),
-    );
-    assert!(shared, "{held:?}");
+    assert_units_held(&[&first, &second], &[2.0, 2.0]);
     // `aqueduct servers` (GET /api/v1/servers) shows who schedules what
     let (_, servers) = first.json("GET", "/api/v1/servers", &operator, None);
     let listed = servers.as_array().unwrap();
@@ -276,7 +290,7 @@ fn two_servers_share_the_pipelines_and_one_finishes_the_runs_of_the_other_when_i
         let (_, run) = first.json("GET", path, &operator, None);
         assert!(finished, "{run:#}");
     }
-    assert_eq!(gauge(&first, "aqueduct_units_held"), Some(4.0));
+    assert_units_held(&[&first], &[4.0]);
     let (_, servers) = first.json("GET", "/api/v1/servers", &operator, None);
     assert_eq!(servers.as_array().unwrap().len(), 1, "{servers:#}");
     assert_eq!(servers[0]["units"].as_array().unwrap().len(), 4);
@@ -361,24 +375,11 @@ fn a_pool_admits_no_more_tasks_across_servers_than_its_slots() {
         ..ws
     };
     let operator = token(&ws, "operator");
-    let start = |home: &str| {
-        let mut command = ws.up_command();
-        command
-            .arg("--pipelines")
-            .arg(ws.path().join("pipelines"))
-            .arg("--config")
-            .arg(&config)
-            .env("AQUEDUCT_HOME", ws.path().join(home))
-            .stderr(std::process::Stdio::null());
-        Server::spawn(command)
-    };
-    let first = start("a");
-    let second = start("b");
-    let shared = crate::support::wait_until(Duration::from_secs(30), || {
-        gauge(&first, "aqueduct_units_held") == Some(1.0)
-            && gauge(&second, "aqueduct_units_held") == Some(1.0)
-    });
-    assert!(shared, "each server schedules one of the two pipelines");
+    let args = ["--config".as_ref(), config.as_os_str()];
+    let first = start_sharing(&ws, "a", &args, &[]);
+    let second = start_sharing(&ws, "b", &args, &[]);
+    // each server schedules one of the two pipelines
+    assert_units_held(&[&first, &second], &[1.0, 1.0]);
 
     // both want the pool's one slot at once, each on its own server
     let runs: Vec<String> = ["left", "right"]
@@ -439,17 +440,11 @@ fn two_servers_starting_at_once_create_each_cron_slot_once() {
         ..ws
     };
     let operator = token(&ws, "operator");
-    let spawn = |home: &str| {
-        let mut command = ws.up_command();
-        command
-            .arg("--pipelines")
-            .arg(ws.path().join("pipelines"))
-            .env("AQUEDUCT_HOME", ws.path().join(home))
-            .stderr(std::process::Stdio::null());
-        std::thread::spawn(move || Server::spawn(command))
-    };
-    let (first, second) = (spawn("a"), spawn("b"));
-    let (first, mut second) = (first.join().unwrap(), second.join().unwrap());
+    let (first, mut second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| start_sharing(&ws, "a", &[], &[]));
+        let second = scope.spawn(|| start_sharing(&ws, "b", &[], &[]));
+        (first.join().unwrap(), second.join().unwrap())
+    });
     let total = || first.json("GET", "/api/v1/runs?limit=1", &operator, None).1["total"].clone();
     let created = crate::support::wait_until(Duration::from_secs(30), || total() == 30);
     assert!(created, "6 pipelines x 5 slots: {}", total());
@@ -498,16 +493,7 @@ fn when_the_server_sending_notifications_dies_another_sends_them() {
         ..ws
     };
     let operator = token(&ws, "operator");
-    let start = |home: &str| {
-        let mut command = ws.up_command();
-        command
-            .arg("--pipelines")
-            .arg(ws.path().join("pipelines"))
-            .env("AQUEDUCT_HOME", ws.path().join(home))
-            .env("HOOK_KEY", "hook-key")
-            .stderr(std::process::Stdio::null());
-        Server::spawn(command)
-    };
+    let start = |home: &str| start_sharing(&ws, home, &[], &[("HOOK_KEY", "hook-key")]);
     let alerts = |count: usize| {
         crate::support::wait_until(Duration::from_secs(30), || {
             accepted.lock().unwrap().len() >= count
@@ -522,10 +508,7 @@ fn when_the_server_sending_notifications_dies_another_sends_them() {
 
     // it dies: the second takes its pipeline and the sender's lock over, and sends
     first.kill9();
-    let taken = crate::support::wait_until(Duration::from_secs(30), || {
-        gauge(&second, "aqueduct_units_held") == Some(1.0)
-    });
-    assert!(taken, "the second holds the pipeline");
+    assert_units_held(&[&second], &[1.0]);
     run_to_end(&second, &operator, "boom", "failed");
     assert!(alerts(2), "the second server sends once the first is gone");
     std::thread::sleep(Duration::from_millis(500));
@@ -560,23 +543,10 @@ fn servers_sharing_a_database_trace_runs_with_the_first_server_s_key() {
     }
     let collector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", collector.local_addr().unwrap());
-    let start = |home: &str| {
-        let mut command = ws.up_command();
-        command
-            .arg("--pipelines")
-            .arg(ws.path().join("pipelines"))
-            .args(["--otlp-endpoint", &endpoint])
-            .env("AQUEDUCT_HOME", ws.path().join(home))
-            .stderr(std::process::Stdio::null());
-        Server::spawn(command)
-    };
-    let first = start("a");
-    let second = start("b");
-    let shared = crate::support::wait_until(Duration::from_secs(30), || {
-        gauge(&first, "aqueduct_units_held") == Some(1.0)
-            && gauge(&second, "aqueduct_units_held") == Some(1.0)
-    });
-    assert!(shared, "one pipeline each");
+    let args = ["--otlp-endpoint".as_ref(), endpoint.as_ref()];
+    let first = start_sharing(&ws, "a", &args, &[]);
+    let second = start_sharing(&ws, "b", &args, &[]);
+    assert_units_held(&[&first, &second], &[1.0, 1.0]);
     let ids = aqueduct_runtime::trace_context::TraceIds::new(key_a.as_bytes());
     for name in ["left", "right"] {
         let path = format!("/api/v1/pipelines/{name}/runs");

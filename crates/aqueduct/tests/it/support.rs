@@ -173,6 +173,18 @@ impl Server {
         Server::spawn(command)
     }
 
+    /// `aqueduct up --repo REPO --path pipelines`: the repository's `pipelines` folder as the
+    /// GitOps app `repo`.
+    pub(crate) fn start_on_repo(ws: &Workspace, repo: &GitRepo) -> Server {
+        let args = [
+            "--repo".as_ref(),
+            repo.dir.as_os_str(),
+            "--path".as_ref(),
+            "pipelines".as_ref(),
+        ];
+        Server::start_with(ws, &args)
+    }
+
     /// Spawns `command` (an `aqueduct up` from [`Workspace::up_command`]) and waits for the
     /// address it prints.
     pub(crate) fn spawn(mut command: Command) -> Server {

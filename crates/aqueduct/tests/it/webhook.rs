@@ -392,11 +392,7 @@ fn with_two_servers_a_push_to_either_brings_it_live_in_apps_the_other_holds() {
         start_with_forge_secrets_using(command, &repo, &log_b)
     };
     // one app each, both at the first commit
-    let shared = wait_until(Duration::from_secs(30), || {
-        crate::postgres::gauge(&first, "aqueduct_units_held") == Some(1.0)
-            && crate::postgres::gauge(&second, "aqueduct_units_held") == Some(1.0)
-    });
-    assert!(shared, "each server holds one of the two apps");
+    crate::postgres::assert_units_held(&[&first, &second], &[1.0, 1.0]);
     assert_both_apply(&first, &admin, &first_commit, "the first sync");
 
     // a push delivered to the first server only reaches the app the second holds too

@@ -436,22 +436,11 @@ fn two_servers_share_the_pipelines_one_worker_serves_both_and_a_killed_server_s_
     }
     let operator = token(&ws, "operator");
     let worker_token = token(&ws, "worker");
-    let start = |home: &str| {
-        let mut command = ws.up_command();
-        command
-            .args(["--worker-lease", "2s", "--pipelines"])
-            .arg(ws.path().join("pipelines"))
-            .env("AQUEDUCT_HOME", ws.path().join(home))
-            .env("RUST_LOG", "warn");
-        Server::spawn(command)
-    };
-    let first = start("a");
-    let mut second = start("b");
-    let shared = wait_until(Duration::from_secs(30), || {
-        crate::postgres::gauge(&first, "aqueduct_units_held") == Some(1.0)
-            && crate::postgres::gauge(&second, "aqueduct_units_held") == Some(1.0)
-    });
-    assert!(shared, "each server holds one of the two pipelines");
+    let args = ["--worker-lease".as_ref(), "2s".as_ref()];
+    let first = crate::postgres::start_sharing(&ws, "a", &args, &[]);
+    let mut second = crate::postgres::start_sharing(&ws, "b", &args, &[]);
+    // each server holds one of the two pipelines
+    crate::postgres::assert_units_held(&[&first, &second], &[1.0, 1.0]);
     let servers = [first.address.as_str(), second.address.as_str()];
     let _worker = Worker::start(&ws, &servers, &worker_token, "w", &[]);
 
@@ -480,10 +469,7 @@ fn two_servers_share_the_pipelines_one_worker_serves_both_and_a_killed_server_s_
         let done = wait_for_run(&first.address, &operator, name, run_id, "success");
         assert_eq!(task_of(&done, "second")["state"], "success", "{done:#}");
     }
-    assert_eq!(
-        crate::postgres::gauge(&first, "aqueduct_units_held"),
-        Some(2.0)
-    );
+    crate::postgres::assert_units_held(&[&first], &[2.0]);
 }
 
 #[test]
@@ -505,15 +491,7 @@ fn a_worker_runs_a_gitops_task_from_the_files_of_its_run_s_commit() {
     let first = repo.commit(&[], "executable");
     let operator = token(&ws, "operator");
     let worker_token = token(&ws, "worker");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--repo".as_ref(),
-            repo.dir.as_os_str(),
-            "--path".as_ref(),
-            "pipelines".as_ref(),
-        ],
-    );
+    let server = Server::start_on_repo(&ws, &repo);
     let applied = |commit: &str| {
         let (_, app) = server.json("GET", "/api/v1/apps/repo", &operator, None);
         app["applied_commit"]["id"] == commit

@@ -435,15 +435,7 @@ fn an_app_is_planned_rolled_back_diffed_and_synced_in_a_real_browser() {
     let repo = GitRepo::new(ws.path());
     let first = repo.commit(&[("pipelines/hello.yaml", REPO_HELLO)], "first");
     let operator = token(&ws, "operator");
-    let server = Server::start_with(
-        &ws,
-        &[
-            "--repo".as_ref(),
-            repo.dir.as_os_str(),
-            "--path".as_ref(),
-            "pipelines".as_ref(),
-        ],
-    );
+    let server = Server::start_on_repo(&ws, &repo);
     let synced = wait_until(Duration::from_secs(20), || {
         let (_, app) = server.json("GET", "/api/v1/apps/repo", &operator, None);
         app["applied_commit"]["id"] == first.as_str()
