@@ -88,15 +88,11 @@ impl Shares {
             .await?;
         // rows of servers that are gone (and one that had this pid before) go
         let stale = concat!(
-            "DELETE FROM servers WHERE pid = $1 OR pid NOT IN (SELECT objid::bigint FROM pg_locks ",
-            "WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint = $2 ",
-            "AND database = ",
-            this_database!(),
-            ")"
+            "DELETE FROM servers WHERE pid = $1 OR pid NOT IN ",
+            live_pids!()
         );
         sqlx::query(stale)
             .bind(pid)
-            .bind(i64::from(MEMBER_CLASS))
             .execute(&mut connection)
             .await?;
         // slots and waits a server with this pid held before are no one's now
@@ -122,16 +118,9 @@ impl Shares {
 
     /// How many servers share the database now, this one included.
     pub async fn members(&self) -> Result<usize> {
-        let query = concat!(
-            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 ",
-            "AND classid::bigint = $1 AND granted AND database = ",
-            this_database!()
-        );
+        let query = concat!("SELECT COUNT(*) FROM ", live_pids!(), " AS live");
         let mut connection = self.connection.lock().await;
-        let row = sqlx::query(query)
-            .bind(i64::from(MEMBER_CLASS))
-            .fetch_one(&mut *connection)
-            .await?;
+        let row = sqlx::query(query).fetch_one(&mut *connection).await?;
         let count: i64 = row.try_get(0)?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
@@ -328,21 +317,6 @@ impl Shares {
             .fetch_one(&mut *connection)
             .await?;
         Ok(row.try_get(0)?)
-    }
-
-    /// The URLs of the other live servers.
-    pub async fn other_servers(&self) -> Result<Vec<String>> {
-        let query = concat!(
-            "SELECT url FROM servers WHERE pid <> $1 AND pid IN ",
-            live_pids!(),
-            " ORDER BY pid"
-        );
-        let mut connection = self.connection.lock().await;
-        let rows = sqlx::query(query)
-            .bind(self.pid)
-            .fetch_all(&mut *connection)
-            .await?;
-        first_column(&rows)
     }
 
     /// Whether the connection holding the locks still answers. Once it does not, PostgreSQL

@@ -122,8 +122,8 @@ impl Command {
             Command::SyncApp { app, .. } | Command::RollbackApp { app, .. } => {
                 Some(unit_of_app(app))
             }
-            // a refresh elsewhere fetches and follows the holder (a push webhook may reach any
-            // server; the holder syncs at its next poll)
+            // a refresh elsewhere fetches and follows the holder: the git webhook reaches every
+            // server, and the holder's own refresh syncs
             Command::RefreshApp { .. }
             | Command::AddApp { .. }
             | Command::DeleteApp { .. }

@@ -298,32 +298,39 @@ impl<S: Store> Server<S> {
             self.reload().await?;
             return self.rebalance().await;
         }
-        let scheduled = aqueduct_store::RunType::Scheduled;
-        let latest: HashMap<String, Timestamp> = self
-            .store
-            .latest_logical_dates(scheduled)
-            .await?
-            .into_iter()
-            .collect();
-        let mut states: BTreeMap<String, (Option<Timestamp>, bool)> = latest
-            .into_iter()
-            .map(|(name, date)| (name, (Some(date), false)))
-            .collect();
-        for name in self.paused_pipelines().await? {
-            states.entry(name).or_default().1 = true;
-        }
-        let states = states
-            .into_iter()
-            .map(|(name, (latest, paused))| (name, latest, paused))
-            .collect();
+        let states = self.schedule_states(&|_| true).await?;
         self.step(Input::ScheduleState(states)).await?;
         self.restore(&|_| true).await?;
         self.load_apps().await?;
         self.reload().await
     }
 
+    /// Where the schedule of each pipeline `ours` names stopped (its latest scheduled run's
+    /// logical date), and whether it is paused, as the store says.
+    async fn schedule_states(
+        &self,
+        ours: &(dyn Fn(&str) -> bool + Sync),
+    ) -> anyhow::Result<Vec<(String, Option<Timestamp>, bool)>> {
+        let scheduled = aqueduct_store::RunType::Scheduled;
+        let latest = self.store.latest_logical_dates(scheduled).await?;
+        let mut states: BTreeMap<String, (Option<Timestamp>, bool)> = latest
+            .into_iter()
+            .filter(|(name, _)| ours(name))
+            .map(|(name, date)| (name, (Some(date), false)))
+            .collect();
+        for name in self.paused_pipelines().await? {
+            if ours(&name) {
+                states.entry(name).or_default().1 = true;
+            }
+        }
+        let states = states.into_iter();
+        Ok(states
+            .map(|(name, (latest, paused))| (name, latest, paused))
+            .collect())
+    }
+
     /// The names of the paused pipelines, read page by page.
-    pub(super) async fn paused_pipelines(&self) -> anyhow::Result<HashSet<String>> {
+    async fn paused_pipelines(&self) -> anyhow::Result<HashSet<String>> {
         let mut paused = HashSet::new();
         let mut page = aqueduct_store::Page::first(10_000);
         loop {

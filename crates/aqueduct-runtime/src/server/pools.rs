@@ -64,8 +64,9 @@ impl<S: Store> Server<S> {
             } else {
                 held
             };
+            // never above the target: a claim takes at most up to it, a release goes down to it
             self.pool_held.insert(pool.clone(), held);
-            sizes.insert(pool.clone(), held.min(target));
+            sizes.insert(pool.clone(), held);
         }
         // pools no pipeline of this server names any more
         let gone: Vec<String> = self

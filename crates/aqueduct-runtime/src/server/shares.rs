@@ -92,11 +92,11 @@ impl<S: Store> Server<S> {
     }
 
     pub(super) fn holds_pipeline(&self, pipeline: &str) -> bool {
-        self.config.shares.is_none() || self.owned.contains(&unit_of_pipeline(pipeline))
+        self.config.shares.is_none() || self.holds(&unit_of_pipeline(pipeline))
     }
 
     pub(super) fn holds_app(&self, app: &str) -> bool {
-        self.config.shares.is_none() || self.owned.contains(&unit_of_app(app))
+        self.config.shares.is_none() || self.holds(&unit_of_app(app))
     }
 
     /// Whether `unit` is an app or a pipeline of the folder this server knows (a command on an
@@ -202,20 +202,7 @@ impl<S: Store> Server<S> {
         }
         let gained: BTreeSet<String> = units.into_iter().collect();
         let ours = |pipeline: &str| gained.contains(&unit_of_pipeline(pipeline));
-        let paused = self.paused_pipelines().await?;
-        let scheduled = aqueduct_store::RunType::Scheduled;
-        let mut states: Vec<(String, Option<jiff::Timestamp>, bool)> = Vec::new();
-        for (name, latest) in self.store.latest_logical_dates(scheduled).await? {
-            if ours(&name) {
-                let is_paused = paused.contains(&name);
-                states.push((name, Some(latest), is_paused));
-            }
-        }
-        for name in paused.iter().filter(|name| ours(name)) {
-            if !states.iter().any(|(known, ..)| known == name) {
-                states.push((name.clone(), None, true));
-            }
-        }
+        let states = self.schedule_states(&ours).await?;
         self.step(aqueduct_core::scheduler::Input::ScheduleState(states))
             .await?;
         self.restore(&ours).await?;

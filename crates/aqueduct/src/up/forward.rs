@@ -28,7 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use super::sharing::Seat;
 
 /// Marks a request one server forwarded to another.
-pub(super) const FORWARDED: HeaderName = HeaderName::from_static("x-aqueduct-forwarded");
+const FORWARDED: HeaderName = HeaderName::from_static("x-aqueduct-forwarded");
 
 /// The webhook every app's pushes may arrive at.
 const GIT_WEBHOOK: &str = "/api/v1/webhooks/git";
@@ -116,8 +116,11 @@ async fn broadcast(forwarder: &Forwarder, request: Request, next: Next) -> Respo
         });
         return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
     };
-    let others = match forwarder.seat.0.other_servers().await {
-        Ok(others) => others,
+    let others: Vec<String> = match forwarder.seat.0.servers().await {
+        Ok(servers) => {
+            let others = servers.into_iter().filter(|server| !server.this_server);
+            others.map(|server| server.url).collect()
+        }
         Err(error) => {
             tracing::warn!(%error, "cannot list the other servers; the push webhook is handled here only");
             Vec::new()

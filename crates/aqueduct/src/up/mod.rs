@@ -293,7 +293,7 @@ async fn serve(
     stopped.context("the server loop panicked")??;
     anyhow::ensure!(
         !lost_locks.load(std::sync::atomic::Ordering::SeqCst),
-        "stopped: the connection holding this server's locks was lost, so another server may hold its work"
+        "stopped: the connection holding this server's locks was lost, so another server may hold its work by now; start it again (under a supervisor it restarts by itself) and it rejoins"
     );
     tracing::info!("server stopped");
     Ok(())

@@ -133,8 +133,8 @@ async fn watch_lock<F: std::future::Future<Output = bool>>(
 }
 
 /// On PostgreSQL, waits until this server holds the notification sender's lock (one server
-/// sends the outbox at a time), then keeps watching it like the seat. `Ok(None)` on SQLite:
-/// send at once.
+/// sends the outbox at a time; [`watch_sender`] watches it then). `Ok(None)` on SQLite: send
+/// at once.
 pub(super) async fn sender_lock(
     database: &str,
 ) -> anyhow::Result<Option<aqueduct_store_sql::HeldLock>> {

@@ -302,9 +302,10 @@ impl<S: Store> Server<S> {
             FetchPurpose::Poll if !self.holds_app(app) => self.follow_app(app).await?,
             FetchPurpose::Poll => self.auto_sync(app).await?,
             FetchPurpose::Refresh(reply) => {
-                match self.holds_app(app) {
-                    true => self.auto_sync(app).await?,
-                    false => self.follow_app(app).await?,
+                if self.holds_app(app) {
+                    self.auto_sync(app).await?;
+                } else {
+                    self.follow_app(app).await?;
                 }
                 // published before the reply, so a client's next read sees what it got
                 let views = self.publish_apps();
